@@ -1,0 +1,68 @@
+// Command nodeshare runs the money side of crowdfunded Internet Computer nodes.
+//
+// main.go only wires: it picks the subcommand and hands it its arguments and
+// standard streams. Each subcommand lives in its own file and parses its own
+// flags (with NODESHARE_* environment fallbacks, see config.go).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand. run returns the process exit code.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"allocate": {"compute one pool's period from a JSON input (ALLOCATION_RULES v1)", runAllocate},
+		"icsim":    {"run the local IC replica simulator (ledger, governance, CMC)", runICSim},
+		"demo":     {"run the end-to-end demo on the local stack", runDemo},
+		"migrate":  {"apply the ClickHouse audit-trail migrations", runMigrate},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout, cmds)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "nodeshare: unknown command %q (run nodeshare --help)\n", args[0])
+		return 2
+	}
+	return c.run(ctx, args[1:], stdin, stdout, stderr)
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(w, "usage: nodeshare <command> [flags]   (nodeshare <command> --help for its flags)")
+	fmt.Fprintln(w)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+}
