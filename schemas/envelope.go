@@ -1,0 +1,101 @@
+package schemas
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
+
+// SchemaVersion is the version of every payload defined in this package.
+const SchemaVersion = 1
+
+// Event types, append-only.
+const (
+	TypeNodeReward      = "node_reward"
+	TypeRate            = "icp_xdr_rate"
+	TypePool            = "pool"
+	TypeContribution    = "contribution"
+	TypeEntitlement     = "entitlement"
+	TypePoolPeriod      = "pool_period"
+	TypePayoutIntent    = "payout_intent"
+	TypePayoutResult    = "payout_result"
+	TypeDeadLetter      = "dead_letter"
+	TypeLedgerBlock     = "ledger_block"
+	TypePayoutApproval  = "payout_approval"
+	TypeSourceMismatch  = "source_mismatch"
+	TypeNodeDailyReward = "node_daily_reward"
+)
+
+// Provenance says where a fact came from, so an auditor can fetch it again.
+type Provenance struct {
+	Source        string `json:"source"`                    // "ic", "dashboard", "dao-admin", "nodeshare"
+	Canister      string `json:"canister,omitempty"`        // canister id for IC facts
+	Method        string `json:"method,omitempty"`          // Candid method or REST path
+	CertTimeNanos uint64 `json:"cert_time_nanos,omitempty"` // certificate /time of a certified read
+	FetchTime     string `json:"fetch_time,omitempty"`      // RFC 3339, when nodeshare read it
+	ContentSHA256 string `json:"content_sha256"`            // hex sha256 of Payload bytes
+}
+
+// Envelope wraps every record on every topic.
+type Envelope struct {
+	SchemaVersion int             `json:"schema_version"`
+	Type          string          `json:"type"`
+	EventID       string          `json:"event_id"`
+	Provenance    Provenance      `json:"provenance"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// NewEnvelope marshals payload and fills the content hash. The event id is
+// the caller's deterministic id (usually the record key).
+func NewEnvelope(typ, eventID string, prov Provenance, payload any) (Envelope, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("event %s %s: encode payload: %w", typ, eventID, err)
+	}
+	sum := sha256.Sum256(b)
+	prov.ContentSHA256 = hex.EncodeToString(sum[:])
+	return Envelope{SchemaVersion: SchemaVersion, Type: typ, EventID: eventID, Provenance: prov, Payload: b}, nil
+}
+
+// DecodeEnvelope parses a record value strictly: unknown fields, a wrong
+// schema version or a payload whose hash does not match are errors.
+func DecodeEnvelope(b []byte) (Envelope, error) {
+	var e Envelope
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return Envelope{}, fmt.Errorf("envelope: %w", err)
+	}
+	if e.SchemaVersion != SchemaVersion {
+		return Envelope{}, fmt.Errorf("envelope: schema_version must be %d, got %d", SchemaVersion, e.SchemaVersion)
+	}
+	if e.Type == "" {
+		return Envelope{}, fmt.Errorf("envelope: type is empty")
+	}
+	if e.EventID == "" {
+		return Envelope{}, fmt.Errorf("envelope: event_id is empty")
+	}
+	sum := sha256.Sum256(e.Payload)
+	if got := hex.EncodeToString(sum[:]); got != e.Provenance.ContentSHA256 {
+		return Envelope{}, fmt.Errorf("envelope %s: provenance.content_sha256 is %q, payload hashes to %q", e.EventID, e.Provenance.ContentSHA256, got)
+	}
+	return e, nil
+}
+
+// DecodePayload decodes the payload strictly into v, checking the type.
+func (e Envelope) DecodePayload(typ string, v any) error {
+	if e.Type != typ {
+		return fmt.Errorf("event %s: type must be %q, got %q", e.EventID, typ, e.Type)
+	}
+	dec := json.NewDecoder(bytes.NewReader(e.Payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("event %s (%s): payload: %w", e.EventID, typ, err)
+	}
+	return nil
+}
+
+// Marshal encodes the envelope as the record value.
+func (e Envelope) Marshal() ([]byte, error) { return json.Marshal(e) }
