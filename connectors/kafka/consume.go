@@ -1,0 +1,207 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	kgo "github.com/segmentio/kafka-go"
+)
+
+// Handler processes one batch. It must make its outputs durable (acknowledged
+// by Kafka or ClickHouse) before returning nil; only then are the batch's
+// offsets committed. A non-nil error stops the loop without committing, so
+// the batch is delivered again after a restart: handlers are idempotent.
+type Handler func(ctx context.Context, batch []Message) error
+
+// ConsumerConfig configures a consumer-group loop.
+type ConsumerConfig struct {
+	Brokers  []string
+	GroupID  string
+	Topics   []string
+	MaxBatch int           // records per handler call; default 1000
+	MaxWait  time.Duration // how long a partial batch waits for more; default 100ms
+	Logger   *slog.Logger
+}
+
+func (c *ConsumerConfig) validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("kafka consumer: no brokers (set NODESHARE_KAFKA_BROKERS)")
+	}
+	if c.GroupID == "" {
+		return errors.New("kafka consumer: group id is empty")
+	}
+	if len(c.Topics) == 0 {
+		return errors.New("kafka consumer: no topics")
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1000
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 100 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Consume runs the loop until ctx is cancelled (returns nil) or the handler
+// fails (returns its error). With drain set, it returns nil as soon as the
+// group has processed everything that was in the topics when it started.
+func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	var targets map[tp]int64
+	if drain {
+		var err error
+		targets, err = pendingTargets(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if len(targets) == 0 {
+			return nil
+		}
+	}
+	r := kgo.NewReader(kgo.ReaderConfig{
+		Brokers:        cfg.Brokers,
+		GroupID:        cfg.GroupID,
+		GroupTopics:    cfg.Topics,
+		StartOffset:    kgo.FirstOffset, // PITFALLS K9
+		CommitInterval: 0,               // synchronous commits (PITFALLS K8)
+		MaxBytes:       16 << 20,        // PITFALLS K14
+		MaxWait:        250 * time.Millisecond,
+	})
+	defer closeWithDeadline(r, 10*time.Second)
+
+	batch := make([]Message, 0, cfg.MaxBatch)
+	raw := make([]kgo.Message, 0, cfg.MaxBatch)
+	for {
+		batch, raw = batch[:0], raw[:0]
+		// Block for the first record, then gather more for up to MaxWait.
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("kafka consumer %s: fetch: %w", cfg.GroupID, err)
+		}
+		raw = append(raw, m)
+		wctx, cancel := context.WithTimeout(ctx, cfg.MaxWait)
+		for len(raw) < cfg.MaxBatch {
+			m, err := r.FetchMessage(wctx)
+			if err != nil {
+				break
+			}
+			raw = append(raw, m)
+		}
+		cancel()
+		for _, m := range raw {
+			batch = append(batch, Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time})
+		}
+		if err := h(ctx, batch); err != nil {
+			return fmt.Errorf("kafka consumer %s: handler: %w", cfg.GroupID, err)
+		}
+		// Commit the last record of every partition in the batch (PITFALLS
+		// K8: CommitMessages(msg) commits only msg's partition).
+		last := map[tp]kgo.Message{}
+		for _, m := range raw {
+			k := tp{m.Topic, m.Partition}
+			if prev, ok := last[k]; !ok || m.Offset > prev.Offset {
+				last[k] = m
+			}
+		}
+		commits := make([]kgo.Message, 0, len(last))
+		for _, m := range last {
+			commits = append(commits, m)
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		err = r.CommitMessages(cctx, commits...)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("kafka consumer %s: commit: %w", cfg.GroupID, err)
+		}
+		if drain {
+			for k, m := range last {
+				if t, ok := targets[k]; ok && m.Offset+1 >= t {
+					delete(targets, k)
+				}
+			}
+			if len(targets) == 0 {
+				return nil
+			}
+		}
+	}
+}
+
+type tp struct {
+	topic     string
+	partition int
+}
+
+// pendingTargets returns, for every partition whose committed offset is
+// below the current high-water mark, that high-water mark.
+func pendingTargets(ctx context.Context, cfg ConsumerConfig) (map[tp]int64, error) {
+	client := &kgo.Client{Addr: kgo.TCP(cfg.Brokers...), Timeout: 30 * time.Second}
+	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: cfg.Topics})
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer %s: metadata: %w", cfg.GroupID, err)
+	}
+	reqs := map[string][]kgo.OffsetRequest{}
+	parts := map[string][]int{}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("kafka consumer %s: topic %s: %w", cfg.GroupID, t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			reqs[t.Name] = append(reqs[t.Name], kgo.FirstOffsetOf(p.ID), kgo.LastOffsetOf(p.ID))
+			parts[t.Name] = append(parts[t.Name], p.ID)
+		}
+	}
+	offs, err := client.ListOffsets(ctx, &kgo.ListOffsetsRequest{Topics: reqs})
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer %s: list offsets: %w", cfg.GroupID, err)
+	}
+	committed, err := client.OffsetFetch(ctx, &kgo.OffsetFetchRequest{GroupID: cfg.GroupID, Topics: parts})
+	if err != nil {
+		return nil, fmt.Errorf("kafka consumer %s: committed offsets: %w", cfg.GroupID, err)
+	}
+	done := map[tp]int64{}
+	for topic, ps := range committed.Topics {
+		for _, p := range ps {
+			if p.Error == nil {
+				done[tp{topic, p.Partition}] = p.CommittedOffset
+			}
+		}
+	}
+	targets := map[tp]int64{}
+	for topic, ps := range offs.Topics {
+		for _, p := range ps {
+			if p.Error != nil {
+				return nil, fmt.Errorf("kafka consumer %s: offsets %s/%d: %w", cfg.GroupID, topic, p.Partition, p.Error)
+			}
+			k := tp{topic, p.Partition}
+			from := p.FirstOffset
+			if c, ok := done[k]; ok && c > from {
+				from = c
+			}
+			if from < p.LastOffset {
+				targets[k] = p.LastOffset
+			}
+		}
+	}
+	return targets, nil
+}
+
+// closeWithDeadline closes r but never hangs the caller (PITFALLS K12).
+func closeWithDeadline(r *kgo.Reader, d time.Duration) {
+	done := make(chan struct{})
+	go func() { _ = r.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}

@@ -1,0 +1,14 @@
+// Package kafka is nodeshare's only door to Kafka, built on
+// github.com/segmentio/kafka-go.
+//
+// It owns: creating topics from schemas.Topics (through the controller, with
+// per-topic errors read back), a synchronous producer that waits for all
+// in-sync replicas (PITFALLS K1, K2, K4, K5), the consume loop shared by every
+// processor and sink (FetchMessage, hand a batch to a handler, commit the last
+// offset of every partition only after the handler's outputs were
+// acknowledged: PITFALLS K8), and reading a topic from its first offset to
+// the high-water mark seen at the start (state rebuilds, replays, audits).
+//
+// It never decides anything about money; delivery is at-least-once and every
+// consumer downstream is idempotent by deterministic keys (PITFALLS K3, K10).
+package kafka

@@ -1,0 +1,87 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	kgo "github.com/segmentio/kafka-go"
+
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// EnsureTopics creates every missing topic of specs and waits until the
+// broker's metadata lists all of them. Existing topics are left unchanged.
+func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSpec, replication int) error {
+	if len(brokers) == 0 {
+		return errors.New("kafka: no brokers configured (set NODESHARE_KAFKA_BROKERS)")
+	}
+	if replication <= 0 {
+		replication = 1
+	}
+	client := &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 30 * time.Second}
+	req := &kgo.CreateTopicsRequest{}
+	for _, s := range specs {
+		cfg := []kgo.ConfigEntry{}
+		if s.Compacted {
+			cfg = append(cfg, kgo.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})
+		} else {
+			ms := int64(-1)
+			if s.Retention > 0 {
+				ms = s.Retention.Milliseconds()
+			}
+			cfg = append(cfg, kgo.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(ms, 10)})
+		}
+		req.Topics = append(req.Topics, kgo.TopicConfig{
+			Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: replication, ConfigEntries: cfg,
+		})
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("kafka: create topics on %v: %w", brokers, err)
+	}
+	for name, terr := range resp.Errors {
+		if terr != nil && !errors.Is(terr, kgo.TopicAlreadyExists) {
+			return fmt.Errorf("kafka: create topic %s: %w", name, terr)
+		}
+	}
+	// Creation is asynchronous: wait until metadata shows every topic with
+	// leaders on all partitions (PITFALLS K7).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		md, err := client.Metadata(ctx, &kgo.MetadataRequest{})
+		if err == nil {
+			ready := map[string]bool{}
+			for _, t := range md.Topics {
+				ok := t.Error == nil && len(t.Partitions) > 0
+				for _, p := range t.Partitions {
+					if p.Error != nil || p.Leader.ID < 0 {
+						ok = false
+					}
+				}
+				ready[t.Name] = ok
+			}
+			missing := ""
+			for _, s := range specs {
+				if !ready[s.Name] {
+					missing = s.Name
+					break
+				}
+			}
+			if missing == "" {
+				return nil
+			}
+			err = fmt.Errorf("topic %s has no leader yet", missing)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kafka: topics not ready after 30s: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
