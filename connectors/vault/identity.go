@@ -1,0 +1,81 @@
+package vault
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aviate-labs/agent-go/identity"
+	"github.com/aviate-labs/agent-go/principal"
+)
+
+// ed25519DERPrefix is the SubjectPublicKeyInfo header of a raw Ed25519 key
+// (OID 1.3.101.112), as the IC expects in sender_pubkey.
+var ed25519DERPrefix = []byte{0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00}
+
+// TransitIdentity is an agent-go identity whose private key stays in Vault.
+type TransitIdentity struct {
+	c       *Client
+	pub     ed25519.PublicKey
+	der     []byte
+	version int
+	sender  principal.Principal
+	timeout time.Duration
+}
+
+var _ identity.Identity = (*TransitIdentity)(nil)
+
+// NewTransitIdentity reads the transit key's latest public key and pins that
+// version for every signature.
+func NewTransitIdentity(ctx context.Context, c *Client) (*TransitIdentity, error) {
+	pub, v, err := c.PublicKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	der := append(append([]byte{}, ed25519DERPrefix...), pub...)
+	id := &TransitIdentity{c: c, pub: pub, der: der, version: v, sender: principal.NewSelfAuthenticating(der), timeout: c.cfg.Timeout}
+	// Prove the pair once: a signature from Vault must verify locally.
+	probe := []byte("nodeshare transit identity self-check")
+	sig, err := id.Sign(probe)
+	if err != nil {
+		return nil, err
+	}
+	if !ed25519.Verify(pub, probe, sig) {
+		return nil, fmt.Errorf("vault: transit key %s v%d: signature does not verify with its public key", c.cfg.TransitKey, v)
+	}
+	return id, nil
+}
+
+// Sender is the self-authenticating principal of the key.
+func (t *TransitIdentity) Sender() principal.Principal { return t.sender }
+
+// PublicKey is the DER-encoded public key.
+func (t *TransitIdentity) PublicKey() []byte { return append([]byte{}, t.der...) }
+
+// KeyVersion is the pinned transit key version.
+func (t *TransitIdentity) KeyVersion() int { return t.version }
+
+// Sign signs msg inside Vault. agent-go calls it for every request it sends,
+// including read_state polls.
+func (t *TransitIdentity) Sign(msg []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	defer cancel()
+	sig, err := t.c.Sign(ctx, msg, t.version)
+	if err != nil {
+		return nil, err
+	}
+	if !ed25519.Verify(t.pub, msg, sig) {
+		return nil, errors.New("vault: transit returned a signature that does not verify")
+	}
+	return sig, nil
+}
+
+// Verify checks a signature against the public key.
+func (t *TransitIdentity) Verify(msg, sig []byte) bool { return ed25519.Verify(t.pub, msg, sig) }
+
+// ToPEM refuses: the private key never leaves Vault.
+func (t *TransitIdentity) ToPEM() ([]byte, error) {
+	return nil, errors.New("vault: the transit key cannot be exported")
+}
