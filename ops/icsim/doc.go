@@ -1,0 +1,23 @@
+// Package icsim is a local Internet Computer replica simulator that the real,
+// unmodified agent-go v0.9.2 client talks to over HTTP.
+//
+// It owns: the IC HTTP interface (status, call v3/v4, query v2/v3,
+// read_state v2/v3, subnet read_state), CBOR envelopes, request ids computed
+// from the decoded content, sender signature and ingress_expiry checks,
+// BLS-signed certificates under its own root key (no delegation), Ed25519
+// signed query responses whose node key is published under the NNS subnet id
+// (tdb26…) so agent-go's query verification stays on, and the canisters the
+// payout pipeline needs: the ICP ledger (ICRC-1 semantics, de-duplication,
+// blocks), and when loaded from a scenario, Governance node-provider rewards
+// and the CMC rates with certified data.
+//
+// It must never be pointed at by production configuration: its root key is
+// fetched unauthenticated from /api/v2/status, which is only acceptable for a
+// local simulator.
+//
+// Time: the HTTP layer (ingress_expiry checks and the certificate /time) runs
+// on the wall clock because agent-go checks certificate freshness against its
+// own wall clock. Canister time (ledger block timestamps, the 24 h
+// de-duplication window, CreatedInFuture) runs on the controllable clock
+// (wall clock plus an offset set through the admin API).
+package icsim

@@ -1,0 +1,61 @@
+package icsim
+
+import "time"
+
+// Faults are injected failures, set through POST /admin/faults. Counters
+// apply to the next N update calls and count down; Delay applies to every
+// call and query until changed.
+type Faults struct {
+	// DelayMillis delays every call and query response.
+	DelayMillis int64 `json:"delay_ms"`
+	// RejectNext rejects the next N update calls with SYS_TRANSIENT
+	// (reject code 2) without executing them; the reject is certified.
+	RejectNext int `json:"reject_next"`
+	// FailBeforeExecuteNext answers the next N update calls with HTTP 503
+	// without executing them.
+	FailBeforeExecuteNext int `json:"fail_before_execute_next"`
+	// FailAfterExecuteNext executes and commits the next N update calls,
+	// then answers HTTP 503: the call happened but the response was lost.
+	FailAfterExecuteNext int `json:"fail_after_execute_next"`
+	// TemporarilyUnavailableNext makes the next N icrc1_transfer calls
+	// return Err(TemporarilyUnavailable) at the throttling step.
+	TemporarilyUnavailableNext int `json:"temporarily_unavailable_next"`
+}
+
+// faultShot is what applies to one request.
+type faultShot struct {
+	delay                  time.Duration
+	reject                 bool
+	failBeforeExecute      bool
+	failAfterExecute       bool
+	temporarilyUnavailable bool
+}
+
+// take consumes the counters for one update call; callers hold s.mu.
+func (f *Faults) take() faultShot {
+	shot := faultShot{delay: time.Duration(f.DelayMillis) * time.Millisecond}
+	switch {
+	case f.FailBeforeExecuteNext > 0:
+		f.FailBeforeExecuteNext--
+		shot.failBeforeExecute = true
+		return shot
+	case f.RejectNext > 0:
+		f.RejectNext--
+		shot.reject = true
+		return shot
+	}
+	if f.TemporarilyUnavailableNext > 0 {
+		f.TemporarilyUnavailableNext--
+		shot.temporarilyUnavailable = true
+	}
+	if f.FailAfterExecuteNext > 0 {
+		f.FailAfterExecuteNext--
+		shot.failAfterExecute = true
+	}
+	return shot
+}
+
+// peekQuery is the fault shot of a query: only the delay applies.
+func (f *Faults) peekQuery() faultShot {
+	return faultShot{delay: time.Duration(f.DelayMillis) * time.Millisecond}
+}
