@@ -1,0 +1,13 @@
+# Policy "nodeshare-signer": what the payout signer's token may do, and nothing else.
+# The treasury key is a transit ed25519 key; it never leaves Vault.
+
+# Sign payout payloads with the treasury key (POST transit/sign/nodeshare-treasury).
+path "transit/sign/nodeshare-treasury" {
+  capabilities = ["update"]
+}
+
+# Read the key's metadata, which carries its public key(s) per version, so the signer
+# can verify and publish the treasury principal.
+path "transit/keys/nodeshare-treasury" {
+  capabilities = ["read"]
+}
