@@ -115,7 +115,7 @@ func (s *Store) InsertDeadLetters(ctx context.Context, token string, ds []schema
 func (s *Store) Entitlements(ctx context.Context, dao, period string) ([]schemas.Entitlement, error) {
 	rows, err := s.conn.Query(ctx, `SELECT dao, period, pool_id, recipient, role, rules_version, stake_e8s, share_e8s,
 		carry_in_e8s, owed_e8s, transfer_e8s, fee_e8s, carry_out_e8s, manifest_sha256, explanation
-		FROM entitlements FINAL WHERE dao = ? AND period = ? ORDER BY pool_id, recipient`, dao, period)
+		FROM entitlements FINAL WHERE dao = ? AND period = ? ORDER BY pool_id, role, recipient`, dao, period)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read entitlements %s %s: %w", dao, period, err)
 	}

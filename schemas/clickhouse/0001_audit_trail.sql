@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS entitlements (
     kafka_partition UInt32,
     kafka_offset    UInt64
 ) ENGINE = ReplacingMergeTree
-ORDER BY (dao, period, pool_id, recipient)
+ORDER BY (dao, period, pool_id, role, recipient)
 SETTINGS non_replicated_deduplication_window = 10000;
 
 -- One row per pool period: totals, rule version, hashes, and the exact

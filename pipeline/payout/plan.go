@@ -1,0 +1,121 @@
+package payout
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// Manifest is the complete, hashed plan of one DAO period's transfers.
+type Manifest struct {
+	DAO     string
+	Period  string
+	Intents []schemas.PayoutIntent // sorted by intent id
+	// TotalAmountE8s is what recipients receive; TotalFeeE8s the ledger fees.
+	// The treasury is debited TotalAmountE8s + TotalFeeE8s.
+	TotalAmountE8s int64
+	TotalFeeE8s    int64
+	// CarriedE8s is owed but below the minimum payout, carried forward.
+	CarriedE8s int64
+	SHA256     string
+}
+
+// IntentID is the deterministic id of a payout: the same recipient, role,
+// pool and period always get the same id, so a re-plan never creates a
+// second payment. The ledger memo is the id's 32 bytes.
+func IntentID(dao, period, pool, role, recipient string) [32]byte {
+	return sha256.Sum256([]byte("nodeshare/payout-intent/v1\x00" + dao + "\x00" + period + "\x00" + pool + "\x00" + role + "\x00" + recipient))
+}
+
+// Plan builds the manifest of a DAO period from its entitlements. Every
+// entitlement is checked (owed = transfer + fee + carry_out, no negative
+// amount, one period); createdAtNanos becomes the ledger created_at_time of
+// every transfer and must be within the ledger's window when first sent.
+func Plan(dao, period string, ents []schemas.Entitlement, createdAtNanos uint64) (Manifest, error) {
+	m := Manifest{DAO: dao, Period: period}
+	if len(ents) == 0 {
+		return m, fmt.Errorf("payout %s %s: no entitlements", dao, period)
+	}
+	if createdAtNanos == 0 {
+		return m, fmt.Errorf("payout %s %s: created_at_nanos must be set", dao, period)
+	}
+	seen := map[string]bool{}
+	for _, e := range ents {
+		if e.DAO != dao || e.Period != period {
+			return m, fmt.Errorf("payout %s %s: entitlement of %s %s does not belong to this period", dao, period, e.DAO, e.Period)
+		}
+		where := fmt.Sprintf("payout %s %s: pool %s %s %s", dao, period, e.PoolID, e.Role, e.Recipient)
+		if e.TransferE8s < 0 || e.FeeE8s < 0 || e.CarryOutE8s < 0 || e.OwedE8s < 0 {
+			return m, fmt.Errorf("%s: negative amount (owed %d, transfer %d, fee %d, carry %d)", where, e.OwedE8s, e.TransferE8s, e.FeeE8s, e.CarryOutE8s)
+		}
+		if e.TransferE8s+e.FeeE8s+e.CarryOutE8s != e.OwedE8s {
+			return m, fmt.Errorf("%s: owed %d != transfer %d + fee %d + carry %d", where, e.OwedE8s, e.TransferE8s, e.FeeE8s, e.CarryOutE8s)
+		}
+		if (e.TransferE8s == 0) != (e.FeeE8s == 0) {
+			return m, fmt.Errorf("%s: a fee without a transfer (transfer %d, fee %d)", where, e.TransferE8s, e.FeeE8s)
+		}
+		id := IntentID(dao, period, e.PoolID, e.Role, e.Recipient)
+		hexID := hex.EncodeToString(id[:])
+		if seen[hexID] {
+			return m, fmt.Errorf("%s: listed twice", where)
+		}
+		seen[hexID] = true
+		m.CarriedE8s += e.CarryOutE8s
+		if e.TransferE8s == 0 {
+			continue
+		}
+		m.Intents = append(m.Intents, schemas.PayoutIntent{
+			IntentID: hexID, DAO: dao, Period: period, PoolID: e.PoolID, Recipient: e.Recipient, Role: e.Role,
+			AmountE8s: e.TransferE8s, FeeE8s: e.FeeE8s, MemoHex: hexID, CreatedAtNanos: createdAtNanos,
+		})
+		m.TotalAmountE8s += e.TransferE8s
+		m.TotalFeeE8s += e.FeeE8s
+	}
+	sort.Slice(m.Intents, func(i, j int) bool { return m.Intents[i].IntentID < m.Intents[j].IntentID })
+	m.SHA256 = hashManifest(m)
+	for i := range m.Intents {
+		m.Intents[i].ManifestSHA256 = m.SHA256
+	}
+	return m, nil
+}
+
+// FromIntents rebuilds a manifest from stored intents (a resumed run) and
+// checks that they still hash to the manifest hash they carry.
+func FromIntents(dao, period string, intents []schemas.PayoutIntent) (Manifest, error) {
+	m := Manifest{DAO: dao, Period: period, Intents: append([]schemas.PayoutIntent(nil), intents...)}
+	sort.Slice(m.Intents, func(i, j int) bool { return m.Intents[i].IntentID < m.Intents[j].IntentID })
+	for _, in := range m.Intents {
+		m.TotalAmountE8s += in.AmountE8s
+		m.TotalFeeE8s += in.FeeE8s
+	}
+	m.SHA256 = hashManifest(m)
+	for _, in := range m.Intents {
+		if in.ManifestSHA256 != m.SHA256 {
+			return m, fmt.Errorf("payout %s %s: intent %s carries manifest %s but the stored intents hash to %s", dao, period, in.IntentID, in.ManifestSHA256, m.SHA256)
+		}
+	}
+	return m, nil
+}
+
+// hashManifest hashes a canonical line-per-intent text: fixed field order,
+// integers in decimal, sorted by intent id. The carried amount is not part
+// of it (it moves no money).
+func hashManifest(m Manifest) string {
+	var b bytes.Buffer
+	b.WriteString("nodeshare payout manifest v1\n")
+	b.WriteString("dao=" + m.DAO + "\nperiod=" + m.Period + "\n")
+	for _, in := range m.Intents {
+		b.WriteString(in.IntentID + "," + in.PoolID + "," + in.Role + "," + in.Recipient + "," +
+			strconv.FormatInt(in.AmountE8s, 10) + "," + strconv.FormatInt(in.FeeE8s, 10) + "," +
+			in.MemoHex + "," + strconv.FormatUint(in.CreatedAtNanos, 10) + "\n")
+	}
+	b.WriteString("total_amount_e8s=" + strconv.FormatInt(m.TotalAmountE8s, 10) + "\n")
+	b.WriteString("total_fee_e8s=" + strconv.FormatInt(m.TotalFeeE8s, 10) + "\n")
+	sum := sha256.Sum256(b.Bytes())
+	return hex.EncodeToString(sum[:])
+}
