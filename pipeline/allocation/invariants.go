@@ -1,0 +1,90 @@
+package allocation
+
+import (
+	"math/bits"
+	"strings"
+
+	"github.com/nodeshare/nodeshare/pipeline/money"
+)
+
+// CheckInvariants verifies a result on its own: conservation
+// (G = H + D_fee + sum(share_i), D = G - H - D_fee), per recipient
+// owed = transfer + fee + carry_out with nothing paid beyond what is owed,
+// shares sorted and unique by sponsor, and the whale never below its
+// pro-rata share. Allocate calls it on every run; a payout run should call it
+// again on a manifest it has read back before signing anything. A failure is
+// ErrInvariant: a bug, never bad input.
+func CheckInvariants(r PoolResult) error {
+	for _, v := range []money.E8s{r.GrossE8s, r.HosterFeeE8s, r.DAOFeeE8s, r.DistributableE8s, r.LedgerFeeE8s, r.MinPayoutE8s} {
+		if v < 0 {
+			return invariantErr("pool %s period %s: negative amount %d", r.PoolID, r.Period, v)
+		}
+	}
+	if r.HosterFeeE8s > r.GrossE8s || r.DAOFeeE8s > r.GrossE8s-r.HosterFeeE8s ||
+		r.DistributableE8s != r.GrossE8s-r.HosterFeeE8s-r.DAOFeeE8s {
+		return invariantErr("pool %s period %s: D %d != G %d - H %d - D_fee %d", r.PoolID, r.Period, r.DistributableE8s, r.GrossE8s, r.HosterFeeE8s, r.DAOFeeE8s)
+	}
+	var sum, carry uint64
+	whaleFound := r.Whale == ""
+	for i := range r.Shares {
+		s := &r.Shares[i]
+		if i > 0 && strings.Compare(r.Shares[i-1].Sponsor, s.Sponsor) >= 0 {
+			return invariantErr("pool %s: shares not sorted by unique sponsor at %q", r.PoolID, s.Sponsor)
+		}
+		if s.StakeE8s < 0 || s.ShareE8s < 0 || s.CarryInE8s < 0 {
+			return invariantErr("pool %s sponsor %q: negative stake, share or carry-in", r.PoolID, s.Sponsor)
+		}
+		if err := checkPayout(r, "sponsor "+s.Sponsor, s.ShareE8s, s.CarryInE8s, Payout{
+			OwedE8s: s.ShareE8s + s.CarryInE8s, TransferE8s: s.TransferE8s, FeeE8s: s.FeeE8s, CarryOutE8s: s.CarryOutE8s,
+		}); err != nil {
+			return err
+		}
+		sum, carry = bits.Add64(sum, uint64(s.ShareE8s), 0)
+		if carry != 0 {
+			return invariantErr("pool %s: sum of shares overflows", r.PoolID)
+		}
+		if s.Sponsor == r.Whale {
+			whaleFound = true
+			if s.ShareE8s < r.WhaleProRataE8s || s.ShareE8s != r.PremiumE8s {
+				return invariantErr("pool %s: whale %q share %d is not its premium %d or below its pro-rata share %d", r.PoolID, s.Sponsor, s.ShareE8s, r.PremiumE8s, r.WhaleProRataE8s)
+			}
+		}
+	}
+	if !whaleFound {
+		return invariantErr("pool %s: whale %q is not a sponsor", r.PoolID, r.Whale)
+	}
+	if sum != uint64(r.DistributableE8s) {
+		return invariantErr("pool %s period %s: G %d != H %d + D_fee %d + sum(shares) %d", r.PoolID, r.Period, r.GrossE8s, r.HosterFeeE8s, r.DAOFeeE8s, sum)
+	}
+	h := r.Hoster
+	if err := checkPayout(r, "hoster "+h.Account, r.HosterFeeE8s, h.CarryInE8s, h.Payout); err != nil {
+		return err
+	}
+	if p := r.Proposal; p != nil && p.Status == ProposalRejected {
+		if p.SlashedE8s != r.DAOFeeE8s || r.HosterFeeE8s != 0 || r.Whale != "" {
+			return invariantErr("pool %s: refund: slashed %d != DAO fee %d, or a hoster fee or whale was set", r.PoolID, p.SlashedE8s, r.DAOFeeE8s)
+		}
+	}
+	return nil
+}
+
+func checkPayout(r PoolResult, who string, amount, carryIn money.E8s, p Payout) error {
+	owed, ok := money.AddE8s(amount, carryIn)
+	if !ok || owed != p.OwedE8s {
+		return invariantErr("pool %s %s: owed %d != amount %d + carry-in %d", r.PoolID, who, p.OwedE8s, amount, carryIn)
+	}
+	if p.TransferE8s < 0 || p.FeeE8s < 0 || p.CarryOutE8s < 0 {
+		return invariantErr("pool %s %s: negative transfer, fee or carry-out", r.PoolID, who)
+	}
+	if p.TransferE8s > owed || uint64(p.TransferE8s)+uint64(p.FeeE8s)+uint64(p.CarryOutE8s) != uint64(owed) {
+		return invariantErr("pool %s %s: owed %d != transfer %d + fee %d + carry-out %d", r.PoolID, who, owed, p.TransferE8s, p.FeeE8s, p.CarryOutE8s)
+	}
+	paid := p.TransferE8s > 0
+	if paid && (p.FeeE8s != r.LedgerFeeE8s || p.CarryOutE8s != 0 || p.TransferE8s < max(r.MinPayoutE8s, 1)) {
+		return invariantErr("pool %s %s: transfer %d with fee %d (want %d), carry-out %d, minimum %d", r.PoolID, who, p.TransferE8s, p.FeeE8s, r.LedgerFeeE8s, p.CarryOutE8s, r.MinPayoutE8s)
+	}
+	if !paid && p.FeeE8s != 0 {
+		return invariantErr("pool %s %s: fee %d charged without a transfer", r.PoolID, who, p.FeeE8s)
+	}
+	return nil
+}
