@@ -47,3 +47,15 @@ func FormatPercent(num, den uint64, decimals int32) string {
 	q := scaled.Quo(scaled, decimal.NewFromUint64(den).BigInt())
 	return decimal.NewFromBigInt(q, -decimals).StringFixed(decimals)
 }
+
+// FormatXDRPermyriad formats an XDR permyriad amount as XDR with four
+// decimals, e.g. 35000 -> "3.5000".
+func FormatXDRPermyriad(x int64) string {
+	return decimal.New(x, -4).StringFixed(4)
+}
+
+// FormatBps formats basis points as a percentage with two decimals, e.g.
+// 3500 -> "35.00%".
+func FormatBps(b Bps) string {
+	return decimal.New(int64(b), -2).StringFixed(2) + "%"
+}

@@ -1,0 +1,87 @@
+package allocation
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/nodeshare/nodeshare/pipeline/money"
+)
+
+// Explain writes a plain-words statement of r: how the gross was split, then
+// one paragraph per recipient (hoster first, then sponsors in id order) with
+// the stake, its share of the pool, whether a premium applied and why, the
+// ledger fee, the carry and the transfer. It uses only r, so any stored
+// result can be explained again. Amounts are shown in ICP with all eight
+// decimals; percentages are truncated, never rounded up.
+func Explain(w io.Writer, r PoolResult) error {
+	b := bufio.NewWriterSize(w, 64<<10)
+	icp := func(e money.E8s) string { return money.FormatICP(e) + " ICP" }
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+
+	p("Pool %s, period %s, computed under allocation rules %s.\n", r.PoolID, r.Period, r.RulesVersion)
+	p("Ledger fee per transfer: %s, paid by the recipient. Minimum payout: %s.\n", icp(r.LedgerFeeE8s), icp(max(r.MinPayoutE8s, 1)))
+	refund := r.Proposal != nil && r.Proposal.Status == ProposalRejected
+	if refund {
+		p("The pool's proposal was rejected: every contribution is refunded less a slash of %s (rounded down per contribution).\n", money.FormatBps(r.Proposal.SlashBps))
+		p("Principal: %s. Slashed to the DAO: %s. Refunded: %s.\n", icp(r.GrossE8s), icp(r.DAOFeeE8s), icp(r.DistributableE8s))
+	} else {
+		fixed, fits := money.XDRToE8s(r.HosterFixedXDRPermyriad, r.RateXDRPermyriadPerICP)
+		fixedText := icp(fixed)
+		if !fits {
+			fixedText = "more than the gross"
+		}
+		p("Gross reward: %s.\n", icp(r.GrossE8s))
+		p("Hoster fee: %s = fixed %s XDR at %s XDR per ICP (%s) + %s of the gross, capped at the gross.\n",
+			icp(r.HosterFeeE8s), money.FormatXDRPermyriad(int64(r.HosterFixedXDRPermyriad)),
+			money.FormatXDRPermyriad(int64(r.RateXDRPermyriadPerICP)), fixedText, money.FormatBps(r.HosterFeeBps))
+		p("DAO fee: %s = %s of what is left after the hoster fee; it stays in the DAO account.\n", icp(r.DAOFeeE8s), money.FormatBps(r.DAOFeeBps))
+		p("Distributable to sponsors: %s.\n", icp(r.DistributableE8s))
+		switch {
+		case r.Whale != "":
+			p("Whale premium: %s of the distributable is %s, more than the %s the whale %s would get pro rata, so the whale gets the premium and the other sponsors share the remaining %s by stake.\n",
+				money.FormatBps(r.WhalePremiumBps), icp(r.PremiumE8s), icp(r.WhaleProRataE8s), r.Whale, icp(r.DistributableE8s-r.PremiumE8s))
+		case len(r.Shares) < 2:
+			p("Whale premium: not applied, the pool has a single sponsor; it gets the whole distributable.\n")
+		default:
+			p("Whale premium: not applied: %s of the distributable is %s, not more than the %s the largest sponsor %s gets pro rata (the premium never lowers a share), so everyone shares the distributable by stake.\n",
+				money.FormatBps(r.WhalePremiumBps), icp(r.PremiumE8s), icp(r.WhaleProRataE8s), r.WhaleCandidate)
+		}
+		p("Pro-rata shares are rounded down; the e8s left over go one each to the largest remainders, ties to the smallest account id.\n")
+	}
+	p("Total stake: %s from %d sponsors.\n", icp(money.E8s(min(r.StakeTotalE8s, uint64(money.MaxE8s)))), len(r.Shares))
+
+	h := r.Hoster
+	p("\nHoster %s: fee %s plus carry-in %s makes %s owed. %s\n", h.Account, icp(r.HosterFeeE8s), icp(h.CarryInE8s), icp(h.OwedE8s), settlement(h.Payout, r))
+
+	for i := range r.Shares {
+		s := &r.Shares[i]
+		p("\nSponsor %s: stake %s of %s (%s%% of the pool). ", s.Sponsor, icp(s.StakeE8s),
+			icp(money.E8s(min(r.StakeTotalE8s, uint64(money.MaxE8s)))), money.FormatPercent(uint64(s.StakeE8s), r.StakeTotalE8s, 4))
+		switch {
+		case refund:
+			p("Refund of the stake less the %s slash: %s. ", money.FormatBps(r.Proposal.SlashBps), icp(s.ShareE8s))
+		case s.Sponsor == r.Whale:
+			p("Whale (largest stake; ties go to the earliest first contribution, then the smallest id): premium %s instead of %s pro rata. ", icp(s.ShareE8s), icp(r.WhaleProRataE8s))
+		case r.Whale != "":
+			p("No premium (not the whale): pro-rata share of the %s left after the premium: %s. ", icp(r.DistributableE8s-r.PremiumE8s), icp(s.ShareE8s))
+		case s.Sponsor == r.WhaleCandidate && len(r.Shares) >= 2:
+			p("Largest stake, but no premium because it would not be more than the pro-rata share: %s. ", icp(s.ShareE8s))
+		default:
+			p("No premium applied: pro-rata share of the distributable: %s. ", icp(s.ShareE8s))
+		}
+		p("Carry-in %s makes %s owed. %s\n", icp(s.CarryInE8s), icp(s.OwedE8s()), settlement(Payout{
+			OwedE8s: s.OwedE8s(), TransferE8s: s.TransferE8s, FeeE8s: s.FeeE8s, CarryOutE8s: s.CarryOutE8s,
+		}, r))
+	}
+	return b.Flush()
+}
+
+func settlement(pay Payout, r PoolResult) string {
+	if pay.TransferE8s > 0 {
+		return fmt.Sprintf("Transfer %s ICP after the %s ICP ledger fee; nothing carried forward.",
+			money.FormatICP(pay.TransferE8s), money.FormatICP(pay.FeeE8s))
+	}
+	return fmt.Sprintf("No transfer: %s ICP less the %s ICP ledger fee is below the minimum payout of %s ICP, so all %s ICP is carried to the next period.",
+		money.FormatICP(pay.OwedE8s), money.FormatICP(r.LedgerFeeE8s), money.FormatICP(max(r.MinPayoutE8s, 1)), money.FormatICP(pay.CarryOutE8s))
+}
