@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/pipeline/entitle"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// Consumer group ids. Changing one makes the group start from the beginning.
+const (
+	groupEntitle = "nodeshare-entitle.v1"
+	groupSink    = "nodeshare-sink.v1"
+)
+
+// dlq sends a record that cannot be processed to the dead-letter topic with
+// its reason, coordinates and raw bytes; the stream goes on.
+func dlq(ctx context.Context, p *kafka.Producer, m kafka.Message, reason error) error {
+	d := schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key),
+		Reason: reason.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)}
+	key := fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset)
+	env, err := schemas.NewEnvelope(schemas.TypeDeadLetter, key, schemas.Provenance{Source: "nodeshare", Method: "dlq"}, d)
+	if err != nil {
+		return err
+	}
+	b, err := env.Marshal()
+	if err != nil {
+		return err
+	}
+	return p.Publish(ctx, kafka.Record{Topic: schemas.TopicDLQ, Key: []byte(key), Value: b})
+}
+
+// publishNew publishes the events whose key is not yet on their topic with
+// the same content, so that re-running a step never duplicates a fact. A
+// key that exists with other content is an error: a fact never changes.
+func publishNew(ctx context.Context, brokers []string, p *kafka.Producer, evs []entitle.Event) (int, error) {
+	existing := map[string]map[string]string{} // topic -> key -> content hash
+	var recs []kafka.Record
+	for _, ev := range evs {
+		if existing[ev.Topic] == nil {
+			msgs, err := kafka.ReadAll(ctx, brokers, ev.Topic)
+			if err != nil {
+				return 0, err
+			}
+			seen := map[string]string{}
+			for _, m := range msgs {
+				if env, err := schemas.DecodeEnvelope(m.Value); err == nil {
+					seen[string(m.Key)] = env.Provenance.ContentSHA256
+				}
+			}
+			existing[ev.Topic] = seen
+		}
+		if h, ok := existing[ev.Topic][ev.Key]; ok {
+			if h != ev.Envelope.Provenance.ContentSHA256 {
+				return 0, fmt.Errorf("%s key %s already holds different content (%s, new %s): refusing to overwrite a fact", ev.Topic, ev.Key, h, ev.Envelope.Provenance.ContentSHA256)
+			}
+			continue
+		}
+		b, err := ev.Envelope.Marshal()
+		if err != nil {
+			return 0, err
+		}
+		recs = append(recs, kafka.Record{Topic: ev.Topic, Key: []byte(ev.Key), Value: b})
+		existing[ev.Topic][ev.Key] = ev.Envelope.Provenance.ContentSHA256
+	}
+	return len(recs), p.Publish(ctx, recs...)
+}
+
+// rebuildState reads the pool, contribution and entitlement topics to their
+// ends and folds them into a fresh processor state.
+func rebuildState(ctx context.Context, brokers []string, log *slog.Logger) (*entitle.State, error) {
+	st := entitle.NewState()
+	for _, topic := range []string{schemas.TopicPools, schemas.TopicContributions, schemas.TopicEntitlements} {
+		msgs, err := kafka.ReadAll(ctx, brokers, topic)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			env, err := schemas.DecodeEnvelope(m.Value)
+			if err == nil {
+				err = st.Apply(env)
+			}
+			if err != nil {
+				// Already dead-lettered by whoever consumed it first; state
+				// is built from the valid records only.
+				log.Warn("state record skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
+			}
+		}
+	}
+	return st, nil
+}
+
+// entitleHandler is the reward processor: for each reward it rebuilds the
+// state, allocates, and publishes the entitlements before the offset moves.
+func entitleHandler(brokers []string, p *kafka.Producer, params entitle.Params, log *slog.Logger) kafka.Handler {
+	return func(ctx context.Context, batch []kafka.Message) error {
+		for _, m := range batch {
+			env, err := schemas.DecodeEnvelope(m.Value)
+			var r schemas.NodeReward
+			if err == nil {
+				err = env.DecodePayload(schemas.TypeNodeReward, &r)
+			}
+			if err != nil {
+				log.Warn("reward dead-lettered", "offset", m.Offset, "reason", err.Error())
+				if err := dlq(ctx, p, m, err); err != nil {
+					return err
+				}
+				continue
+			}
+			st, err := rebuildState(ctx, brokers, log)
+			if err != nil {
+				return err
+			}
+			evs, err := st.Reward(r, params)
+			if err != nil {
+				log.Warn("reward dead-lettered", "reward", env.EventID, "reason", err.Error())
+				if err := dlq(ctx, p, m, err); err != nil {
+					return err
+				}
+				continue
+			}
+			n, err := publishNew(ctx, brokers, p, evs)
+			if err != nil {
+				return err
+			}
+			log.Info("reward allocated", "reward", env.EventID, "period", entitle.PeriodOf(r.TimestampSeconds), "events", len(evs), "published", n)
+		}
+		return nil
+	}
+}
+
+// sinkHandler writes every record to events_raw and the typed tables. Rows
+// are keyed by their business key (ReplacingMergeTree) and each insert
+// carries a token derived from the batch's coordinates, so a redelivered
+// batch changes nothing.
+func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
+	return func(ctx context.Context, batch []kafka.Message) error {
+		var (
+			raws    []clickhouse.RawEvent
+			ents    []clickhouse.EntitlementRow
+			periods []clickhouse.PoolPeriodRow
+			intents []schemas.PayoutIntent
+			results []clickhouse.ResultRow
+			dead    []schemas.DeadLetter
+		)
+		var coords bytes.Buffer
+		for _, m := range batch {
+			coords.WriteString(m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10) + ";")
+			c := clickhouse.Coord{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time}
+			env, err := schemas.DecodeEnvelope(m.Value)
+			if err != nil {
+				raws = append(raws, clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventType: "undecodable", Payload: string(m.Value)})
+				dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: err.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
+				continue
+			}
+			prov, _ := jsonString(env.Provenance)
+			raws = append(raws, clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventID: env.EventID, EventType: env.Type,
+				SchemaVersion: env.SchemaVersion, Provenance: prov, Payload: string(env.Payload)})
+			var derr error
+			switch env.Type {
+			case schemas.TypeEntitlement:
+				var e schemas.Entitlement
+				if derr = env.DecodePayload(env.Type, &e); derr == nil {
+					ents = append(ents, clickhouse.EntitlementRow{Entitlement: e, EventID: env.EventID, Coord: c})
+				}
+			case schemas.TypePoolPeriod:
+				var p schemas.PoolPeriod
+				if derr = env.DecodePayload(env.Type, &p); derr == nil {
+					periods = append(periods, clickhouse.PoolPeriodRow{PoolPeriod: p, EventID: env.EventID, Coord: c})
+				}
+			case schemas.TypePayoutIntent:
+				var p schemas.PayoutIntent
+				if derr = env.DecodePayload(env.Type, &p); derr == nil {
+					intents = append(intents, p)
+				}
+			case schemas.TypePayoutResult:
+				var r schemas.PayoutResult
+				if derr = env.DecodePayload(env.Type, &r); derr == nil {
+					results = append(results, clickhouse.ResultRow{PayoutResult: r, RecordedAt: m.Time})
+				}
+			case schemas.TypeDeadLetter:
+				var d schemas.DeadLetter
+				if derr = env.DecodePayload(env.Type, &d); derr == nil {
+					dead = append(dead, d)
+				}
+			}
+			if derr != nil {
+				dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: derr.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
+			}
+		}
+		sum := sha256.Sum256(coords.Bytes())
+		token := hex.EncodeToString(sum[:16])
+		steps := []func() error{
+			func() error { return store.InsertRaw(ctx, "raw-"+token, raws) },
+			func() error { return store.InsertEntitlements(ctx, "ent-"+token, ents) },
+			func() error { return store.InsertPoolPeriods(ctx, "pp-"+token, periods) },
+			func() error { return store.InsertIntents(ctx, "int-"+token, intents) },
+			func() error { return store.InsertResults(ctx, "res-"+token, results) },
+			func() error { return store.InsertDeadLetters(ctx, "dlq-"+token, dead) },
+		}
+		for _, step := range steps {
+			if err := retry(ctx, 5, step); err != nil {
+				return err
+			}
+		}
+		log.Info("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
+		return nil
+	}
+}
+
+// retry runs f up to n times with a doubling backoff while ctx lives. Only
+// idempotent steps are retried.
+func retry(ctx context.Context, n int, f func() error) error {
+	var err error
+	wait := 200 * time.Millisecond
+	for i := 0; i < n; i++ {
+		if err = f(); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	return err
+}

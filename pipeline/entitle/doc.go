@@ -1,0 +1,15 @@
+// Package entitle is the entitlement processor's state machine: it is fed
+// pool, contribution and entitlement events (to know the DAO's pools, the
+// funded stakes and every sponsor's carry), and for each NNS node-provider
+// reward it emits the pool periods and per-recipient entitlements computed by
+// package allocation under the pool's rule version.
+//
+// It is pure: no I/O, no clock, no logging. The Kafka loop that feeds it is
+// in connectors/kafka; the same events in give the same bytes out, so a
+// replay reproduces every entitlement and manifest hash.
+//
+// Choices (see docs/pipeline.md): a period is the UTC date of the reward's
+// timestamp (YYYY-MM-DD); a contribution counts for a period when its `at` is
+// at or before the reward's timestamp; carry-in is the carry-out of the same
+// recipient in the same pool and role in the latest earlier period.
+package entitle

@@ -1,0 +1,211 @@
+package entitle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/nodeshare/nodeshare/pipeline/allocation"
+	"github.com/nodeshare/nodeshare/pipeline/money"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// Event is one record the processor emits.
+type Event struct {
+	Topic    string
+	Key      string
+	Envelope schemas.Envelope
+}
+
+// Params are the processor's inputs that are not events.
+type Params struct {
+	// LedgerFeeE8s is the ICP ledger fee the recipients bear (icrc1_fee).
+	LedgerFeeE8s int64
+}
+
+// Role names of entitlement recipients.
+const (
+	RoleSponsor = "sponsor"
+	RoleHoster  = "hoster"
+)
+
+// PeriodOf is the period id of a reward: the UTC date of its timestamp.
+func PeriodOf(timestampSeconds uint64) string {
+	return time.Unix(int64(timestampSeconds), 0).UTC().Format("2006-01-02")
+}
+
+// RewardEventID is the deterministic id (and key) of a reward event.
+func RewardEventID(r schemas.NodeReward) string {
+	return fmt.Sprintf("%s/%d", r.NodeProvider, r.TimestampSeconds)
+}
+
+// provenance of every derived event: deterministic, no wall clock.
+var derived = schemas.Provenance{Source: "nodeshare", Method: "entitle"}
+
+// Reward computes the pool periods and entitlements of one NP reward. The
+// output is sorted (pool, role, recipient) and depends only on the state
+// and the reward, so redelivery and replay give identical events.
+func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
+	if r.AmountE8s < 0 {
+		return nil, fmt.Errorf("reward %s: amount_e8s must be >= 0, got %d", RewardEventID(r), r.AmountE8s)
+	}
+	if r.XDRPermyriadPerICP <= 0 {
+		return nil, fmt.Errorf("reward %s: xdr_permyriad_per_icp must be > 0, got %d", RewardEventID(r), r.XDRPermyriadPerICP)
+	}
+	pools := s.poolsOf(r.NodeProvider)
+	if len(pools) == 0 {
+		return nil, fmt.Errorf("reward %s: no pool is configured for node provider %s", RewardEventID(r), r.NodeProvider)
+	}
+	dao, version := pools[0].DAO, pools[0].RulesVersion
+	for _, pl := range pools {
+		if pl.DAO != dao {
+			return nil, fmt.Errorf("reward %s: node provider %s has pools in two DAOs (%s, %s)", RewardEventID(r), r.NodeProvider, dao, pl.DAO)
+		}
+		if pl.RulesVersion != version {
+			return nil, fmt.Errorf("reward %s: pools of one node provider must share a rules version (%s has %s, %s has %s)", RewardEventID(r), pools[0].PoolID, version, pl.PoolID, pl.RulesVersion)
+		}
+	}
+	period := PeriodOf(r.TimestampSeconds)
+	rewardAt := time.Unix(int64(r.TimestampSeconds), 0).UTC()
+
+	// Level 1: the NP reward to pools by node weight.
+	weights := make([]allocation.PoolWeight, len(pools))
+	for i, pl := range pools {
+		var w int64
+		for _, n := range pl.Nodes {
+			w += n.WeightXDRPermyriad
+		}
+		weights[i] = allocation.PoolWeight{PoolID: pl.PoolID, WeightXDRPermyriad: money.XDRPermyriad(w)}
+	}
+	grosses, err := allocation.SplitReward(version, money.E8s(r.AmountE8s), weights)
+	if err != nil {
+		return nil, fmt.Errorf("reward %s: split between pools: %w", RewardEventID(r), err)
+	}
+	grossOf := map[string]money.E8s{}
+	for _, g := range grosses {
+		grossOf[g.PoolID] = g.GrossE8s
+	}
+
+	var out []Event
+	for _, pl := range pools {
+		in, err := s.poolInput(pl, period, rewardAt, grossOf[pl.PoolID], r, p)
+		if err != nil {
+			return nil, fmt.Errorf("reward %s: %w", RewardEventID(r), err)
+		}
+		res, err := allocation.Allocate(version, in)
+		if err != nil {
+			return nil, fmt.Errorf("reward %s: pool %s: %w", RewardEventID(r), pl.PoolID, err)
+		}
+		evs, err := poolEvents(pl, period, RewardEventID(r), in, res)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+func (s *State) poolInput(pl schemas.Pool, period string, rewardAt time.Time, gross money.E8s, r schemas.NodeReward, p Params) (allocation.PoolPeriod, error) {
+	in := allocation.PoolPeriod{
+		PoolID:                 pl.PoolID,
+		Period:                 period,
+		GrossE8s:               gross,
+		RateXDRPermyriadPerICP: money.XDRPermyriadPerICP(r.XDRPermyriadPerICP),
+		Hoster: allocation.HosterTerms{
+			Account:           pl.Hoster.Account,
+			FixedXDRPermyriad: money.XDRPermyriad(pl.Hoster.FixedXDRPermyriad),
+			FeeBps:            money.Bps(pl.Hoster.Bps),
+			CarryInE8s:        money.E8s(s.carryIn(pl.DAO, pl.PoolID, RoleHoster, pl.Hoster.Account, period)),
+		},
+		DAOFeeBps:       money.Bps(pl.DAOFeeBps),
+		WhalePremiumBps: money.Bps(pl.WhalePremiumBps),
+		LedgerFeeE8s:    money.E8s(p.LedgerFeeE8s),
+		MinPayoutE8s:    money.E8s(pl.MinPayoutE8s),
+		CarryIn:         map[string]money.E8s{},
+	}
+	for _, c := range s.contributionsOf(pl.DAO, pl.PoolID) {
+		at, err := time.Parse(time.RFC3339, c.At)
+		if err != nil {
+			return in, fmt.Errorf("pool %s: contribution %s: at must be RFC 3339, got %q", pl.PoolID, c.ContributionID, c.At)
+		}
+		if at.After(rewardAt) {
+			continue // funded after this reward: counts from the next period
+		}
+		in.Contributions = append(in.Contributions, allocation.Contribution{
+			ID: c.ContributionID, Sponsor: c.Sponsor, AmountE8s: money.E8s(c.AmountE8s), At: at,
+		})
+		if ci := s.carryIn(pl.DAO, pl.PoolID, RoleSponsor, c.Sponsor, period); ci != 0 {
+			in.CarryIn[c.Sponsor] = money.E8s(ci)
+		}
+	}
+	return in, nil
+}
+
+func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeriod, res allocation.PoolResult) ([]Event, error) {
+	manifest, err := allocation.ManifestSHA256(res)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: manifest: %w", pl.PoolID, err)
+	}
+	inputJSON, err := encodeInput(in)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: encode input: %w", pl.PoolID, err)
+	}
+	outputJSON, err := encodeResult(res)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: encode result: %w", pl.PoolID, err)
+	}
+	inSum := sha256.Sum256(inputJSON)
+	why := explain(res)
+
+	var out []Event
+	base := pl.DAO + "/" + period + "/" + pl.PoolID
+	pp := schemas.PoolPeriod{
+		DAO: pl.DAO, Period: period, PoolID: pl.PoolID, RulesVersion: res.RulesVersion, RewardEventID: rewardID,
+		GrossE8s: int64(res.GrossE8s), HosterFeeE8s: int64(res.HosterFeeE8s), DAOFeeE8s: int64(res.DAOFeeE8s),
+		DistributableE8s: int64(res.DistributableE8s), Whale: res.Whale, Recipients: len(res.Shares) + 1,
+		InputsSHA256: hex.EncodeToString(inSum[:]), ManifestSHA256: manifest,
+		InputJSON: string(inputJSON), AllocationJSON: string(outputJSON),
+	}
+	ev, err := event(schemas.TypePoolPeriod, base, pp)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, ev)
+
+	h := res.Hoster
+	hoster := schemas.Entitlement{
+		DAO: pl.DAO, Period: period, PoolID: pl.PoolID, Recipient: h.Account, Role: RoleHoster,
+		RulesVersion: res.RulesVersion, ShareE8s: int64(res.HosterFeeE8s), CarryInE8s: int64(h.CarryInE8s),
+		OwedE8s: int64(h.OwedE8s), TransferE8s: int64(h.TransferE8s), FeeE8s: int64(h.FeeE8s),
+		CarryOutE8s: int64(h.CarryOutE8s), ManifestSHA256: manifest, Explanation: why[RoleHoster+":"+h.Account],
+	}
+	ev, err = event(schemas.TypeEntitlement, base+"/"+RoleHoster+"/"+h.Account, hoster)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, ev)
+	for _, sh := range res.Shares {
+		e := schemas.Entitlement{
+			DAO: pl.DAO, Period: period, PoolID: pl.PoolID, Recipient: sh.Sponsor, Role: RoleSponsor,
+			RulesVersion: res.RulesVersion, StakeE8s: int64(sh.StakeE8s), ShareE8s: int64(sh.ShareE8s),
+			CarryInE8s: int64(sh.CarryInE8s), OwedE8s: int64(sh.OwedE8s()), TransferE8s: int64(sh.TransferE8s),
+			FeeE8s: int64(sh.FeeE8s), CarryOutE8s: int64(sh.CarryOutE8s), ManifestSHA256: manifest,
+			Explanation: why[RoleSponsor+":"+sh.Sponsor],
+		}
+		ev, err := event(schemas.TypeEntitlement, base+"/"+RoleSponsor+"/"+sh.Sponsor, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func event(typ, key string, payload any) (Event, error) {
+	env, err := schemas.NewEnvelope(typ, key, derived, payload)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Topic: schemas.TopicEntitlements, Key: key, Envelope: env}, nil
+}

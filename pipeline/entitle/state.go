@@ -1,0 +1,135 @@
+package entitle
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// State is what the processor knows before a reward arrives.
+type State struct {
+	pools         map[string]schemas.Pool         // dao/pool
+	contributions map[string]schemas.Contribution // dao/pool/contribution id
+	// carry[dao/pool/role/recipient][period] = carry_out of that period.
+	carry map[string]map[string]int64
+}
+
+// NewState returns an empty state.
+func NewState() *State {
+	return &State{
+		pools:         map[string]schemas.Pool{},
+		contributions: map[string]schemas.Contribution{},
+		carry:         map[string]map[string]int64{},
+	}
+}
+
+// Apply folds one event into the state. Events of types the processor does
+// not track are ignored; a malformed event is an error (the caller
+// dead-letters it).
+func (s *State) Apply(env schemas.Envelope) error {
+	switch env.Type {
+	case schemas.TypePool:
+		var p schemas.Pool
+		if err := env.DecodePayload(schemas.TypePool, &p); err != nil {
+			return err
+		}
+		if err := ValidatePool(p); err != nil {
+			return fmt.Errorf("event %s: %w", env.EventID, err)
+		}
+		s.pools[p.DAO+"/"+p.PoolID] = p
+	case schemas.TypeContribution:
+		var c schemas.Contribution
+		if err := env.DecodePayload(schemas.TypeContribution, &c); err != nil {
+			return err
+		}
+		key := c.DAO + "/" + c.PoolID + "/" + c.ContributionID
+		if prev, ok := s.contributions[key]; ok && prev != c {
+			return fmt.Errorf("event %s: contribution %s republished with different content", env.EventID, key)
+		}
+		s.contributions[key] = c
+	case schemas.TypeEntitlement:
+		var e schemas.Entitlement
+		if err := env.DecodePayload(schemas.TypeEntitlement, &e); err != nil {
+			return err
+		}
+		k := carryKey(e.DAO, e.PoolID, e.Role, e.Recipient)
+		if s.carry[k] == nil {
+			s.carry[k] = map[string]int64{}
+		}
+		s.carry[k][e.Period] = e.CarryOutE8s
+	}
+	return nil
+}
+
+// ValidatePool checks a pool configuration, naming the field.
+func ValidatePool(p schemas.Pool) error {
+	switch {
+	case p.DAO == "":
+		return fmt.Errorf("pool: dao is empty")
+	case p.PoolID == "":
+		return fmt.Errorf("pool %s: pool_id is empty", p.DAO)
+	case p.NodeProvider == "":
+		return fmt.Errorf("pool %s: node_provider is empty", p.PoolID)
+	case len(p.Nodes) == 0:
+		return fmt.Errorf("pool %s: nodes is empty", p.PoolID)
+	case p.RulesVersion == "":
+		return fmt.Errorf("pool %s: rules_version is empty", p.PoolID)
+	case p.Hoster.Account == "":
+		return fmt.Errorf("pool %s: hoster.account is empty", p.PoolID)
+	}
+	for i, n := range p.Nodes {
+		if n.WeightXDRPermyriad < 0 {
+			return fmt.Errorf("pool %s: nodes[%d] (%s): weight_xdr_permyriad must be >= 0, got %d", p.PoolID, i, n.NodeID, n.WeightXDRPermyriad)
+		}
+	}
+	return nil
+}
+
+func carryKey(dao, pool, role, recipient string) string {
+	return dao + "/" + pool + "/" + role + "/" + recipient
+}
+
+// carryIn is the carry-out of the latest period before period.
+func (s *State) carryIn(dao, pool, role, recipient, period string) int64 {
+	byPeriod := s.carry[carryKey(dao, pool, role, recipient)]
+	best := ""
+	for p := range byPeriod {
+		if p < period && p > best {
+			best = p
+		}
+	}
+	if best == "" {
+		return 0
+	}
+	return byPeriod[best]
+}
+
+// poolsOf returns the pools of a node provider, sorted by dao then pool id.
+func (s *State) poolsOf(np string) []schemas.Pool {
+	var out []schemas.Pool
+	for _, p := range s.pools {
+		if p.NodeProvider == np {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].DAO != out[j].DAO {
+			return out[i].DAO < out[j].DAO
+		}
+		return out[i].PoolID < out[j].PoolID
+	})
+	return out
+}
+
+// contributionsOf returns the pool's contributions, sorted by id.
+func (s *State) contributionsOf(dao, pool string) []schemas.Contribution {
+	var out []schemas.Contribution
+	for _, c := range s.contributions {
+		if c.DAO == dao && c.PoolID == pool {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContributionID < out[j].ContributionID })
+	return out
+}
