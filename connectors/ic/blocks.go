@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
 )
 
 // Candid shapes of query_blocks (ledger.did, IC_INTERFACES §4.2). The
@@ -192,4 +191,3 @@ func fromCandidBlock(index uint64, cb candidBlock) (LedgerBlock, error) {
 	}
 	return b, nil
 }
-
