@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+type simLedger struct {
+	ChainLen uint64 `json:"chain_length"`
+	Blocks   []struct {
+		Index     uint64  `json:"index"`
+		Op        string  `json:"op"`
+		ToAccount string  `json:"to_account"`
+		AmountE8s uint64  `json:"amount_e8s"`
+		FeeE8s    uint64  `json:"fee_e8s"`
+		MemoHex   *string `json:"memo_hex"`
+		CreatedAt *uint64 `json:"created_at_nanos"`
+	} `json:"blocks"`
+}
+
+func readSimLedger(t *testing.T, url string) simLedger {
+	t.Helper()
+	resp, err := http.Get(url + "/admin/ledger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l simLedger
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatalf("simulator ledger dump: %v", err)
+	}
+	return l
+}
+
+// TestDemoEndToEnd runs the demo path on the real stack: Kafka, the
+// processor, the ClickHouse sink, Vault transit signing and the IC
+// simulator's ledger; then checks the ledger against the computed shares,
+// the audit rows, and that a second run sends nothing.
+func TestDemoEndToEnd(t *testing.T) {
+	cfg := requireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	dao := fmt.Sprintf("it-demo-%d", time.Now().UnixNano())
+	rewardAt := time.Date(2026, 10, 2, 6, 0, 0, 0, time.UTC)
+
+	first, err := demo(ctx, cfg, dao, rewardAt, log)
+	if err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if !first.Minted {
+		t.Fatal("first run did not see the reward as new")
+	}
+	m := first.Payout.Manifest
+	// 2 pools: 51 + 20 sponsors and the hoster in each; all above the minimum.
+	if len(m.Intents) != 73 || first.Payout.Sent != 73 {
+		t.Fatalf("want 73 intents all sent, got %d intents, %d sent", len(m.Intents), first.Payout.Sent)
+	}
+
+	// The audit trail: entitlements equal the intents, one for one.
+	store, err := clickhouse.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ents, err := store.Entitlements(ctx, dao, first.Period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{} // pool/role/recipient -> transfer
+	var gross int64
+	for _, e := range ents {
+		want[e.PoolID+"/"+e.Role+"/"+e.Recipient] = e.TransferE8s
+	}
+	pools, err := store.PoolPeriods(ctx, dao, first.Period)
+	if err != nil || len(pools) != 2 {
+		t.Fatalf("pool periods: %v (%d)", err, len(pools))
+	}
+	for _, p := range pools {
+		gross += p.GrossE8s
+		if p.ManifestSHA256 == "" || p.InputJSON == "" || p.AllocationJSON == "" {
+			t.Errorf("pool %s: manifest, input or allocation missing from the audit row", p.PoolID)
+		}
+	}
+	if len(ents) != 73 {
+		t.Fatalf("want 73 entitlement rows, got %d", len(ents))
+	}
+
+	// The ledger: every intent's block moves exactly the entitled amount to
+	// the recipient, with the intent's memo and created_at_time.
+	led := readSimLedger(t, cfg.ICURL)
+	byIndex := map[uint64]int{}
+	for i, b := range led.Blocks {
+		byIndex[b.Index] = i
+	}
+	var paid int64
+	for _, in := range m.Intents {
+		res := first.Payout.Results[in.IntentID]
+		if res.Status != schemas.PayoutPaid || res.Duplicate {
+			t.Fatalf("intent %s: status %s duplicate %v", in.IntentID, res.Status, res.Duplicate)
+		}
+		i, ok := byIndex[res.BlockIndex]
+		if !ok {
+			t.Fatalf("intent %s: block %d not on the ledger", in.IntentID, res.BlockIndex)
+		}
+		b := led.Blocks[i]
+		to, err := ic.AccountFromText(in.Recipient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Op != "transfer" && !strings.EqualFold(b.Op, "Transfer") {
+			t.Errorf("block %d: op %s", b.Index, b.Op)
+		}
+		if b.ToAccount != ic.AccountText(to) || int64(b.AmountE8s) != want[in.PoolID+"/"+in.Role+"/"+in.Recipient] || int64(b.FeeE8s) != in.FeeE8s {
+			t.Errorf("block %d: to %s amount %d fee %d; entitlement %s transfer %d fee %d", b.Index, b.ToAccount, b.AmountE8s, b.FeeE8s,
+				in.Recipient, want[in.PoolID+"/"+in.Role+"/"+in.Recipient], in.FeeE8s)
+		}
+		if b.MemoHex == nil || *b.MemoHex != in.MemoHex || b.CreatedAt == nil || *b.CreatedAt != in.CreatedAtNanos {
+			t.Errorf("block %d: memo/created_at_time do not match intent %s", b.Index, in.IntentID)
+		}
+		paid += int64(b.AmountE8s + b.FeeE8s)
+	}
+	if paid > gross {
+		t.Fatalf("paid %d e8s (with fees) out of a gross of %d", paid, gross)
+	}
+	// Audit rows: the raw reward, every result recorded as paid.
+	var rawRewards, paidRows uint64
+	if err := store.Conn().QueryRow(ctx, "SELECT count() FROM events_raw FINAL WHERE topic = ? AND event_type = ? AND payload LIKE ?",
+		schemas.TopicNodeRewards, schemas.TypeNodeReward, "%"+first.Treasury+"%").Scan(&rawRewards); err != nil {
+		t.Fatal(err)
+	}
+	results, err := store.Results(ctx, dao, first.Period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Status == schemas.PayoutPaid {
+			paidRows++
+		}
+	}
+	if rawRewards == 0 || paidRows != 73 {
+		t.Fatalf("audit trail: %d raw reward rows, %d paid result rows (want >0, 73)", rawRewards, paidRows)
+	}
+
+	// A second run pays nobody twice: nothing sent, the ledger unchanged.
+	before := readSimLedger(t, cfg.ICURL).ChainLen
+	second, err := demo(ctx, cfg, dao, rewardAt, log)
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if second.Minted || second.Payout.Sent != 0 || second.Payout.Skipped != 73 {
+		t.Fatalf("second run: minted %v, sent %d, skipped %d", second.Minted, second.Payout.Sent, second.Payout.Skipped)
+	}
+	if second.Payout.Manifest.SHA256 != m.SHA256 {
+		t.Fatalf("second run planned another manifest: %s vs %s", second.Payout.Manifest.SHA256, m.SHA256)
+	}
+	if after := readSimLedger(t, cfg.ICURL).ChainLen; after != before {
+		t.Fatalf("second run changed the ledger: %d blocks before, %d after", before, after)
+	}
+}
