@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -540,6 +541,89 @@ func EncodeResultJSON(w io.Writer, r PoolResult) error {
 	}
 	e.raw("  \"manifest_sha256\": ")
 	e.str(sum)
+	e.raw("\n}\n")
+	if e.err != nil {
+		return e.err
+	}
+	return b.Flush()
+}
+
+// EncodePoolPeriodJSON writes in as an allocate input document (the inverse
+// of DecodePoolPeriodJSON: decoding the output gives an equal PoolPeriod).
+// Contributions are written in the order given; carry_in keys sorted.
+func EncodePoolPeriodJSON(w io.Writer, in PoolPeriod) error {
+	b := bufio.NewWriterSize(w, 64<<10)
+	e := &enc{w: b}
+	e.raw("{\n  \"pool_id\": ")
+	e.str(in.PoolID)
+	e.raw(", \"period\": ")
+	e.str(in.Period)
+	e.raw(",\n  \"gross_e8s\": ")
+	e.e8s(in.GrossE8s)
+	e.raw(", \"xdr_permyriad_per_icp\": ")
+	e.int(int64(in.RateXDRPermyriadPerICP))
+	e.raw(",\n  \"hoster\": {\"account\": ")
+	e.str(in.Hoster.Account)
+	e.raw(", \"fixed_xdr_permyriad\": ")
+	e.int(int64(in.Hoster.FixedXDRPermyriad))
+	e.raw(", \"bps\": ")
+	e.int(int64(in.Hoster.FeeBps))
+	e.raw(", \"carry_in_e8s\": ")
+	e.e8s(in.Hoster.CarryInE8s)
+	e.raw("},\n  \"dao_fee_bps\": ")
+	e.int(int64(in.DAOFeeBps))
+	e.raw(", \"whale_premium_bps\": ")
+	e.int(int64(in.WhalePremiumBps))
+	e.raw(",\n  \"ledger_fee_e8s\": ")
+	e.e8s(in.LedgerFeeE8s)
+	e.raw(", \"min_payout_e8s\": ")
+	e.e8s(in.MinPayoutE8s)
+	e.raw(",\n  \"contributions\": [")
+	for i := range in.Contributions {
+		c := &in.Contributions[i]
+		if i > 0 {
+			e.raw(",")
+		}
+		e.raw("\n    {\"id\": ")
+		e.str(c.ID)
+		e.raw(", \"sponsor\": ")
+		e.str(c.Sponsor)
+		e.raw(", \"amount_e8s\": ")
+		e.e8s(c.AmountE8s)
+		e.raw(", \"at\": ")
+		e.str(c.At.Format(time.RFC3339Nano))
+		if c.From != "" {
+			e.raw(", \"from\": ")
+			e.str(c.From)
+		}
+		if c.HasBlockIndex {
+			e.raw(", \"block_index\": ")
+			e.uint(c.BlockIndex)
+		}
+		e.raw("}")
+	}
+	e.raw("\n  ],\n  \"carry_in\": {")
+	keys := make([]string, 0, len(in.CarryIn))
+	for k := range in.CarryIn {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for i, k := range keys {
+		if i > 0 {
+			e.raw(", ")
+		}
+		e.str(k)
+		e.raw(": ")
+		e.e8s(in.CarryIn[k])
+	}
+	e.raw("}")
+	if p := in.Proposal; p != nil {
+		e.raw(",\n  \"proposal\": {\"status\": ")
+		e.str(string(p.Status))
+		e.raw(", \"slash_bps\": ")
+		e.int(int64(p.SlashBps))
+		e.raw("}")
+	}
 	e.raw("\n}\n")
 	if e.err != nil {
 		return e.err
