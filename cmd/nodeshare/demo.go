@@ -166,8 +166,9 @@ func demo(ctx context.Context, cfg config, dao string, rewardAt time.Time, log *
 	}
 
 	// 2. The entitlement processor, until it has seen every reward.
-	err = kafka.Consume(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: groupEntitle, Topics: []string{schemas.TopicNodeRewards}, Logger: log},
-		entitleHandler(brokers, producer, entitle.Params{LedgerFeeE8s: int64(fee)}, log), true)
+	pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: int64(fee)}}
+	err = kafka.Consume(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: groupEntitle, Topics: processorTopics, Logger: log},
+		processHandler(pcfg, producer, log), true)
 	if err != nil {
 		return out, err
 	}

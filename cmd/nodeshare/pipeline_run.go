@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"time"
 
@@ -77,10 +78,11 @@ func publishNew(ctx context.Context, brokers []string, p *kafka.Producer, evs []
 }
 
 // rebuildState reads the pool, contribution and entitlement topics to their
-// ends and folds them into a fresh processor state.
-func rebuildState(ctx context.Context, brokers []string, log *slog.Logger) (*entitle.State, error) {
+// ends and folds them into a fresh processor state. Invalid records were
+// dead-lettered when first consumed and are left out.
+func rebuildState(ctx context.Context, brokers []string, entitlementsTopic string, log *slog.Logger) (*entitle.State, error) {
 	st := entitle.NewState()
-	for _, topic := range []string{schemas.TopicPools, schemas.TopicContributions, schemas.TopicEntitlements} {
+	for _, topic := range []string{schemas.TopicPools, schemas.TopicContributions, entitlementsTopic} {
 		msgs, err := kafka.ReadAll(ctx, brokers, topic)
 		if err != nil {
 			return nil, err
@@ -91,37 +93,53 @@ func rebuildState(ctx context.Context, brokers []string, log *slog.Logger) (*ent
 				err = st.Apply(env)
 			}
 			if err != nil {
-				// Already dead-lettered by whoever consumed it first; state
-				// is built from the valid records only.
-				log.Warn("state record skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
+				log.Debug("state record skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
 			}
 		}
 	}
 	return st, nil
 }
 
-// entitleHandler is the reward processor: for each reward it rebuilds the
-// state, allocates, and publishes the entitlements before the offset moves.
-func entitleHandler(brokers []string, p *kafka.Producer, params entitle.Params, log *slog.Logger) kafka.Handler {
+// processorConfig configures the entitlement processor.
+type processorConfig struct {
+	Brokers           []string
+	EntitlementsTopic string // dao.entitlements.v1, or a fresh topic for a replay
+	Params            entitle.Params
+}
+
+// processorTopics are the processor's inputs.
+var processorTopics = []string{schemas.TopicPools, schemas.TopicContributions, schemas.TopicRates, schemas.TopicNodeRewards}
+
+// processHandler validates every input record (invalid ones go to the
+// dead-letter topic with the reason and the stream goes on) and, for each
+// NNS reward, rebuilds the state, allocates, and publishes the pool periods
+// and entitlements before the offset moves.
+func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) kafka.Handler {
 	return func(ctx context.Context, batch []kafka.Message) error {
 		for _, m := range batch {
 			env, err := schemas.DecodeEnvelope(m.Value)
-			var r schemas.NodeReward
 			if err == nil {
-				err = env.DecodePayload(schemas.TypeNodeReward, &r)
+				err = entitle.Validate(m.Topic, env)
 			}
 			if err != nil {
-				log.Warn("reward dead-lettered", "offset", m.Offset, "reason", err.Error())
+				log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
 				if err := dlq(ctx, p, m, err); err != nil {
 					return err
 				}
 				continue
 			}
-			st, err := rebuildState(ctx, brokers, log)
+			if m.Topic != schemas.TopicNodeRewards {
+				continue
+			}
+			var r schemas.NodeReward
+			if err := env.DecodePayload(schemas.TypeNodeReward, &r); err != nil {
+				return err // Validate decoded it already: cannot happen
+			}
+			st, err := rebuildState(ctx, cfg.Brokers, cfg.EntitlementsTopic, log)
 			if err != nil {
 				return err
 			}
-			evs, err := st.Reward(r, params)
+			evs, err := st.Reward(r, cfg.Params)
 			if err != nil {
 				log.Warn("reward dead-lettered", "reward", env.EventID, "reason", err.Error())
 				if err := dlq(ctx, p, m, err); err != nil {
@@ -129,7 +147,10 @@ func entitleHandler(brokers []string, p *kafka.Producer, params entitle.Params, 
 				}
 				continue
 			}
-			n, err := publishNew(ctx, brokers, p, evs)
+			for i := range evs {
+				evs[i].Topic = cfg.EntitlementsTopic
+			}
+			n, err := publishNew(ctx, cfg.Brokers, p, evs)
 			if err != nil {
 				return err
 			}
@@ -198,6 +219,9 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 				dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: derr.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
 			}
 		}
+		if err := chainRaw(ctx, store, raws); err != nil {
+			return err
+		}
 		sum := sha256.Sum256(coords.Bytes())
 		token := hex.EncodeToString(sum[:16])
 		steps := []func() error{
@@ -216,6 +240,44 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 		log.Info("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
 		return nil
 	}
+}
+
+// chainRaw fills prev_hash and row_hash of raw rows: per (topic, partition)
+// in offset order, starting from the last stored row below the batch. The
+// hashes depend only on the rows, so a redelivered batch gets the same ones.
+func chainRaw(ctx context.Context, store *clickhouse.Store, raws []clickhouse.RawEvent) error {
+	type tp struct {
+		topic     string
+		partition int
+	}
+	idx := map[tp][]int{}
+	var order []tp
+	for i, r := range raws {
+		k := tp{r.Topic, r.Partition}
+		if _, ok := idx[k]; !ok {
+			order = append(order, k)
+		}
+		idx[k] = append(idx[k], i)
+	}
+	for _, k := range order {
+		is := idx[k]
+		sort.Slice(is, func(a, b int) bool { return raws[is[a]].Offset < raws[is[b]].Offset })
+		var prev string
+		err := retry(ctx, 5, func() error {
+			var err error
+			prev, err = store.ChainTip(ctx, k.topic, k.partition, raws[is[0]].Offset)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, i := range is {
+			raws[i].PrevHash = prev
+			raws[i].RowHash = schemas.ChainHash(prev, raws[i].ChainRow())
+			prev = raws[i].RowHash
+		}
+	}
+	return nil
 }
 
 // retry runs f up to n times with a doubling backoff while ctx lives. Only

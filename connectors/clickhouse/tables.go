@@ -2,6 +2,8 @@ package clickhouse
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,6 +27,14 @@ type RawEvent struct {
 	SchemaVersion int
 	Provenance    string
 	Payload       string
+	PrevHash      string
+	RowHash       string
+}
+
+// ChainRow is the hashed part of the row (schemas.ChainHash).
+func (e RawEvent) ChainRow() schemas.ChainRow {
+	return schemas.ChainRow{Topic: e.Topic, Partition: e.Partition, Offset: e.Offset, Key: e.Key, EventID: e.EventID,
+		EventType: e.EventType, SchemaVersion: e.SchemaVersion, Provenance: e.Provenance, Payload: e.Payload}
 }
 
 // InsertRaw stores raw records.
@@ -33,9 +43,24 @@ func (s *Store) InsertRaw(ctx context.Context, token string, evs []RawEvent) err
 	rows := make([][]any, len(evs))
 	for i, e := range evs {
 		rows[i] = []any{e.Topic, uint32(e.Partition), uint64(e.Offset), e.Key, e.EventID, e.EventType,
-			uint16(e.SchemaVersion), e.Provenance, e.Payload, e.Time.UTC(), now}
+			uint16(e.SchemaVersion), e.Provenance, e.Payload, e.Time.UTC(), now, e.PrevHash, e.RowHash}
 	}
-	return s.insert(ctx, "events_raw", token, rows)
+	return s.insert(ctx, "events_raw (topic, partition, offset, key, event_id, event_type, schema_version, provenance, payload, kafka_time, ingested_at, prev_hash, row_hash)", token, rows)
+}
+
+// ChainTip returns the row hash of the last row of (topic, partition) below
+// offset, or schemas.ChainGenesis when there is none.
+func (s *Store) ChainTip(ctx context.Context, topic string, partition int, below int64) (string, error) {
+	var h string
+	err := s.conn.QueryRow(ctx, `SELECT row_hash FROM events_raw FINAL WHERE topic = ? AND partition = ? AND offset < ?
+		ORDER BY offset DESC LIMIT 1`, topic, uint32(partition), uint64(below)).Scan(&h)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return schemas.ChainGenesis, nil
+		}
+		return "", fmt.Errorf("clickhouse: chain tip of %s/%d below %d: %w", topic, partition, below, err)
+	}
+	return h, nil
 }
 
 // EntitlementRow is an entitlement with its coordinates.

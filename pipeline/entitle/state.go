@@ -3,6 +3,7 @@ package entitle
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/nodeshare/nodeshare/schemas"
 )
@@ -132,4 +133,81 @@ func (s *State) contributionsOf(dao, pool string) []schemas.Contribution {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ContributionID < out[j].ContributionID })
 	return out
+}
+
+// Validate checks one input record of the processor: the envelope's type
+// matches the topic and the payload is well formed. The error names the
+// field and the value; the caller dead-letters the record.
+func Validate(topic string, env schemas.Envelope) error {
+	want := map[string]string{
+		schemas.TopicPools:         schemas.TypePool,
+		schemas.TopicContributions: schemas.TypeContribution,
+		schemas.TopicRates:         schemas.TypeRate,
+		schemas.TopicNodeRewards:   schemas.TypeNodeReward,
+	}[topic]
+	if want == "" {
+		return nil
+	}
+	if env.Type != want {
+		return fmt.Errorf("event %s: type must be %q on %s, got %q", env.EventID, want, topic, env.Type)
+	}
+	switch want {
+	case schemas.TypePool:
+		var p schemas.Pool
+		if err := env.DecodePayload(want, &p); err != nil {
+			return err
+		}
+		return ValidatePool(p)
+	case schemas.TypeContribution:
+		var c schemas.Contribution
+		if err := env.DecodePayload(want, &c); err != nil {
+			return err
+		}
+		return ValidateContribution(c)
+	case schemas.TypeRate:
+		var r schemas.Rate
+		if err := env.DecodePayload(want, &r); err != nil {
+			return err
+		}
+		if r.Kind != "spot" && r.Kind != "avg30" {
+			return fmt.Errorf("rate %s: kind must be \"spot\" or \"avg30\", got %q", env.EventID, r.Kind)
+		}
+		if r.XDRPermyriadPerICP <= 0 {
+			return fmt.Errorf("rate %s: xdr_permyriad_per_icp must be > 0, got %d", env.EventID, r.XDRPermyriadPerICP)
+		}
+	case schemas.TypeNodeReward:
+		var r schemas.NodeReward
+		if err := env.DecodePayload(want, &r); err != nil {
+			return err
+		}
+		switch {
+		case r.NodeProvider == "":
+			return fmt.Errorf("reward %s: node_provider is empty", env.EventID)
+		case r.AmountE8s < 0:
+			return fmt.Errorf("reward %s: amount_e8s must be >= 0, got %d", env.EventID, r.AmountE8s)
+		case r.XDRPermyriadPerICP <= 0:
+			return fmt.Errorf("reward %s: xdr_permyriad_per_icp must be > 0, got %d", env.EventID, r.XDRPermyriadPerICP)
+		case r.TimestampSeconds == 0:
+			return fmt.Errorf("reward %s: timestamp_seconds must be set", env.EventID)
+		}
+	}
+	return nil
+}
+
+// ValidateContribution checks one contribution, naming the field.
+func ValidateContribution(c schemas.Contribution) error {
+	switch {
+	case c.DAO == "" || c.PoolID == "":
+		return fmt.Errorf("contribution %s: dao and pool_id must be set", c.ContributionID)
+	case c.ContributionID == "":
+		return fmt.Errorf("contribution of pool %s: contribution_id is empty", c.PoolID)
+	case c.Sponsor == "":
+		return fmt.Errorf("contribution %s: sponsor is empty", c.ContributionID)
+	case c.AmountE8s <= 0:
+		return fmt.Errorf("contribution %s: amount_e8s must be > 0, got %d", c.ContributionID, c.AmountE8s)
+	}
+	if _, err := time.Parse(time.RFC3339, c.At); err != nil {
+		return fmt.Errorf("contribution %s: at must be RFC 3339, got %q", c.ContributionID, c.At)
+	}
+	return nil
 }
