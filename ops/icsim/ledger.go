@@ -179,6 +179,10 @@ func toAccount(owner principal.Principal, sub *[]byte) (icrc.Account, error) {
 
 func natU64(n idl.Nat) (uint64, bool) {
 	bi := n.BigInt()
+	if bi == nil {
+		// A zero idl.Nat (e.g. a field absent from a malformed argument).
+		return 0, true
+	}
 	if bi.Sign() < 0 || !bi.IsUint64() {
 		return 0, false
 	}
@@ -194,6 +198,9 @@ func nat(v uint64) idl.Nat { return idl.NewBigNat(new(big.Int).SetUint64(v)) }
 func (l *ledger) transfer(caller principal.Principal, arg candidTransferArg, nowNanos uint64, unavailable bool) (*Block, *candidTransferError, error) {
 	if arg.Memo != nil && len(*arg.Memo) > maxMemoBytes {
 		return nil, nil, trap("the memo field is too large: %d bytes, max %d", len(*arg.Memo), maxMemoBytes)
+	}
+	if arg.Amount.BigInt() == nil {
+		return nil, nil, trap("failed to decode call arguments: field amount is missing")
 	}
 	amount, ok := natU64(arg.Amount)
 	if !ok {
