@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"migrate":  {"apply the ClickHouse audit-trail migrations", runMigrate},
 		"process":  {"run the entitlement processor (Kafka consumer group)", runProcess},
 		"sink":     {"store every topic in the ClickHouse audit trail", runSink},
+		"audit":    {"audit verify: check the hash chains and recompute every decision from raw rows", runAudit},
 	}
 }
 
