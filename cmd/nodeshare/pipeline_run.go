@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -150,6 +151,12 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 			for i := range evs {
 				evs[i].Topic = cfg.EntitlementsTopic
 			}
+			if os.Getenv("NODESHARE_CRASHPOINT") == "process-mid-publish" {
+				if _, err := publishNew(ctx, cfg.Brokers, p, evs[:len(evs)/2]); err != nil {
+					return err
+				}
+				crashpoint("process-mid-publish")
+			}
 			n, err := publishNew(ctx, cfg.Brokers, p, evs)
 			if err != nil {
 				return err
@@ -226,6 +233,7 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 		token := hex.EncodeToString(sum[:16])
 		steps := []func() error{
 			func() error { return store.InsertRaw(ctx, "raw-"+token, raws) },
+			func() error { crashpoint("sink-after-raw"); return nil },
 			func() error { return store.InsertEntitlements(ctx, "ent-"+token, ents) },
 			func() error { return store.InsertPoolPeriods(ctx, "pp-"+token, periods) },
 			func() error { return store.InsertIntents(ctx, "int-"+token, intents) },

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestMain lets tests run the real CLI in a subprocess (the test binary
+// itself, re-executed with NODESHARE_TEST_EXEC_MAIN=1), so that crash tests
+// can kill -9 a processor, a sink or a payout run and start it again.
+func TestMain(m *testing.M) {
+	if os.Getenv("NODESHARE_TEST_EXEC_MAIN") == "1" {
+		os.Exit(dispatch(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// runCLI runs `nodeshare args...` in a subprocess with extra environment
+// and returns its exit code (-1 when killed by a signal) and output.
+func runCLI(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "NODESHARE_TEST_EXEC_MAIN=1"), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, out.String(), errb.String()
+}
