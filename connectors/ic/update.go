@@ -54,7 +54,12 @@ func (c *Client) update(ctx context.Context, canister principal.Principal, metho
 	}
 	c.log.Debug("ic update sent", "method", method, "request_id", fmt.Sprintf("%x", rid[:]), "sync", len(rawCert) != 0)
 	if len(rawCert) != 0 {
-		return c.verifiedReply(method, canister, rid, rawCert)
+		reply, err := c.verifiedReply(method, canister, rid, rawCert)
+		if !errors.Is(err, errPending) && !errors.Is(err, errNoStatus) {
+			return reply, err
+		}
+		// A verified certificate that does not hold the final status yet:
+		// fall back to polling.
 	}
 	return c.poll(ctx, method, canister, rid)
 }

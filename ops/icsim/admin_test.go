@@ -101,3 +101,31 @@ func TestDemoScenarioLoads(t *testing.T) {
 		t.Fatalf("total %d, want %d", d.TotalE8s, want)
 	}
 }
+
+func TestScenarioFileAppliedOncePerState(t *testing.T) {
+	path := t.TempDir() + "/state.json"
+	for i := 0; i < 2; i++ {
+		s, err := New(Options{StatePath: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.LoadScenarioFile("scenarios/demo.json"); err != nil {
+			t.Fatal(err)
+		}
+		if d := s.Ledger(); d.ChainLen != 3 {
+			t.Fatalf("start %d: %d blocks, want 3", i, d.ChainLen)
+		}
+	}
+}
+
+func TestUnknownAPIVersion(t *testing.T) {
+	_, hs := startSim(t, Options{})
+	resp, err := http.Post(hs.URL+"/api/v9/canister/"+ledgerCanisterTxt+"/query", "application/cbor", bytes.NewReader(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}

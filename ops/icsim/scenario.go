@@ -1,11 +1,14 @@
 package icsim
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 
 	"github.com/aviate-labs/agent-go/principal"
 	"github.com/aviate-labs/agent-go/principal/icrc"
@@ -43,14 +46,29 @@ func (s *Server) LoadScenarioFile(path string) error {
 		return fmt.Errorf("icsim: scenario: %w", err)
 	}
 	var sc Scenario
-	if err := json.Unmarshal(b, &sc); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sc); err != nil {
 		return fmt.Errorf("icsim: scenario %s: %w", path, err)
 	}
-	return s.ApplyScenario(sc)
+	// A scenario file is applied once per state file: restarting with the
+	// same --state and --scenario must not mint the balances again.
+	sum := sha256.Sum256(b)
+	digest := hex.EncodeToString(sum[:])
+	s.mu.Lock()
+	applied := slices.Contains(s.appliedScenarios, digest)
+	s.mu.Unlock()
+	if applied {
+		s.log.Info("scenario already applied to this state, skipped", "scenario", path, "sha256", digest)
+		return nil
+	}
+	return s.applyScenario(sc, digest)
 }
 
 // ApplyScenario validates the whole scenario, then applies it and persists.
-func (s *Server) ApplyScenario(sc Scenario) error {
+func (s *Server) ApplyScenario(sc Scenario) error { return s.applyScenario(sc, "") }
+
+func (s *Server) applyScenario(sc Scenario, digest string) error {
 	accts := make([]icrc.Account, len(sc.Balances))
 	for i, b := range sc.Balances {
 		a, err := parseAccount(b.Account)
@@ -93,6 +111,9 @@ func (s *Server) ApplyScenario(sc Scenario) error {
 	}
 	if sc.AverageRate != nil {
 		s.cmc.Average = sc.AverageRate
+	}
+	if digest != "" {
+		s.appliedScenarios = append(s.appliedScenarios, digest)
 	}
 	if err := s.save(); err != nil {
 		return err

@@ -65,6 +65,8 @@ type Server struct {
 	cmc    *cmcState
 	faults Faults
 	status map[[32]byte]*requestStatus
+	// appliedScenarios are sha256 digests of scenario files already applied.
+	appliedScenarios []string
 }
 
 // requestStatus is what the replica remembers about an update call.
@@ -207,6 +209,10 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 // decode reads and authenticates an envelope of the wanted request type
 // addressed to the effective canister id in the URL.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, wantType string) (*request, principal.Principal, bool) {
+	if !apiVersions[wantType][r.PathValue("ver")] {
+		s.fail(w, r, &envelopeError{status: http.StatusNotFound, msg: fmt.Sprintf("no %s endpoint in API version %q", wantType, r.PathValue("ver"))})
+		return nil, principal.Principal{}, false
+	}
 	ecid, err := principal.Decode(r.PathValue("ecid"))
 	if err != nil {
 		s.fail(w, r, badRequest("invalid effective canister id %q: %v", r.PathValue("ecid"), err))
@@ -236,6 +242,13 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, wantType string)
 		}
 	}
 	return req, ecid, true
+}
+
+// apiVersions are the endpoint versions the IC serves per request type.
+var apiVersions = map[string]map[string]bool{
+	"call":       {"v2": true, "v3": true, "v4": true},
+	"query":      {"v2": true, "v3": true},
+	"read_state": {"v2": true, "v3": true},
 }
 
 func (s *Server) hasCanister(id principal.Principal) bool {

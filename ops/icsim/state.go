@@ -23,6 +23,7 @@ type persisted struct {
 	Blocks           []Block          `json:"blocks"`
 	Governance       *governanceState `json:"governance,omitempty"`
 	CMC              *cmcState        `json:"cmc,omitempty"`
+	AppliedScenarios []string         `json:"applied_scenarios,omitempty"`
 }
 
 // storageError means a committed change could not be persisted; the change
@@ -74,6 +75,7 @@ func (s *Server) load() error {
 		s.cmc = p.CMC
 	}
 	s.offset = time.Duration(p.ClockOffsetNanos)
+	s.appliedScenarios = p.AppliedScenarios
 	return s.save()
 }
 
@@ -91,6 +93,7 @@ func (s *Server) save() error {
 		Blocks:           s.ledger.blocks,
 		Governance:       s.gov,
 		CMC:              s.cmc,
+		AppliedScenarios: s.appliedScenarios,
 	}
 	if p.Blocks == nil {
 		p.Blocks = []Block{}
