@@ -34,7 +34,7 @@ func CheckInvariants(r PoolResult) error {
 		if s.StakeE8s < 0 || s.ShareE8s < 0 || s.CarryInE8s < 0 {
 			return invariantErr("pool %s sponsor %q: negative stake, share or carry-in", r.PoolID, s.Sponsor)
 		}
-		if err := checkPayout(r, "sponsor "+s.Sponsor, s.ShareE8s, s.CarryInE8s, Payout{
+		if err := checkPayout(r, "sponsor", s.Sponsor, s.ShareE8s, s.CarryInE8s, Payout{
 			OwedE8s: s.ShareE8s + s.CarryInE8s, TransferE8s: s.TransferE8s, FeeE8s: s.FeeE8s, CarryOutE8s: s.CarryOutE8s,
 		}); err != nil {
 			return err
@@ -57,7 +57,7 @@ func CheckInvariants(r PoolResult) error {
 		return invariantErr("pool %s period %s: G %d != H %d + D_fee %d + sum(shares) %d", r.PoolID, r.Period, r.GrossE8s, r.HosterFeeE8s, r.DAOFeeE8s, sum)
 	}
 	h := r.Hoster
-	if err := checkPayout(r, "hoster "+h.Account, r.HosterFeeE8s, h.CarryInE8s, h.Payout); err != nil {
+	if err := checkPayout(r, "hoster", h.Account, r.HosterFeeE8s, h.CarryInE8s, h.Payout); err != nil {
 		return err
 	}
 	if p := r.Proposal; p != nil && p.Status == ProposalRejected {
@@ -68,23 +68,25 @@ func CheckInvariants(r PoolResult) error {
 	return nil
 }
 
-func checkPayout(r PoolResult, who string, amount, carryIn money.E8s, p Payout) error {
+// checkPayout takes the recipient's kind and account apart so that the
+// success path builds no string (no allocation per sponsor).
+func checkPayout(r PoolResult, kind, acct string, amount, carryIn money.E8s, p Payout) error {
 	owed, ok := money.AddE8s(amount, carryIn)
 	if !ok || owed != p.OwedE8s {
-		return invariantErr("pool %s %s: owed %d != amount %d + carry-in %d", r.PoolID, who, p.OwedE8s, amount, carryIn)
+		return invariantErr("pool %s %s %q: owed %d != amount %d + carry-in %d", r.PoolID, kind, acct, p.OwedE8s, amount, carryIn)
 	}
 	if p.TransferE8s < 0 || p.FeeE8s < 0 || p.CarryOutE8s < 0 {
-		return invariantErr("pool %s %s: negative transfer, fee or carry-out", r.PoolID, who)
+		return invariantErr("pool %s %s %q: negative transfer, fee or carry-out", r.PoolID, kind, acct)
 	}
 	if p.TransferE8s > owed || uint64(p.TransferE8s)+uint64(p.FeeE8s)+uint64(p.CarryOutE8s) != uint64(owed) {
-		return invariantErr("pool %s %s: owed %d != transfer %d + fee %d + carry-out %d", r.PoolID, who, owed, p.TransferE8s, p.FeeE8s, p.CarryOutE8s)
+		return invariantErr("pool %s %s %q: owed %d != transfer %d + fee %d + carry-out %d", r.PoolID, kind, acct, owed, p.TransferE8s, p.FeeE8s, p.CarryOutE8s)
 	}
 	paid := p.TransferE8s > 0
 	if paid && (p.FeeE8s != r.LedgerFeeE8s || p.CarryOutE8s != 0 || p.TransferE8s < max(r.MinPayoutE8s, 1)) {
-		return invariantErr("pool %s %s: transfer %d with fee %d (want %d), carry-out %d, minimum %d", r.PoolID, who, p.TransferE8s, p.FeeE8s, r.LedgerFeeE8s, p.CarryOutE8s, r.MinPayoutE8s)
+		return invariantErr("pool %s %s %q: transfer %d with fee %d (want %d), carry-out %d, minimum %d", r.PoolID, kind, acct, p.TransferE8s, p.FeeE8s, r.LedgerFeeE8s, p.CarryOutE8s, r.MinPayoutE8s)
 	}
 	if !paid && p.FeeE8s != 0 {
-		return invariantErr("pool %s %s: fee %d charged without a transfer", r.PoolID, who, p.FeeE8s)
+		return invariantErr("pool %s %s %q: fee %d charged without a transfer", r.PoolID, kind, acct, p.FeeE8s)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package allocation
 
 import (
 	"math/bits"
+	"slices"
 
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
@@ -10,19 +11,24 @@ import (
 // StakeE8s, whose sum is total (ALLOCATION_RULES step 6): each gets
 // floor(x * s_i / total), and the leftover units go one each to the largest
 // remainders (x * s_i) mod total, ties by smallest id. shares must be sorted
-// by Sponsor. It writes ShareE8s and leaves the other fields as they were.
+// by Sponsor. It writes ShareE8s and uses TransferE8s as scratch (below).
 //
-// Only the leftover-many largest remainders need ordering, and leftover is
-// below the number of participants, so nothing is sorted: a radix select
-// (11-bit digits, most significant first, histograms on the stack) finds the
-// threshold remainder r* and how many sponsors with exactly r* still get a
-// unit; one final pass in id order then hands the units out, which applies
-// the "ties by smallest id" rule for free. Cost: one 128-bit multiply-divide
-// per sponsor plus ceil(bitlen(total)/11) read-only passes, no allocation.
+// Only the leftover-many largest remainders need ordering, so nothing big is
+// sorted. The pass that computes the floors also builds a histogram of the
+// remainders' top 11-bit digit; a radix select then narrows to the bucket
+// holding the leftover-th largest remainder r*, digit by digit, and as soon
+// as that bucket holds at most selectBuf remainders it copies them to a
+// stack buffer and sorts only those. A last pass in id order gives a unit to
+// every remainder above r* and to the first ones equal to r*, which is the
+// "ties by smallest id" rule. Typical cost: one 128-bit multiply-divide per
+// sponsor and three sequential passes; worst case (all remainders in one
+// bucket, e.g. equal stakes) ceil(bitlen(total)/11) + 2 passes. No heap
+// allocation.
 //
 // While it runs, each participant's remainder is parked in its TransferE8s
 // field (bit-cast from uint64; the remainder is < total <= 2^64-1) so the
-// passes need no extra memory; the field is zeroed again before returning.
+// passes need no extra memory. The caller must set TransferE8s afterwards,
+// as settleShares does for every share: one pass fewer over 64 MB at 1M.
 func splitProRata(shares []Share, skip int, x uint64, total uint64) error {
 	if x == 0 {
 		for i := range shares {
@@ -35,8 +41,10 @@ func splitProRata(shares []Share, skip int, x uint64, total uint64) error {
 	if total == 0 {
 		return invariantErr("pro-rata split of %d e8s over a zero total stake", x)
 	}
-	var floors uint64
-	participants := uint64(0)
+	digits := (bits.Len64(total-1) + radixBits - 1) / radixBits
+	shift := uint(max(digits-1, 0) * radixBits)
+	var counts [1 << radixBits]uint64
+	var floors, participants uint64
 	for i := range shares {
 		if i == skip {
 			continue
@@ -47,6 +55,7 @@ func splitProRata(shares []Share, skip int, x uint64, total uint64) error {
 		}
 		shares[i].ShareE8s = money.E8s(q)
 		shares[i].TransferE8s = money.E8s(int64(r)) // parked remainder, see above
+		counts[r>>shift]++
 		floors += q
 		participants++
 	}
@@ -54,17 +63,18 @@ func splitProRata(shares []Share, skip int, x uint64, total uint64) error {
 		return invariantErr("pro-rata floors %d exceed the amount split %d", floors, x)
 	}
 	left := x - floors
-	if left >= participants && left > 0 {
+	if left > 0 && left >= participants {
 		return invariantErr("pro-rata leftover %d not below the %d participants", left, participants)
 	}
 	if left > 0 {
-		threshold, takeEqual := selectThreshold(shares, skip, left, total-1)
+		threshold, takeEqual := selectThreshold(shares, skip, left, &counts, shift)
 		var given uint64
 		for i := range shares {
 			if i == skip {
 				continue
 			}
 			r := uint64(shares[i].TransferE8s)
+			shares[i].TransferE8s = 0
 			if r > threshold || (r == threshold && takeEqual > 0) {
 				if r == threshold {
 					takeEqual--
@@ -77,51 +87,64 @@ func splitProRata(shares []Share, skip int, x uint64, total uint64) error {
 			return invariantErr("largest remainder handed out %d of %d leftover units", given, left)
 		}
 	}
-	for i := range shares {
-		if i != skip {
-			shares[i].TransferE8s = 0
-		}
-	}
+	// With no leftover the parked remainders stay in TransferE8s: the caller
+	// (settleShares) overwrites that field for every share, and
+	// CheckInvariants would catch a stale one (transfer + fee + carry-out
+	// must equal owed).
 	return nil
 }
 
-const radixBits = 11
+const (
+	radixBits = 11
+	selectBuf = 1024
+)
 
-// selectThreshold returns the k-th largest parked remainder r* (k >= 1) among
-// the participants and how many participants with remainder exactly r* are
-// within the k largest (the ones with the smallest ids get the units).
-// maxRem bounds every remainder.
-func selectThreshold(shares []Share, skip int, k uint64, maxRem uint64) (threshold uint64, takeEqual uint64) {
-	width := bits.Len64(maxRem)
-	digits := (width + radixBits - 1) / radixBits
-	if digits == 0 {
-		digits = 1
-	}
+// selectThreshold returns the k-th largest parked remainder r* (k >= 1)
+// among the participants and how many of the participants with remainder
+// exactly r* are within the k largest. counts is the histogram of the digit
+// at shift (the top digit) over all participants; it is reused as scratch.
+func selectThreshold(shares []Share, skip int, k uint64, counts *[1 << radixBits]uint64, shift uint) (threshold uint64, takeEqual uint64) {
 	var prefix uint64 // the digits chosen so far, in place
-	for d := digits - 1; d >= 0; d-- {
-		shift := uint(d * radixBits)
-		var highMask uint64 // bits above the current digit
-		if shift+radixBits < 64 {
-			highMask = ^uint64(0) << (shift + radixBits)
-		}
-		var counts [1 << radixBits]uint64
-		for i := range shares {
-			if i == skip {
-				continue
-			}
-			r := uint64(shares[i].TransferE8s)
-			if r&highMask != prefix {
-				continue
-			}
-			counts[(r>>shift)&(1<<radixBits-1)]++
-		}
+	for {
+		var inBucket uint64
 		for b := 1<<radixBits - 1; b >= 0; b-- {
 			if counts[b] >= k {
 				prefix |= uint64(b) << shift
+				inBucket = counts[b]
 				break
 			}
 			k -= counts[b]
 		}
+		if shift == 0 {
+			return prefix, k
+		}
+		mask := ^uint64(0) << shift // the digits chosen so far
+		if inBucket <= selectBuf {
+			var buf [selectBuf]uint64
+			m := 0
+			for i := range shares {
+				if r := uint64(shares[i].TransferE8s); i != skip && r&mask == prefix {
+					buf[m] = r
+					m++
+				}
+			}
+			cand := buf[:m]
+			slices.Sort(cand)
+			slices.Reverse(cand)
+			threshold = cand[k-1]
+			for _, r := range cand[:k] {
+				if r == threshold {
+					takeEqual++
+				}
+			}
+			return threshold, takeEqual
+		}
+		shift -= radixBits
+		*counts = [1 << radixBits]uint64{}
+		for i := range shares {
+			if r := uint64(shares[i].TransferE8s); i != skip && r&mask == prefix {
+				counts[(r>>shift)&(1<<radixBits-1)]++
+			}
+		}
 	}
-	return prefix, k
 }

@@ -125,21 +125,15 @@ func settle(owed, fee, minPayout money.E8s) Payout {
 	return Payout{OwedE8s: owed, CarryOutE8s: owed}
 }
 
-// settleShares adds each sponsor's carry-in and settles it. Every key of
-// carryIn must be a sponsor of the pool.
+// settleShares adds each sponsor's carry-in and settles it (step 7).
 func settleShares(shares []Share, carryIn map[string]money.E8s, fee, minPayout money.E8s) error {
-	hits := 0
+	if len(carryIn) > 0 {
+		if err := applyCarryIn(shares, carryIn); err != nil {
+			return err
+		}
+	}
 	for i := range shares {
 		s := &shares[i]
-		if len(carryIn) > 0 {
-			if c, ok := carryIn[s.Sponsor]; ok {
-				hits++
-				if c < 0 {
-					return inputErr("", carryField(s.Sponsor), "must be >= 0, got %d", c)
-				}
-				s.CarryInE8s = c
-			}
-		}
 		owed, ok := money.AddE8s(s.ShareE8s, s.CarryInE8s)
 		if !ok {
 			return inputErr("", carryField(s.Sponsor), "plus the share %d exceeds %d e8s, got %d", s.ShareE8s, int64(money.MaxE8s), s.CarryInE8s)
@@ -147,19 +141,60 @@ func settleShares(shares []Share, carryIn map[string]money.E8s, fee, minPayout m
 		p := settle(owed, fee, minPayout)
 		s.TransferE8s, s.FeeE8s, s.CarryOutE8s = p.TransferE8s, p.FeeE8s, p.CarryOutE8s
 	}
-	if hits != len(carryIn) {
-		// Report the smallest unknown account, so the message is the same for
-		// any map order.
-		var unknown []string
-		for acct := range carryIn {
-			if _, found := slices.BinarySearchFunc(shares, acct, func(s Share, a string) int { return strings.Compare(s.Sponsor, a) }); !found {
-				unknown = append(unknown, acct)
+	return nil
+}
+
+// applyCarryIn copies the carries into shares (sorted by sponsor). Every key
+// must be a sponsor of the pool with a non-negative amount; when several are
+// not, the smallest account is reported, so the message does not depend on
+// map order. Few carries are binary-searched; many are looked up per share.
+func applyCarryIn(shares []Share, carryIn map[string]money.E8s) error {
+	bad, badUnknown := "", false
+	note := func(acct string, unknown bool) {
+		if bad == "" || acct < bad {
+			bad, badUnknown = acct, unknown
+		}
+	}
+	cmp := func(s Share, a string) int { return strings.Compare(s.Sponsor, a) }
+	if len(carryIn)*8 < len(shares) {
+		for acct, v := range carryIn {
+			i, found := slices.BinarySearchFunc(shares, acct, cmp)
+			switch {
+			case !found:
+				note(acct, true)
+			case v < 0:
+				note(acct, false)
+			default:
+				shares[i].CarryInE8s = v
 			}
 		}
-		slices.Sort(unknown)
-		return inputErr("", carryField(unknown[0]), "has no contribution in this pool (a carry is paid only to a sponsor of the pool), got %d", carryIn[unknown[0]])
+	} else {
+		hits := 0
+		for i := range shares {
+			if v, ok := carryIn[shares[i].Sponsor]; ok {
+				hits++
+				if v < 0 {
+					note(shares[i].Sponsor, false)
+				}
+				shares[i].CarryInE8s = v
+			}
+		}
+		if hits != len(carryIn) {
+			for acct := range carryIn {
+				if _, found := slices.BinarySearchFunc(shares, acct, cmp); !found {
+					note(acct, true)
+				}
+			}
+		}
 	}
-	return nil
+	switch {
+	case bad == "":
+		return nil
+	case badUnknown:
+		return inputErr("", carryField(bad), "has no contribution in this pool (a carry is paid only to a sponsor of the pool), got %d", carryIn[bad])
+	default:
+		return inputErr("", carryField(bad), "must be >= 0, got %d", carryIn[bad])
+	}
 }
 
 func validatePeriodScalars(in PoolPeriod) error {
@@ -234,17 +269,25 @@ type grouped struct {
 }
 
 // groupSponsors validates the contributions and folds them per sponsor
-// (step 1). Inputs already sorted by sponsor (and by id) are verified in one
-// pass and used as they are; otherwise one index of int32 is sorted, which is
-// the only extra allocation. Either way the result does not depend on the
-// input order.
+// (step 1). One pass validates and checks whether the input is already
+// sorted by id (then ids are unique) and by sponsor (then it is folded in
+// place); only when it is not does it sort a []int32 index, the one extra
+// allocation. Either way the result does not depend on the input order.
 func groupSponsors(cs []Contribution, refund bool, slashBps money.Bps) (grouped, error) {
+	if len(cs) == 0 {
+		return grouped{}, inputErr("", "contributions", "must not be empty (a pool with no funded stake cannot be allocated)")
+	}
+	if len(cs) > 1<<31-1 {
+		return grouped{}, inputErr("", "contributions", "more than %d entries", 1<<31-1)
+	}
+	byID, bySponsor := true, true
+	n := 1 // distinct sponsors, valid while bySponsor
 	for i := range cs {
 		c := &cs[i]
-		if c.ID == "" || !utf8.ValidString(c.ID) {
+		if !validID(c.ID) {
 			return grouped{}, inputErr(contributionPath(i, c.ID), "id", "must be a non-empty UTF-8 string, got %q", c.ID)
 		}
-		if c.Sponsor == "" || !utf8.ValidString(c.Sponsor) {
+		if !validID(c.Sponsor) {
 			return grouped{}, inputErr(contributionPath(i, c.ID), "sponsor", "must be a non-empty UTF-8 string, got %q", c.Sponsor)
 		}
 		if c.AmountE8s < 0 {
@@ -253,115 +296,136 @@ func groupSponsors(cs []Contribution, refund bool, slashBps money.Bps) (grouped,
 		if c.At.IsZero() {
 			return grouped{}, inputErr(contributionPath(i, c.ID), "at", "must be set (RFC 3339 time of the funding transfer)")
 		}
-	}
-	if len(cs) > 1<<31-1 {
-		return grouped{}, inputErr("", "contributions", "more than %d entries", 1<<31-1)
-	}
-
-	// Duplicate ids: sorted strictly by id means none; otherwise sort an index.
-	var order []int32
-	byID := true
-	for i := 1; i < len(cs); i++ {
-		if cs[i].ID <= cs[i-1].ID {
+		if i == 0 {
+			continue
+		}
+		if byID && c.ID <= cs[i-1].ID {
 			byID = false
-			break
 		}
-	}
-	if !byID {
-		order = make([]int32, len(cs))
-		for i := range order {
-			order[i] = int32(i)
-		}
-		slices.SortFunc(order, func(a, b int32) int {
-			if c := strings.Compare(cs[a].ID, cs[b].ID); c != 0 {
-				return c
-			}
-			return int(a - b)
-		})
-		for k := 1; k < len(order); k++ {
-			a, b := order[k-1], order[k]
-			if cs[a].ID == cs[b].ID {
-				return grouped{}, inputErr(contributionPath(int(b), cs[b].ID), "id", "duplicates contributions[%d]: contribution ids must be unique, got %q", a, cs[b].ID)
+		if bySponsor {
+			switch strings.Compare(c.Sponsor, cs[i-1].Sponsor) {
+			case -1:
+				bySponsor = false
+			case 1:
+				n++
 			}
 		}
 	}
 
-	// Grouping order: by sponsor. Input sorted by sponsor is used in place.
-	bySponsor := true
-	for i := 1; i < len(cs); i++ {
-		if cs[i].Sponsor < cs[i-1].Sponsor {
-			bySponsor = false
-			break
-		}
-	}
-	if bySponsor {
-		order = order[:0]
-	} else {
+	var order []int32
+	index := func() []int32 {
 		if order == nil {
 			order = make([]int32, len(cs))
 		}
 		for i := range order {
 			order[i] = int32(i)
 		}
-		slices.SortFunc(order, func(a, b int32) int { return strings.Compare(cs[a].Sponsor, cs[b].Sponsor) })
+		return order
 	}
-	index := func(k int) int {
-		if len(order) == 0 {
-			return k
-		}
-		return int(order[k])
-	}
-	at := func(k int) *Contribution { return &cs[index(k)] }
-
-	n := 1
-	for k := 1; k < len(cs); k++ {
-		if at(k).Sponsor != at(k-1).Sponsor {
-			n++
-		}
-	}
-	g := grouped{shares: make([]Share, n)}
-	var whaleAt time.Time
-	si := -1
-	var first time.Time // earliest at of the current sponsor
-	for k := 0; k < len(cs); k++ {
-		c := at(k)
-		if si < 0 || c.Sponsor != g.shares[si].Sponsor {
-			if si >= 0 {
-				g.considerWhale(si, first, &whaleAt)
+	if !byID {
+		// Duplicate ids: sort an index by (id, position) and compare
+		// neighbours; the later position is reported.
+		idx := index()
+		slices.SortFunc(idx, func(a, b int32) int {
+			if c := strings.Compare(cs[a].ID, cs[b].ID); c != 0 {
+				return c
 			}
-			si++
-			g.shares[si].Sponsor = c.Sponsor
-			first = c.At
-		} else if c.At.Before(first) {
-			first = c.At
-		}
-		s := &g.shares[si]
-		stake, ok := money.AddE8s(s.StakeE8s, c.AmountE8s)
-		if !ok {
-			return grouped{}, inputErr(contributionPath(index(k), c.ID), "amount_e8s", "makes the stake of sponsor %q exceed %d e8s, got %d", c.Sponsor, int64(money.MaxE8s), c.AmountE8s)
-		}
-		s.StakeE8s = stake
-		if refund {
-			// Rejected proposal: refund = amount - floor(amount * slash_bps
-			// / 10000), per contribution, summed per sponsor.
-			slash := money.ApplyBps(c.AmountE8s, slashBps)
-			s.ShareE8s += c.AmountE8s - slash // <= stake, cannot overflow
-			g.slashed += uint64(slash)
+			return int(a - b)
+		})
+		for k := 1; k < len(idx); k++ {
+			a, b := idx[k-1], idx[k]
+			if cs[a].ID == cs[b].ID {
+				return grouped{}, inputErr(contributionPath(int(b), cs[b].ID), "id", "duplicates contributions[%d]: contribution ids must be unique, got %q", a, cs[b].ID)
+			}
 		}
 	}
-	g.considerWhale(si, first, &whaleAt)
+	if !bySponsor {
+		idx := index()
+		slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(cs[a].Sponsor, cs[b].Sponsor) })
+		n = 1
+		for k := 1; k < len(idx); k++ {
+			if cs[idx[k]].Sponsor != cs[idx[k-1]].Sponsor {
+				n++
+			}
+		}
+	}
 
-	for i := range g.shares {
-		t := g.total + uint64(g.shares[i].StakeE8s)
-		if t < g.total {
-			return grouped{}, inputErr("contributions", "amount_e8s", "sum to more than 2^64-1 e8s")
+	f := folder{g: grouped{shares: make([]Share, n)}, si: -1, refund: refund, slashBps: slashBps}
+	if bySponsor {
+		for i := range cs {
+			if err := f.add(&cs[i], i); err != nil {
+				return grouped{}, err
+			}
 		}
-		g.total = t
+	} else {
+		for _, i := range order {
+			if err := f.add(&cs[i], int(i)); err != nil {
+				return grouped{}, err
+			}
+		}
 	}
+	f.g.considerWhale(f.si, f.first, &f.whaleAt)
+	g := f.g
 	if g.total == 0 {
 		return grouped{}, inputErr("contributions", "amount_e8s", "sum to 0: a pool with no funded stake cannot be allocated")
 	}
 	return g, nil
+}
+
+// folder accumulates contributions visited in sponsor order.
+type folder struct {
+	g        grouped
+	si       int       // current sponsor's index in g.shares
+	first    time.Time // current sponsor's earliest at
+	whaleAt  time.Time
+	refund   bool
+	slashBps money.Bps
+}
+
+func (f *folder) add(c *Contribution, pos int) error {
+	if f.si < 0 || c.Sponsor != f.g.shares[f.si].Sponsor {
+		if f.si >= 0 {
+			f.g.considerWhale(f.si, f.first, &f.whaleAt)
+		}
+		f.si++
+		f.g.shares[f.si].Sponsor = c.Sponsor
+		f.first = c.At
+	} else if c.At.Before(f.first) {
+		f.first = c.At
+	}
+	s := &f.g.shares[f.si]
+	stake, ok := money.AddE8s(s.StakeE8s, c.AmountE8s)
+	if !ok {
+		return inputErr(contributionPath(pos, c.ID), "amount_e8s", "makes the stake of sponsor %q exceed %d e8s, got %d", c.Sponsor, int64(money.MaxE8s), c.AmountE8s)
+	}
+	s.StakeE8s = stake
+	t := f.g.total + uint64(c.AmountE8s)
+	if t < f.g.total {
+		return inputErr(contributionPath(pos, c.ID), "amount_e8s", "makes the pool's total stake exceed 2^64-1 e8s, got %d", c.AmountE8s)
+	}
+	f.g.total = t
+	if f.refund {
+		// Rejected proposal: refund = amount - floor(amount * slash_bps
+		// / 10000), per contribution, summed per sponsor.
+		slash := money.ApplyBps(c.AmountE8s, f.slashBps)
+		s.ShareE8s += c.AmountE8s - slash // <= stake, cannot overflow
+		f.g.slashed += uint64(slash)
+	}
+	return nil
+}
+
+// validID reports whether s is a non-empty UTF-8 string, with a fast path
+// for ASCII (account ids and contribution ids usually are).
+func validID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(s)
+		}
+	}
+	return true
 }
 
 // considerWhale applies step 5's order to sponsor si, visited in id order:
