@@ -210,3 +210,42 @@ func checkProperties(in PoolPeriod, r PoolResult) error {
 	}
 	return CheckInvariants(r)
 }
+
+// TestLargePools exercises the radix select beyond its stack buffer: pools
+// of thousands of sponsors with equal stakes (every remainder in one bucket,
+// so every digit is narrowed) and with random stakes and remainders up to
+// 2^63, sorted and unsorted input, each against the reference model.
+func TestLargePools(t *testing.T) {
+	for i := 0; i < 12; i++ {
+		seed := *propSeed + 1_000_000 + uint64(i)
+		rng := rand.New(rand.NewPCG(seed, 3))
+		n := 2000 + rng.IntN(6000)
+		in := pool(money.E8s(rng.Int64N(int64(money.MaxE8s))))
+		in.WhalePremiumBps = money.Bps(rng.Int64N(10_000))
+		in.LedgerFeeE8s = money.E8s(rng.Int64N(1000))
+		equal := i%2 == 0
+		maxAmt := int64(money.MaxE8s) / int64(n+1)
+		if i%4 == 1 {
+			maxAmt = 1_000
+		}
+		for k := 0; k < n; k++ {
+			amt := maxAmt
+			if !equal {
+				amt = rng.Int64N(maxAmt) + 1
+			}
+			in.Contributions = append(in.Contributions, Contribution{
+				ID: fmt.Sprintf("c%06d", k), Sponsor: fmt.Sprintf("s%06d", k), AmountE8s: money.E8s(amt), At: day0,
+			})
+		}
+		if i%3 == 0 {
+			in = permute(rng, in)
+		}
+		r, err := Allocate("v1", in)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if err := checkProperties(in, r); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}
