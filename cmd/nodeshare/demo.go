@@ -178,8 +178,19 @@ func demo(ctx context.Context, cfg config, dao string, rewardAt time.Time, log *
 		return out, err
 	}
 	// 4. The payout run, signed by the Vault transit key.
-	run := &payoutRun{brokers: brokers, store: store, producer: producer, ledger: ledger, treasury: treasury, log: log, now: time.Now}
-	out.Payout, err = run.run(ctx, dao, out.Period)
+	// Plan (once), approve with the demo's approver set of one, run.
+	eng := &payoutEngine{
+		store:  &chPayoutStore{brokers: brokers, store: store, producer: producer, now: time.Now},
+		ledger: ledger, treasury: treasury, approval: demoApproval, log: log, now: time.Now,
+	}
+	m, _, err := eng.plan(ctx, dao, out.Period, true)
+	if err != nil {
+		return out, err
+	}
+	if _, _, err := eng.approve(ctx, dao, out.Period, m.SHA256, "demo"); err != nil {
+		return out, err
+	}
+	out.Payout, err = eng.run(ctx, dao, out.Period, runOptions{ExpectSHA256: m.SHA256})
 	if err != nil {
 		return out, err
 	}

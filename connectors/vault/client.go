@@ -22,6 +22,15 @@ type Config struct {
 	TransitMount string // default "transit"
 	TransitKey   string // e.g. nodeshare-treasury
 	Timeout      time.Duration
+
+	// Auth is "token" (default: Token is used as is, renewed when
+	// renewable) or "approle" (RoleID and SecretID log in at AppRoleMount;
+	// the token is renewed and the client logs in again whenever renewal
+	// ends, PITFALLS V6).
+	Auth         string
+	RoleID       string // approle; never logged
+	SecretID     string // approle; never logged
+	AppRoleMount string // default "approle"
 }
 
 // Validate checks the config; the error never contains the token.
@@ -32,8 +41,21 @@ func (c *Config) Validate() error {
 	if !strings.HasPrefix(c.Addr, "http://") && !strings.HasPrefix(c.Addr, "https://") {
 		return fmt.Errorf("vault: addr must start with http:// or https://, got %q", c.Addr)
 	}
-	if c.Token == "" {
-		return errors.New("vault: token is empty (set NODESHARE_VAULT_TOKEN)")
+	switch c.Auth {
+	case "", "token":
+		c.Auth = "token"
+		if c.Token == "" {
+			return errors.New("vault: token is empty (set NODESHARE_VAULT_TOKEN)")
+		}
+	case "approle":
+		if c.RoleID == "" || c.SecretID == "" {
+			return errors.New("vault: approle auth needs a role id and a secret id (NODESHARE_VAULT_ROLE_ID, NODESHARE_VAULT_SECRET_ID)")
+		}
+		if c.AppRoleMount == "" {
+			c.AppRoleMount = "approle"
+		}
+	default:
+		return fmt.Errorf("vault: auth must be token or approle, got %q", c.Auth)
 	}
 	if c.TransitMount == "" {
 		c.TransitMount = "transit"
@@ -70,7 +92,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault %s: %w", cfg.Addr, err)
 	}
-	c.SetToken(cfg.Token)
+	if cfg.Auth == "token" {
+		c.SetToken(cfg.Token)
+	} else {
+		c.ClearToken() // approle: Login sets it
+	}
 	c.SetNamespace("")
 	return &Client{api: c, cfg: cfg}, nil
 }
@@ -125,10 +151,10 @@ func (c *Client) Sign(ctx context.Context, msg []byte, version int) ([]byte, err
 	}
 	s, err := c.api.Logical().WriteWithContext(ctx, path, body)
 	if err != nil {
-		return nil, fmt.Errorf("vault: sign with %s: %w", path, err)
+		return nil, fmt.Errorf("vault: sign with %s: %w: %w", path, ErrSigning, err)
 	}
 	if s == nil || s.Data == nil {
-		return nil, fmt.Errorf("vault: sign with %s: empty response", path)
+		return nil, fmt.Errorf("vault: sign with %s: %w: empty response", path, ErrSigning)
 	}
 	sigStr, _ := s.Data["signature"].(string)
 	parts := strings.Split(sigStr, ":")

@@ -67,7 +67,7 @@ func (t *TransitIdentity) Sign(msg []byte) ([]byte, error) {
 		return nil, err
 	}
 	if !ed25519.Verify(t.pub, msg, sig) {
-		return nil, errors.New("vault: transit returned a signature that does not verify")
+		return nil, fmt.Errorf("vault: %w: transit returned a signature that does not verify", ErrSigning)
 	}
 	return sig, nil
 }

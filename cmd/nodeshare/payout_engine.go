@@ -1,0 +1,762 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/vault"
+	"github.com/nodeshare/nodeshare/pipeline/payout"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// payoutLedger is what a payout run needs from the ICP ledger; *ic.Client
+// implements it (Transfer verifies the reply certificate itself).
+type payoutLedger interface {
+	Fee(ctx context.Context) (uint64, error)
+	BalanceOf(ctx context.Context, a ic.Account) (uint64, error)
+	Transfer(ctx context.Context, r ic.TransferRequest) (uint64, error)
+	QueryBlocks(ctx context.Context, start, length uint64) (ic.BlocksPage, error)
+}
+
+var _ payoutLedger = (*ic.Client)(nil)
+
+// Crash points: where the crash hook fires, for the kill -9 tests and the
+// deterministic simulation. In production the hook is nil.
+const (
+	crashAfterPlan    = "after-plan"    // intents and header durable, nothing signed
+	crashAfterAttempt = "after-attempt" // a new attempt durable, not yet signed
+	crashAfterSign    = "after-sign"    // a transfer request signed, not yet sent (fired by the identity wrapper)
+	crashAfterSend    = "after-send"    // the ledger answered, the result not yet recorded
+	crashAfterResult  = "after-result"  // one result recorded (mid-batch)
+	phaseSending      = "sending"       // every check passed; the first signature follows
+)
+
+// payoutEngine is the payout workflow: plan, approve, run and resume. It is
+// the same code under the CLI, the signer daemon, the demo and the tests;
+// only the store, the ledger and the clock change.
+type payoutEngine struct {
+	store    payoutStore
+	ledger   payoutLedger
+	treasury ic.Account
+	approval payout.Approval
+	caps     payout.Caps
+	// concurrency is the number of transfers in flight (default 4).
+	concurrency int
+	// maxTries bounds sends of one attempt on transient or unknown
+	// outcomes within a run (default 5); retryWait is the first backoff.
+	maxTries  int
+	retryWait time.Duration
+	log       *slog.Logger
+	now       func() time.Time
+	crash     func(point string)
+	progress  func(done, total int)
+
+	blocksMu sync.Mutex
+	blocks   blockCache
+}
+
+// payoutSummary is what a run did.
+type payoutSummary struct {
+	Manifest payout.Manifest
+	Results  map[string]schemas.PayoutResult
+	// Sent counts intents sent in this run (first sends and retries of an
+	// earlier run's sends), Skipped the intents already paid before it.
+	Sent, Skipped int
+	// Reconciled counts intents found paid by reading the ledger's blocks,
+	// NewAttempts the intents given a new created_at_time.
+	Reconciled, NewAttempts int
+	Paid, Pending, Failed   int
+}
+
+// errStopRun marks a condition under which no further transfer may be
+// signed in this run (every later one would fail the same way, or the
+// treasury could be overdrawn).
+var errStopRun = errors.New("payout run stopped")
+
+func (e *payoutEngine) init() {
+	if e.concurrency <= 0 {
+		e.concurrency = 4
+	}
+	if e.maxTries <= 0 {
+		e.maxTries = 5
+	}
+	if e.retryWait <= 0 {
+		e.retryWait = 500 * time.Millisecond
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+}
+
+func (e *payoutEngine) hit(point string) {
+	if e.crash != nil {
+		e.crash(point)
+	}
+}
+
+// plan returns the period's manifest, planning and storing it when it does
+// not exist yet (write is false for --dry-run). A stored manifest is
+// returned as stored: re-planning never changes created_at_time, memo or
+// amount of a planned transfer. created reports a new plan.
+func (e *payoutEngine) plan(ctx context.Context, dao, period string, write bool) (m payout.Manifest, created bool, err error) {
+	e.init()
+	ents, err := e.store.Entitlements(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	if len(ents) == 0 {
+		return m, false, fmt.Errorf("payout %s %s: no entitlements (has the reward been minted and allocated, and has the sink run?)", dao, period)
+	}
+	pools, err := e.store.PoolPeriods(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	if err := checkConservation(pools, ents); err != nil {
+		return m, false, fmt.Errorf("payout %s %s: %w", dao, period, err)
+	}
+	h, err := e.store.Manifest(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	intents, err := e.store.Intents(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	switch {
+	case h != nil:
+		if m, err = payout.FromStored(*h, intents); err != nil {
+			return m, false, err
+		}
+		return m, false, nil
+	case len(intents) > 0:
+		// Intents without a header: a plan from before headers (v1), or a
+		// plan interrupted between its intents and its header.
+		if m, err = payout.FromIntents(dao, period, intents); err == nil {
+			return m, false, nil
+		}
+		again, perr := payout.PlanWithInputs(dao, period, ents, pools, intents[0].CreatedAtNanos)
+		if perr != nil {
+			return m, false, perr
+		}
+		if again.SHA256 != intents[0].ManifestSHA256 {
+			return m, false, fmt.Errorf("payout %s %s: stored intents carry manifest %s but the entitlements now plan to %s: stop and investigate", dao, period, intents[0].ManifestSHA256, again.SHA256)
+		}
+		m = again
+	default:
+		if m, err = payout.PlanWithInputs(dao, period, ents, pools, uint64(e.now().UnixNano())); err != nil {
+			return m, false, err
+		}
+	}
+	if !write {
+		return m, true, nil
+	}
+	if err := e.store.SavePlan(ctx, m.Header(), m.Intents); err != nil {
+		return m, false, fmt.Errorf("payout %s %s: store the plan (nothing signed; plan again): %w", dao, period, err)
+	}
+	e.log.Info("payout planned", "dao", dao, "period", period, "manifest_sha256", m.SHA256, "intents", len(m.Intents),
+		"total_amount_e8s", m.TotalAmountE8s, "total_fee_e8s", m.TotalFeeE8s)
+	e.hit(crashAfterPlan)
+	return m, true, nil
+}
+
+// approve records approver's approval of the period's stored manifest,
+// which must have the hash the approver saw.
+func (e *payoutEngine) approve(ctx context.Context, dao, period, sha, approver string) (bool, []string, error) {
+	e.init()
+	if !e.approval.Member(approver) {
+		return false, nil, fmt.Errorf("approve: %q is not in the approver set %v", approver, e.approval.Approvers)
+	}
+	h, err := e.store.Manifest(ctx, dao, period)
+	if err != nil {
+		return false, nil, err
+	}
+	if h == nil {
+		return false, nil, fmt.Errorf("approve %s %s: no manifest planned (run nodeshare payout plan first)", dao, period)
+	}
+	if h.SHA256 != sha {
+		return false, nil, fmt.Errorf("approve %s %s: the stored manifest is %s, not %s: review the plan again", dao, period, h.SHA256, sha)
+	}
+	a := schemas.PayoutApproval{DAO: dao, Period: period, ManifestSHA256: sha, Approver: approver, ApprovedAt: e.now().UTC().Format(time.RFC3339)}
+	if err := e.store.SaveApproval(ctx, a); err != nil {
+		return false, nil, err
+	}
+	aps, err := e.store.Approvals(ctx, sha)
+	if err != nil {
+		return false, nil, err
+	}
+	ok, who := e.approval.Approved(sha, aps)
+	return ok, who, nil
+}
+
+// runOptions select what a run accepts.
+type runOptions struct {
+	// ExpectSHA256, when set, must equal the stored manifest's hash.
+	ExpectSHA256 string
+}
+
+// run pays every unpaid intent of a planned and approved period, or
+// settles it from the ledger's blocks. It is also resume: the same steps
+// are safe at any point after a crash.
+func (e *payoutEngine) run(ctx context.Context, dao, period string, opt runOptions) (payoutSummary, error) {
+	e.init()
+	var sum payoutSummary
+	h, err := e.store.Manifest(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	intents, err := e.store.Intents(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	var m payout.Manifest
+	switch {
+	case h != nil:
+		m, err = payout.FromStored(*h, intents)
+	case len(intents) > 0:
+		m, err = payout.FromIntents(dao, period, intents)
+	default:
+		return sum, fmt.Errorf("payout %s %s: no manifest planned: run nodeshare payout plan, then approve", dao, period)
+	}
+	if err != nil {
+		return sum, err
+	}
+	sum.Manifest = m
+	if opt.ExpectSHA256 != "" && opt.ExpectSHA256 != m.SHA256 {
+		return sum, fmt.Errorf("payout %s %s: the stored manifest is %s, not the %s given: nothing signed", dao, period, m.SHA256, opt.ExpectSHA256)
+	}
+	// The entitlements must still plan to exactly this manifest.
+	ents, err := e.store.Entitlements(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	pools, err := e.store.PoolPeriods(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	if err := checkConservation(pools, ents); err != nil {
+		return sum, fmt.Errorf("payout %s %s: %w: nothing signed", dao, period, err)
+	}
+	var again payout.Manifest
+	if h != nil {
+		again, err = payout.PlanWithInputs(dao, period, ents, pools, m.CreatedAtNanos)
+	} else {
+		again, err = payout.Plan(dao, period, ents, m.Intents[0].CreatedAtNanos)
+	}
+	if err != nil {
+		return sum, err
+	}
+	if again.SHA256 != m.SHA256 {
+		return sum, fmt.Errorf("payout %s %s: entitlements changed since the manifest %s was planned (they now plan to %s): nothing signed, stop and investigate", dao, period, m.SHA256, again.SHA256)
+	}
+	aps, err := e.store.Approvals(ctx, m.SHA256)
+	if err != nil {
+		return sum, err
+	}
+	if ok, who := e.approval.Approved(m.SHA256, aps); !ok {
+		return sum, fmt.Errorf("payout %s %s: manifest %s is not approved: %d of %d approvals needed (have %v from %v): nothing signed",
+			dao, period, m.SHA256, e.approval.Threshold, len(e.approval.Approvers), who, e.approval.Approvers)
+	}
+
+	results, err := e.store.Results(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	attempts, err := e.store.Attempts(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	sum.Results = map[string]schemas.PayoutResult{}
+	for k, v := range results {
+		sum.Results[k] = v
+	}
+	var pending []schemas.PayoutIntent
+	var need int64
+	for _, in := range m.Intents {
+		if res, ok := results[in.IntentID]; ok && res.Status == schemas.PayoutPaid {
+			sum.Skipped++
+			continue
+		}
+		pending = append(pending, in)
+		need += in.AmountE8s + in.FeeE8s
+	}
+	if len(pending) == 0 {
+		sum.Paid = len(m.Intents)
+		e.log.Info("payout: every intent already paid", "dao", dao, "period", period, "manifest_sha256", m.SHA256)
+		return sum, nil
+	}
+	if err := payout.CheckManifest(m, ents, pools, pending, e.caps); err != nil {
+		return sum, fmt.Errorf("%w: nothing signed", err)
+	}
+	// The ledger's fee must still be the planned fee: a transfer with
+	// another fee is refused (BadFee) and a changed fee changes what every
+	// recipient is owed.
+	fee, err := e.ledger.Fee(ctx)
+	if err != nil {
+		return sum, fmt.Errorf("payout %s %s: read the ledger fee: %w: nothing signed", dao, period, err)
+	}
+	for _, in := range pending {
+		if uint64(in.FeeE8s) != fee {
+			return sum, fmt.Errorf("payout %s %s: the ledger fee is now %d e8s, intent %s was planned with %d: nothing signed; the period must be re-allocated with the new fee (docs/payouts.md, BadFee)",
+				dao, period, fee, in.IntentID, in.FeeE8s)
+		}
+	}
+	// The treasury must cover every pending amount plus its fee before the
+	// first signature. (An intent sent before but not yet settled may be
+	// paid already; counting it again only makes the check stricter.)
+	bal, err := e.ledger.BalanceOf(ctx, e.treasury)
+	if err != nil {
+		return sum, fmt.Errorf("payout %s %s: treasury balance: %w: nothing signed", dao, period, err)
+	}
+	if bal < uint64(need) {
+		return sum, fmt.Errorf("payout %s %s: treasury %s holds %d e8s, the %d pending transfers need %d e8s with fees: nothing signed",
+			dao, period, ic.AccountText(e.treasury), bal, len(pending), need)
+	}
+	e.log.Info("payout run", "dao", dao, "period", period, "manifest_sha256", m.SHA256, "pending", len(pending), "skipped", sum.Skipped, "need_e8s", need, "balance_e8s", bal)
+
+	e.hit(phaseSending)
+	// Transfers: concurrency workers; a stop condition lets in-flight
+	// transfers finish and signs nothing new.
+	var (
+		mu       sync.Mutex
+		firstErr error
+		stopped  atomic.Bool
+		done     int
+		wg       sync.WaitGroup
+	)
+	work := make(chan schemas.PayoutIntent)
+	for w := 0; w < e.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for in := range work {
+				out := e.settle(ctx, in, attempts[in.IntentID])
+				mu.Lock()
+				if out.res.IntentID != "" {
+					sum.Results[in.IntentID] = out.res
+				}
+				if out.sent {
+					sum.Sent++
+				}
+				if out.reconciled {
+					sum.Reconciled++
+				}
+				sum.NewAttempts += out.newAttempts
+				if out.err != nil {
+					if firstErr == nil || (errors.Is(out.err, errStopRun) && !errors.Is(firstErr, errStopRun)) {
+						firstErr = out.err
+					}
+					if errors.Is(out.err, errStopRun) || ctx.Err() != nil {
+						stopped.Store(true)
+					}
+				}
+				done++
+				if e.progress != nil {
+					e.progress(done, len(pending))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, in := range pending {
+		if stopped.Load() || ctx.Err() != nil {
+			break
+		}
+		work <- in
+	}
+	close(work)
+	wg.Wait()
+	for _, in := range m.Intents {
+		switch sum.Results[in.IntentID].Status {
+		case schemas.PayoutPaid:
+			sum.Paid++
+		case schemas.PayoutFailed:
+			sum.Failed++
+		default:
+			sum.Pending++
+		}
+	}
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr == nil && sum.Paid != len(m.Intents) {
+		firstErr = fmt.Errorf("payout %s %s: %d paid, %d pending, %d failed: run nodeshare payout resume", dao, period, sum.Paid, sum.Pending, sum.Failed)
+	}
+	return sum, firstErr
+}
+
+// settleOutcome is what settling one intent did.
+type settleOutcome struct {
+	res         schemas.PayoutResult
+	sent        bool
+	reconciled  bool
+	newAttempts int
+	err         error
+}
+
+// settle brings one unpaid intent to a verified outcome if it can:
+//
+//   - inside the ledger's 24 h window the current attempt is sent again with
+//     the same memo and created_at_time (the ledger de-duplicates: Ok or
+//     Duplicate{block} both mean paid, each from a verified certificate);
+//   - once the current attempt's window has passed (local clock, or the
+//     ledger's certified TooOld), nothing is resent blindly: the blocks are
+//     read and a matching transfer of any attempt is recorded as paid with
+//     its block; only when the ledger has certified TooOld for the latest
+//     attempt (so no attempt can ever execute again) and the blocks hold
+//     none of them, a new attempt with a new created_at_time is written
+//     durably, and only then signed and sent.
+func (e *payoutEngine) settle(ctx context.Context, in schemas.PayoutIntent, recorded []schemas.PayoutAttempt) (out settleOutcome) {
+	base := schemas.PayoutResult{IntentID: in.IntentID, AmountE8s: in.AmountE8s, Recipient: in.Recipient}
+	record := func(r schemas.PayoutResult) {
+		out.res = r
+		if err := e.store.SaveResult(ctx, r); err != nil {
+			// Not recorded: the next resume settles it again (the ledger
+			// answers Duplicate, or the blocks show it).
+			out.err = fmt.Errorf("payout: intent %s: record result %s: %w", in.IntentID, r.Status, err)
+			out.res = schemas.PayoutResult{}
+			return
+		}
+		e.hit(crashAfterResult)
+	}
+	paid := func(block uint64, dup bool, by string) {
+		r := base
+		r.Status, r.BlockIndex, r.Duplicate, r.VerifiedBy = schemas.PayoutPaid, block, dup, by
+		record(r)
+	}
+	unsettled := func(status string, err error) {
+		r := base
+		r.Status, r.Error = status, err.Error()
+		record(r)
+		if out.err == nil {
+			out.err = fmt.Errorf("payout: intent %s to %s: %w", in.IntentID, in.Recipient, err)
+		}
+	}
+	to, err := ic.AccountFromText(in.Recipient)
+	if err != nil {
+		unsettled(schemas.PayoutFailed, err)
+		return out
+	}
+	memo, err := hex.DecodeString(in.MemoHex)
+	if err != nil || len(memo) > ic.MaxMemoBytes {
+		unsettled(schemas.PayoutFailed, fmt.Errorf("memo_hex %q is not hex of at most 32 bytes", in.MemoHex))
+		return out
+	}
+	atts, err := payout.Attempts(in, recorded)
+	if err != nil {
+		unsettled(schemas.PayoutPending, fmt.Errorf("%w: %w", err, errStopRun))
+		return out
+	}
+	cur := atts[len(atts)-1]
+	nowNanos := uint64(e.now().UnixNano())
+	if cur.CreatedAtNanos+payout.DedupWindowNanos < nowNanos {
+		// Past the window by our clock: read the blocks before any send.
+		if b, found, err := e.findPaid(ctx, in, atts, to); err != nil {
+			unsettled(schemas.PayoutPending, fmt.Errorf("reconcile from blocks: %w: %w", err, errStopRun))
+			return out
+		} else if found {
+			out.reconciled = true
+			paid(b, false, "blocks")
+			return out
+		}
+		// Not in the blocks: the send below is a probe with the same
+		// created_at_time, harmless either way (the ledger de-duplicates or
+		// certifies TooOld).
+	}
+	fee := uint64(in.FeeE8s)
+	wait := e.retryWait
+	for try := 1; ; try++ {
+		req := ic.TransferRequest{To: to, AmountE8s: uint64(in.AmountE8s), FeeE8s: &fee, Memo: memo, CreatedAtNanos: cur.CreatedAtNanos}
+		blk, err := e.ledger.Transfer(ctx, req)
+		out.sent = true
+		e.hit(crashAfterSend)
+		if err == nil {
+			paid(blk, false, "certificate")
+			return out
+		}
+		if dup, ok := ic.IsDuplicate(err); ok {
+			// Paid before (a lost reply, a crash before the result was
+			// recorded): the certified refusal names the block.
+			paid(dup, true, "certificate")
+			return out
+		}
+		var te *ic.TransferError
+		if errors.As(err, &te) {
+			switch te.Kind {
+			case ic.TooOld:
+				// Certified: the ledger's time is past this attempt's window,
+				// so no attempt of this intent can execute any more.
+				atts2 := atts
+				b, found, ferr := e.findPaid(ctx, in, atts2, to)
+				if ferr != nil {
+					unsettled(schemas.PayoutPending, fmt.Errorf("reconcile from blocks after TooOld: %w: %w", ferr, errStopRun))
+					return out
+				}
+				if found {
+					out.reconciled = true
+					paid(b, false, "blocks")
+					return out
+				}
+				next := payout.Attempt{N: cur.N + 1, CreatedAtNanos: uint64(e.now().UnixNano())}
+				if next.CreatedAtNanos <= cur.CreatedAtNanos {
+					next.CreatedAtNanos = cur.CreatedAtNanos + 1
+				}
+				a := schemas.PayoutAttempt{IntentID: in.IntentID, Attempt: next.N, CreatedAtNanos: next.CreatedAtNanos,
+					Reason: fmt.Sprintf("ledger TooOld for created_at_time %d; no matching block among %d attempt(s) up to the ledger tip", cur.CreatedAtNanos, len(atts))}
+				if err := e.store.SaveAttempt(ctx, in.DAO, in.Period, a); err != nil {
+					// Not durable: never sign it. The next resume starts over.
+					unsettled(schemas.PayoutPending, fmt.Errorf("record attempt %d: %w", next.N, err))
+					return out
+				}
+				e.hit(crashAfterAttempt)
+				e.log.Warn("payout: new attempt after the ledger window", "intent_id", in.IntentID, "attempt", next.N, "created_at_nanos", next.CreatedAtNanos)
+				out.newAttempts++
+				atts = append(atts, next)
+				cur = next
+				continue
+			case ic.TemporarilyUnavailable:
+				if try >= e.maxTries {
+					unsettled(schemas.PayoutPending, fmt.Errorf("ledger throttling (TemporarilyUnavailable) after %d tries; nothing moved, resume later: %w", try, err))
+					return out
+				}
+			case ic.InsufficientFunds, ic.BadFee, ic.CreatedInFuture:
+				// Nothing moved; every later transfer would fail alike.
+				unsettled(schemas.PayoutFailed, fmt.Errorf("%w: %w", err, errStopRun))
+				return out
+			default:
+				unsettled(schemas.PayoutFailed, err)
+				return out
+			}
+		} else if errors.Is(err, vault.ErrSigning) {
+			// The request was never signed, so never sent: nothing moved.
+			unsettled(schemas.PayoutPending, fmt.Errorf("not sent, signing failed (Vault sealed, unreachable or the token expired?): %w: %w", err, errStopRun))
+			return out
+		} else if !(ic.IsTransient(err) || ic.IsOutcomeUnknown(err)) {
+			// A definitive failure that is not a ledger refusal (e.g. a
+			// non-transient reject): the outcome is still unknown to us if
+			// it may have executed, so never "failed" for an update.
+			unsettled(schemas.PayoutPending, err)
+			return out
+		} else if try >= e.maxTries {
+			unsettled(schemas.PayoutPending, fmt.Errorf("no verified outcome after %d tries (pending, resume settles it): %w", try, err))
+			return out
+		}
+		e.log.Warn("transfer retry", "intent_id", in.IntentID, "attempt", cur.N, "try", try, "reason", err.Error())
+		select {
+		case <-ctx.Done():
+			unsettled(schemas.PayoutPending, fmt.Errorf("stopped: %w (last error: %v)", ctx.Err(), err))
+			return out
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// findPaid searches the ledger's blocks for a transfer that executed one of
+// the intent's attempts. Only blocks at or after the earliest attempt's
+// created_at_time minus the permitted drift can hold one.
+func (e *payoutEngine) findPaid(ctx context.Context, in schemas.PayoutIntent, atts []payout.Attempt, to ic.Account) (uint64, bool, error) {
+	from := ic.LegacyAccountID(e.treasury)
+	toID := ic.LegacyAccountID(to)
+	minT := atts[0].CreatedAtNanos
+	const drift = uint64(60 * time.Second)
+	if minT > drift {
+		minT -= drift
+	} else {
+		minT = 0
+	}
+	blocks, err := e.blocksSince(ctx, minT)
+	if err != nil {
+		return 0, false, err
+	}
+	found, err := payout.Match(in, atts, from, toID, blocks)
+	if err != nil {
+		return 0, false, err
+	}
+	switch len(found) {
+	case 0:
+		return 0, false, nil
+	case 1:
+		return found[0].Index, true, nil
+	}
+	idx := make([]uint64, len(found))
+	for i, b := range found {
+		idx[i] = b.Index
+	}
+	return 0, false, fmt.Errorf("intent %s is in %d blocks %v: paid more than once, stop and investigate", in.IntentID, len(found), idx)
+}
+
+// blockCache keeps the blocks read during one engine's life: blocks from
+// index start on, contiguous.
+type blockCache struct {
+	start  uint64
+	blocks []payout.Block
+	loaded bool
+}
+
+// blocksSince returns every block whose timestamp is at or after tsNanos, up
+// to the ledger's current tip.
+func (e *payoutEngine) blocksSince(ctx context.Context, tsNanos uint64) ([]payout.Block, error) {
+	e.blocksMu.Lock()
+	defer e.blocksMu.Unlock()
+	tip, err := e.ledger.QueryBlocks(ctx, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	// Binary search the first block with timestamp >= tsNanos (block times
+	// never decrease).
+	lo, hi := tip.FirstBlockIndex, tip.ChainLength
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		p, err := e.ledger.QueryBlocks(ctx, mid, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(p.Blocks) == 0 {
+			return nil, fmt.Errorf("query_blocks(%d, 1) returned no block below the chain length %d", mid, p.ChainLength)
+		}
+		if p.Blocks[0].TimestampNanos >= tsNanos {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if lo == tip.FirstBlockIndex && lo > 0 {
+		// The range may begin in the archives, which this reader cannot read:
+		// refuse to conclude "absent".
+		return nil, fmt.Errorf("blocks before %d are archived and cannot be searched yet: settle by hand (docs/payouts.md)", lo)
+	}
+	c := &e.blocks
+	if !c.loaded || lo < c.start {
+		c.start, c.blocks, c.loaded = lo, nil, true
+	}
+	next := c.start + uint64(len(c.blocks))
+	if next < tip.ChainLength {
+		raw, err := e.blocksRange(ctx, next, tip.ChainLength)
+		if err != nil {
+			return nil, err
+		}
+		c.blocks = append(c.blocks, raw...)
+	}
+	off := lo - c.start
+	return append([]payout.Block(nil), c.blocks[off:]...), nil
+}
+
+func (e *payoutEngine) blocksRange(ctx context.Context, start, end uint64) ([]payout.Block, error) {
+	var out []payout.Block
+	for start < end {
+		page, err := e.ledger.QueryBlocks(ctx, start, min(end-start, 2000))
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Blocks) == 0 {
+			break
+		}
+		for _, b := range page.Blocks {
+			out = append(out, payout.Block{Index: b.Index, Op: b.Op, From: b.From, To: b.To, AmountE8s: b.AmountE8s,
+				FeeE8s: b.FeeE8s, Memo: b.Memo, CreatedAtNanos: b.CreatedAtNanos})
+		}
+		start += uint64(len(page.Blocks))
+	}
+	if start < end {
+		return nil, fmt.Errorf("query_blocks stopped at %d before %d", start, end)
+	}
+	return out, nil
+}
+
+// periodStatus is the progress of one period's payout.
+type periodStatus struct {
+	Manifest                            payout.Manifest
+	Approved                            bool
+	Approvers                           []string
+	Paid, Pending, Failed               int
+	PaidE8s, PendingE8s, FailedE8s      int64
+	Attempts                            int
+	FailedReasons                       map[string]string
+	ResultsByID                         map[string]schemas.PayoutResult
+	AllPaid                             bool
+	Planned                             bool
+	LatestCreatedAt, EarliestPendingAge time.Duration
+}
+
+// status reads the period's progress.
+func (e *payoutEngine) status(ctx context.Context, dao, period string) (periodStatus, error) {
+	e.init()
+	var st periodStatus
+	h, err := e.store.Manifest(ctx, dao, period)
+	if err != nil {
+		return st, err
+	}
+	intents, err := e.store.Intents(ctx, dao, period)
+	if err != nil {
+		return st, err
+	}
+	switch {
+	case h != nil:
+		st.Manifest, err = payout.FromStored(*h, intents)
+	case len(intents) > 0:
+		st.Manifest, err = payout.FromIntents(dao, period, intents)
+	default:
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	st.Planned = true
+	aps, err := e.store.Approvals(ctx, st.Manifest.SHA256)
+	if err != nil {
+		return st, err
+	}
+	st.Approved, st.Approvers = e.approval.Approved(st.Manifest.SHA256, aps)
+	res, err := e.store.Results(ctx, dao, period)
+	if err != nil {
+		return st, err
+	}
+	atts, err := e.store.Attempts(ctx, dao, period)
+	if err != nil {
+		return st, err
+	}
+	st.ResultsByID = res
+	st.FailedReasons = map[string]string{}
+	for _, in := range st.Manifest.Intents {
+		st.Attempts += len(atts[in.IntentID])
+		r := res[in.IntentID]
+		switch r.Status {
+		case schemas.PayoutPaid:
+			st.Paid++
+			st.PaidE8s += in.AmountE8s
+		case schemas.PayoutFailed:
+			st.Failed++
+			st.FailedE8s += in.AmountE8s
+			st.FailedReasons[in.IntentID] = r.Error
+		default:
+			st.Pending++
+			st.PendingE8s += in.AmountE8s
+			if r.Error != "" {
+				st.FailedReasons[in.IntentID] = r.Error
+			}
+		}
+	}
+	st.AllPaid = st.Paid == len(st.Manifest.Intents)
+	return st, nil
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/aviate-labs/agent-go/identity"
+
+	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/vault"
+)
+
+// signerConfig is how the treasury key is reached: Vault auth and key mode.
+type signerConfig struct {
+	KeyMode string // transit (default) or kv
+	KVMount string
+	KVPath  string
+}
+
+func (s *signerConfig) register(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&s.KeyMode, "key-mode", envOr("NODESHARE_SIGNER_KEY_MODE", "transit"), "treasury key: transit (Ed25519 key stays in Vault) or kv (PEM key read from KV v2) (NODESHARE_SIGNER_KEY_MODE)")
+	fs.StringVar(&s.KVMount, "vault-kv-mount", envOr("NODESHARE_VAULT_KV_MOUNT", "secret"), "KV v2 mount for --key-mode kv (NODESHARE_VAULT_KV_MOUNT)")
+	fs.StringVar(&s.KVPath, "vault-kv-path", envOr("NODESHARE_VAULT_KV_PATH", "nodeshare/signer-key"), "KV v2 path of the PEM key, field \"pem\" (NODESHARE_VAULT_KV_PATH)")
+	fs.StringVar(&c.Vault.Auth, "vault-auth", envOr("NODESHARE_VAULT_AUTH", "token"), "Vault auth: token (NODESHARE_VAULT_TOKEN) or approle (NODESHARE_VAULT_ROLE_ID, NODESHARE_VAULT_SECRET_ID) (NODESHARE_VAULT_AUTH)")
+	fs.StringVar(&c.Vault.AppRoleMount, "vault-approle-mount", envOr("NODESHARE_VAULT_APPROLE_MOUNT", "approle"), "AppRole auth mount (NODESHARE_VAULT_APPROLE_MOUNT)")
+	// Secrets from the environment only, never flags (process listings).
+	c.Vault.RoleID = os.Getenv("NODESHARE_VAULT_ROLE_ID")
+	c.Vault.SecretID = os.Getenv("NODESHARE_VAULT_SECRET_ID")
+}
+
+func (s *signerConfig) validate() error {
+	switch s.KeyMode {
+	case "transit":
+	case "kv":
+		if s.KVPath == "" {
+			return fmt.Errorf("key-mode kv needs --vault-kv-path")
+		}
+	default:
+		return fmt.Errorf("key-mode must be transit or kv, got %q (NODESHARE_SIGNER_KEY_MODE)", s.KeyMode)
+	}
+	return nil
+}
+
+// openSigner logs in to Vault, starts keeping the token alive until ctx
+// ends, and returns the treasury identity.
+func openSigner(ctx context.Context, cfg config, sc signerConfig, log *slog.Logger) (identity.Identity, error) {
+	vc, err := vault.New(cfg.Vault)
+	if err != nil {
+		return nil, err
+	}
+	login, err := vc.Login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	go vc.KeepAlive(ctx, login, log)
+	if sc.KeyMode == "kv" {
+		return vault.KVIdentity(ctx, vc, sc.KVMount, sc.KVPath)
+	}
+	return vault.NewTransitIdentity(ctx, vc)
+}
+
+// openLedger connects to the IC as id.
+func openLedger(cfg config, id identity.Identity, log *slog.Logger) (*ic.Client, error) {
+	return ic.New(ic.Config{URL: cfg.ICURL, Identity: id, FetchRootKey: cfg.ICFetchRootKey, Logger: log})
+}
+
+// crashHookFromEnv reads NODESHARE_PAYOUT_CRASH_AT=<point>[:<n>] (a test
+// hook: the process SIGKILLs itself at the n-th hit of point, default the
+// first). Unset in production.
+func crashHookFromEnv() func(string) {
+	spec := os.Getenv("NODESHARE_PAYOUT_CRASH_AT")
+	if spec == "" {
+		return nil
+	}
+	point, nStr, _ := strings.Cut(spec, ":")
+	n := 1
+	if v, err := strconv.Atoi(nStr); err == nil && v > 0 {
+		n = v
+	}
+	var hits atomic.Int64
+	return func(p string) {
+		if p == point && hits.Add(1) == int64(n) {
+			fmt.Fprintf(os.Stderr, "nodeshare: NODESHARE_PAYOUT_CRASH_AT=%s: killing myself\n", spec)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // never returns
+		}
+	}
+}
+
+// hookedIdentity fires the crash hook after each signature made while
+// armed (during the transfer phase), for the "killed after signing, before
+// sending" case.
+type hookedIdentity struct {
+	identity.Identity
+	armed *atomic.Bool
+	hook  func(string)
+}
+
+func (h hookedIdentity) Sign(msg []byte) ([]byte, error) {
+	sig, err := h.Identity.Sign(msg)
+	if err == nil && h.armed.Load() && h.hook != nil {
+		h.hook(crashAfterSign)
+	}
+	return sig, err
+}
