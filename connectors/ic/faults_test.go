@@ -71,3 +71,42 @@ func TestSlowReplicaHitsContextDeadline(t *testing.T) {
 		t.Fatalf("want transient outcome-unknown, got %v", err)
 	}
 }
+
+// TestConcurrentResendsExecuteOnce: many concurrent sends of one transfer
+// (same created_at_time and memo) move the money exactly once.
+func TestConcurrentResendsExecuteOnce(t *testing.T) {
+	ctx := context.Background()
+	s, hs := startSim(t, icsim.CallModeAsync)
+	c := funded(t, s, hs, 1_000_000)
+	req := ic.TransferRequest{To: dest(t), AmountE8s: 100_000, Memo: []byte("once"), CreatedAtNanos: uint64(time.Now().UnixNano())}
+	const n = 8
+	type result struct {
+		blk uint64
+		err error
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			blk, err := c.Transfer(ctx, req)
+			results <- result{blk, err}
+		}()
+	}
+	oks, dups := 0, 0
+	for range n {
+		r := <-results
+		switch b, dup := ic.IsDuplicate(r.err); {
+		case r.err == nil && r.blk == 1:
+			oks++
+		case dup && b == 1:
+			dups++
+		default:
+			t.Fatalf("unexpected result %d, %v", r.blk, r.err)
+		}
+	}
+	if oks != 1 || dups != n-1 {
+		t.Fatalf("%d Ok, %d Duplicate", oks, dups)
+	}
+	if bal, err := c.BalanceOf(ctx, ic.Account{Owner: c.Sender()}); err != nil || bal != 1_000_000-100_000-10_000 {
+		t.Fatalf("balance %d %v", bal, err)
+	}
+}
