@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +145,17 @@ func TestPropertiesRandomPools(t *testing.T) {
 		}
 		if !reflect.DeepEqual(r, r2) {
 			t.Fatalf("seed %d: result depends on input order", seed)
+		}
+		// The sorted permutation takes the fast paths (no index sort).
+		sorted := permute(rng, in)
+		slices.SortFunc(sorted.Contributions, func(a, b Contribution) int {
+			if c := strings.Compare(a.Sponsor, b.Sponsor); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		if r3, err := Allocate("v1", sorted); err != nil || !reflect.DeepEqual(r, r3) {
+			t.Fatalf("seed %d: sorted input differs (%v)", seed, err)
 		}
 		h1, err1 := ManifestSHA256(r)
 		h2, err2 := ManifestSHA256(r2)

@@ -351,7 +351,21 @@ func groupSponsors(cs []Contribution, refund bool, slashBps money.Bps) (grouped,
 	}
 
 	f := folder{g: grouped{shares: make([]Share, n)}, si: -1, refund: refund, slashBps: slashBps}
-	if bySponsor {
+	if bySponsor && n == len(cs) && !refund {
+		// Fast path: sorted input, one contribution per sponsor, so every
+		// contribution starts a new sponsor and no string is compared again.
+		for i := range cs {
+			c := &cs[i]
+			f.g.shares[i] = Share{Sponsor: c.Sponsor, StakeE8s: c.AmountE8s}
+			t := f.g.total + uint64(c.AmountE8s)
+			if t < f.g.total {
+				return grouped{}, inputErr(contributionPath(i, c.ID), "amount_e8s", "makes the pool's total stake exceed 2^64-1 e8s, got %d", c.AmountE8s)
+			}
+			f.g.total = t
+			f.g.considerWhale(i, c.At, &f.whaleAt)
+		}
+		f.si = -1
+	} else if bySponsor {
 		for i := range cs {
 			if err := f.add(&cs[i], i); err != nil {
 				return grouped{}, err
@@ -364,7 +378,9 @@ func groupSponsors(cs []Contribution, refund bool, slashBps money.Bps) (grouped,
 			}
 		}
 	}
-	f.g.considerWhale(f.si, f.first, &f.whaleAt)
+	if f.si >= 0 {
+		f.g.considerWhale(f.si, f.first, &f.whaleAt)
+	}
 	g := f.g
 	if g.total == 0 {
 		return grouped{}, inputErr("contributions", "amount_e8s", "sum to 0: a pool with no funded stake cannot be allocated")
