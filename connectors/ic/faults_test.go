@@ -110,3 +110,20 @@ func TestConcurrentResendsExecuteOnce(t *testing.T) {
 		t.Fatalf("balance %d %v", bal, err)
 	}
 }
+
+// TestProcessingThenReplied: a sync call that is still processing answers
+// 202; the client polls through "processing" to the certified reply.
+func TestProcessingThenReplied(t *testing.T) {
+	ctx := context.Background()
+	s, hs := startSim(t, icsim.CallModeSync)
+	c := funded(t, s, hs, 1_000_000)
+	s.SetFaults(icsim.Faults{ProcessingMillis: 150})
+	start := time.Now()
+	blk, err := c.Transfer(ctx, ic.TransferRequest{To: dest(t), AmountE8s: 1, CreatedAtNanos: uint64(time.Now().UnixNano())})
+	if err != nil || blk != 1 {
+		t.Fatalf("block %d, %v", blk, err)
+	}
+	if time.Since(start) < 150*time.Millisecond {
+		t.Fatal("reply arrived before processing finished")
+	}
+}

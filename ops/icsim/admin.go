@@ -277,7 +277,7 @@ func (s *Server) adminFaults(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &f) {
 		return
 	}
-	if f.DelayMillis < 0 || f.RejectNext < 0 || f.FailBeforeExecuteNext < 0 || f.FailAfterExecuteNext < 0 || f.TemporarilyUnavailableNext < 0 {
+	if f.DelayMillis < 0 || f.RejectNext < 0 || f.FailBeforeExecuteNext < 0 || f.FailAfterExecuteNext < 0 || f.TemporarilyUnavailableNext < 0 || f.ProcessingMillis < 0 {
 		adminError(w, http.StatusBadRequest, "fault values must be >= 0")
 		return
 	}

@@ -17,6 +17,9 @@ type Faults struct {
 	// FailAfterExecuteNext executes and commits the next N update calls,
 	// then answers HTTP 503: the call happened but the response was lost.
 	FailAfterExecuteNext int `json:"fail_after_execute_next"`
+	// ProcessingMillis keeps each executed update call in status
+	// "processing" for this long; a synchronous call then answers 202.
+	ProcessingMillis int64 `json:"processing_ms"`
 	// TemporarilyUnavailableNext makes the next N icrc1_transfer calls
 	// return Err(TemporarilyUnavailable) at the throttling step.
 	TemporarilyUnavailableNext int `json:"temporarily_unavailable_next"`
@@ -25,6 +28,7 @@ type Faults struct {
 // faultShot is what applies to one request.
 type faultShot struct {
 	delay                  time.Duration
+	processing             time.Duration
 	reject                 bool
 	failBeforeExecute      bool
 	failAfterExecute       bool
@@ -33,7 +37,7 @@ type faultShot struct {
 
 // take consumes the counters for one update call; callers hold s.mu.
 func (f *Faults) take() faultShot {
-	shot := faultShot{delay: time.Duration(f.DelayMillis) * time.Millisecond}
+	shot := faultShot{delay: time.Duration(f.DelayMillis) * time.Millisecond, processing: time.Duration(f.ProcessingMillis) * time.Millisecond}
 	switch {
 	case f.FailBeforeExecuteNext > 0:
 		f.FailBeforeExecuteNext--

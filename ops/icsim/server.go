@@ -77,6 +77,8 @@ type requestStatus struct {
 	sender  []byte
 	expiry  uint64
 	created time.Time
+	// readyAt: until then the status reads "processing" (Faults.ProcessingMillis).
+	readyAt time.Time
 }
 
 // reject is a certified or query reject.
@@ -294,6 +296,11 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 	default:
 		reply, rej := s.execute(req, false, f)
 		st = s.record(req, reply, rej)
+		st.readyAt = st.created.Add(f.processing)
+	}
+	if mode == CallModeSync && s.wall().Before(st.readyAt) {
+		// Like the IC when a synchronous call does not finish in time.
+		mode = CallModeAsync
 	}
 	var cert []byte
 	var err error
@@ -467,6 +474,10 @@ func (s *Server) certifyStatus(rids [][]byte) ([]byte, error) {
 func (s *Server) addStatus(t *stateTree, rid [32]byte, st *requestStatus) {
 	base := [][]byte{[]byte("request_status"), rid[:]}
 	at := func(l string) [][]byte { return append(append([][]byte{}, base...), []byte(l)) }
+	if s.wall().Before(st.readyAt) {
+		t.set([]byte("processing"), at("status")...)
+		return
+	}
 	t.set([]byte(st.status), at("status")...)
 	if st.reject != nil {
 		// One byte: agent-go reads reject_code big-endian and panics on other lengths.
