@@ -145,7 +145,7 @@ type tp struct {
 // pendingTargets returns, for every partition whose committed offset is
 // below the current high-water mark, that high-water mark.
 func pendingTargets(ctx context.Context, cfg ConsumerConfig) (map[tp]int64, error) {
-	client := &kgo.Client{Addr: kgo.TCP(cfg.Brokers...), Timeout: 30 * time.Second}
+	client := newClient(cfg.Brokers)
 	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: cfg.Topics})
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer %s: metadata: %w", cfg.GroupID, err)

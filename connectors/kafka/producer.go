@@ -28,8 +28,9 @@ type Producer struct {
 func NewProducer(brokers []string) *Producer {
 	return &Producer{w: &kgo.Writer{
 		Addr:         kgo.TCP(brokers...),
+		Transport:    transport,
 		Balancer:     &kgo.Hash{},
-		RequiredAcks: kgo.RequireAll,     // PITFALLS K1
+		RequiredAcks: kgo.RequireAll,       // PITFALLS K1
 		BatchTimeout: 5 * time.Millisecond, // PITFALLS K4
 		BatchSize:    1000,
 		BatchBytes:   16 << 20,

@@ -25,8 +25,16 @@ type Message struct {
 // high-water mark observed when the call starts, and returns the records in
 // (partition, offset) order. It is how state is rebuilt and replays start;
 // records produced after the call began are not included.
-func ReadAll(ctx context.Context, brokers []string, topic string) ([]Message, error) {
-	client := &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 30 * time.Second}
+func ReadAll(ctx context.Context, brokers []string, topic string) (out []Message, err error) {
+	err = retryUnknownTopic(ctx, func() error {
+		out, err = readAll(ctx, brokers, topic)
+		return err
+	})
+	return out, err
+}
+
+func readAll(ctx context.Context, brokers []string, topic string) ([]Message, error) {
+	client := newClient(brokers)
 	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, fmt.Errorf("kafka: metadata for %s: %w", topic, err)

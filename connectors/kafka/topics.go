@@ -21,7 +21,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSp
 	if replication <= 0 {
 		replication = 1
 	}
-	client := &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 30 * time.Second}
+	client := newClient(brokers)
 	req := &kgo.CreateTopicsRequest{}
 	for _, s := range specs {
 		cfg := []kgo.ConfigEntry{}

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// freshDatabase returns a store on a new, empty ClickHouse database that is
+// dropped when the test ends, so a test can own the whole audit trail.
+func freshDatabase(t *testing.T, ctx context.Context, cfg config) (*clickhouse.Store, string) {
+	t.Helper()
+	db := fmt.Sprintf("nodeshare_it_%d", time.Now().UnixNano())
+	c := cfg.ClickHouse
+	c.Database = db
+	store, err := clickhouse.Open(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = store.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		store.Close()
+	})
+	return store, db
+}
+
+// kafkaTotals counts the records of the sink's topics and the distinct
+// entitlement keys, as they are now.
+func kafkaTotals(t *testing.T, ctx context.Context, brokers []string) (records int, entitlementKeys int) {
+	t.Helper()
+	keys := map[string]bool{}
+	for _, topic := range sinkTopics() {
+		msgs, err := kafka.ReadAll(ctx, brokers, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		records += len(msgs)
+		if topic == schemas.TopicEntitlements {
+			for _, m := range msgs {
+				if env, err := schemas.DecodeEnvelope(m.Value); err == nil && env.Type == schemas.TypeEntitlement {
+					keys[string(m.Key)] = true
+				}
+			}
+		}
+	}
+	return records, len(keys)
+}
+
+func count(t *testing.T, ctx context.Context, store *clickhouse.Store, q string, args ...any) uint64 {
+	t.Helper()
+	var n uint64
+	if err := store.Conn().QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// TestSinkKilledMidBatchLosesAndDuplicatesNothing kills the sink (SIGKILL)
+// after it stored a batch of raw rows but before the typed rows and the
+// offset commit, restarts it, and checks that ClickHouse holds every Kafka
+// record exactly once, that the hash chain is intact, and that audit verify
+// then detects a changed raw row and a changed decision row.
+func TestSinkKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
+	cfg := requireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := demo(ctx, cfg, fmt.Sprintf("it-sink-%d", time.Now().UnixNano()), time.Date(2026, 9, 2, 6, 0, 0, 0, time.UTC), quietLog()); err != nil {
+		t.Fatal(err)
+	}
+	store, db := freshDatabase(t, ctx, cfg)
+	records, entKeys := kafkaTotals(t, ctx, cfg.brokers())
+	group := fmt.Sprintf("it-sink-%d", time.Now().UnixNano())
+	env := []string{"NODESHARE_CLICKHOUSE_DATABASE=" + db}
+
+	code, _, stderr := runCLI(t, append(env, "NODESHARE_CRASHPOINT=sink-after-raw"), "sink", "--group", group, "--drain", "--batch", "50", "--batch-wait", "20ms")
+	if code != -1 {
+		t.Fatalf("the sink was meant to be killed mid-batch, exit %d:\n%s", code, stderr)
+	}
+	stored := count(t, ctx, store, "SELECT count() FROM events_raw")
+	if stored == 0 || stored >= uint64(records) {
+		t.Fatalf("after the crash: %d raw rows of %d records (want some, not all)", stored, records)
+	}
+	if n := count(t, ctx, store, "SELECT count() FROM entitlements"); n != 0 {
+		t.Fatalf("typed rows written after the crash point: %d", n)
+	}
+	if code, _, stderr := runCLI(t, env, "sink", "--group", group, "--drain", "--batch", "70"); code != 0 {
+		t.Fatalf("sink restart: exit %d\n%s", code, stderr)
+	}
+	if n := count(t, ctx, store, "SELECT count() FROM events_raw FINAL"); n != uint64(records) {
+		t.Fatalf("events_raw holds %d records, Kafka %d", n, records)
+	}
+	if n := count(t, ctx, store, "SELECT uniqExact(topic, partition, offset) FROM events_raw"); n != uint64(records) {
+		t.Fatalf("events_raw has %d distinct coordinates, Kafka %d records", n, records)
+	}
+	if n := count(t, ctx, store, "SELECT count() FROM entitlements FINAL"); n != uint64(entKeys) {
+		t.Fatalf("entitlements holds %d rows, Kafka %d distinct entitlement keys", n, entKeys)
+	}
+	rep, err := auditVerify(ctx, store, schemas.TopicEntitlements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.findings) != 0 || rep.chained != records || rep.periods == 0 {
+		t.Fatalf("audit verify after crash and restart: %d chained of %d, %d periods, findings %v", rep.chained, records, rep.periods, rep.findings)
+	}
+
+	// Change one raw entitlement row: the chain breaks exactly there.
+	var off uint64
+	if err := store.Conn().QueryRow(ctx, "SELECT offset FROM events_raw FINAL WHERE topic = ? AND event_type = 'entitlement' ORDER BY offset LIMIT 1",
+		schemas.TopicEntitlements).Scan(&off); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Conn().Exec(ctx, fmt.Sprintf("ALTER TABLE events_raw UPDATE payload = replaceOne(payload, '\"transfer_e8s\":', '\"transfer_e8s\":1') WHERE topic = '%s' AND offset = %d SETTINGS mutations_sync = 2",
+		schemas.TopicEntitlements, off)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = auditVerify(ctx, store, schemas.TopicEntitlements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("events_raw %s/0@%d", schemas.TopicEntitlements, off)
+	if !hasFinding(rep, "chain", want) {
+		t.Fatalf("changed raw row not reported at %s: %v", want, rep.findings)
+	}
+	// Change one decision row: the decision-table and SQL totals checks see it.
+	if err := store.Conn().Exec(ctx, "ALTER TABLE entitlements UPDATE transfer_e8s = transfer_e8s + 1 WHERE role = 'hoster' SETTINGS mutations_sync = 2"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = auditVerify(ctx, store, schemas.TopicEntitlements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasFinding(rep, "decision-table", "hoster") || !hasFinding(rep, "totals", "pool_periods") {
+		t.Fatalf("changed entitlement row not reported: %v", rep.findings)
+	}
+}
+
+func hasFinding(rep auditReport, check, where string) bool {
+	for _, f := range rep.findings {
+		if f.Check == check && strings.Contains(f.Where, where) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestProcessorKilledMidPublishThenReplayIsIdentical replays every reward
+// into a fresh topic, killing the processor after it published half of the
+// first reward's records; after a restart the fresh topic holds each key
+// once and byte-identical to the live dao.entitlements.v1.
+func TestProcessorKilledMidPublishThenReplayIsIdentical(t *testing.T) {
+	cfg := requireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := demo(ctx, cfg, fmt.Sprintf("it-replay-%d", time.Now().UnixNano()), time.Date(2026, 8, 3, 6, 0, 0, 0, time.UTC), quietLog()); err != nil {
+		t.Fatal(err)
+	}
+	topic := fmt.Sprintf("it.entitlements-replay-%d", time.Now().UnixNano())
+	group := "it-replay-" + topic
+	args := []string{"process", "--group", group, "--entitlements-topic", topic, "--drain", "--ledger-fee-e8s", "10000"}
+	code, _, stderr := runCLI(t, []string{"NODESHARE_CRASHPOINT=process-mid-publish"}, args...)
+	if code != -1 {
+		t.Fatalf("the processor was meant to be killed mid-publish, exit %d:\n%s", code, stderr)
+	}
+	partial, err := kafka.ReadAll(ctx, cfg.brokers(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(partial) == 0 {
+		t.Fatal("nothing was published before the crash point")
+	}
+	if code, _, stderr := runCLI(t, nil, args...); code != 0 {
+		t.Fatalf("processor restart: exit %d\n%s", code, stderr)
+	}
+	replayed, err := kafka.ReadAll(ctx, cfg.brokers(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := kafka.ReadAll(ctx, cfg.brokers(), schemas.TopicEntitlements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	liveByKey := map[string][]byte{}
+	for _, m := range live {
+		liveByKey[string(m.Key)] = m.Value
+	}
+	seen := map[string]bool{}
+	for _, m := range replayed {
+		k := string(m.Key)
+		if seen[k] {
+			t.Fatalf("key %s published twice in the replay", k)
+		}
+		seen[k] = true
+		if !bytes.Equal(liveByKey[k], m.Value) {
+			t.Fatalf("key %s: replay differs from the live topic\nlive:   %s\nreplay: %s", k, liveByKey[k], m.Value)
+		}
+	}
+	if len(seen) != len(liveByKey) {
+		t.Fatalf("replay has %d keys, live topic %d", len(seen), len(liveByKey))
+	}
+}
+
+// TestMalformedEventsGoToTheDeadLetterTopic publishes one bad record of
+// every kind to the processor's inputs, and checks that each lands in
+// dao.dlq.v1 and in ClickHouse with its reason, and that the stream goes on.
+func TestMalformedEventsGoToTheDeadLetterTopic(t *testing.T) {
+	cfg := requireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	brokers := cfg.brokers()
+	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
+		t.Fatal(err)
+	}
+	nonce := fmt.Sprintf("it-dlq-%d", time.Now().UnixNano())
+	env := func(typ string, v any) []byte {
+		e, err := schemas.NewEnvelope(typ, nonce, schemas.Provenance{Source: "test"}, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := e.Marshal()
+		return b
+	}
+	wrongVersion := bytes.Replace(env(schemas.TypeRate, schemas.Rate{Kind: "spot", TimestampSeconds: 1, XDRPermyriadPerICP: 1}), []byte(`"schema_version":1`), []byte(`"schema_version":9`), 1)
+	badHash := bytes.Replace(env(schemas.TypeRate, schemas.Rate{Kind: "spot", TimestampSeconds: 1, XDRPermyriadPerICP: 5}), []byte(`"xdr_permyriad_per_icp":5`), []byte(`"xdr_permyriad_per_icp":6`), 1)
+	cases := []struct {
+		topic, reason string
+		value         []byte
+	}{
+		{schemas.TopicRates, "envelope", []byte("not json at all")},
+		{schemas.TopicRates, "schema_version must be 1", wrongVersion},
+		{schemas.TopicRates, "content_sha256", badHash},
+		{schemas.TopicRates, "xdr_permyriad_per_icp must be > 0", env(schemas.TypeRate, schemas.Rate{Kind: "spot", TimestampSeconds: 1})},
+		{schemas.TopicPools, "type must be", env(schemas.TypeRate, schemas.Rate{Kind: "spot", TimestampSeconds: 1, XDRPermyriadPerICP: 1})},
+		{schemas.TopicPools, "nodes is empty", env(schemas.TypePool, schemas.Pool{DAO: nonce, PoolID: "p", NodeProvider: "np"})},
+		{schemas.TopicContributions, "amount_e8s must be > 0", env(schemas.TypeContribution, schemas.Contribution{DAO: nonce, PoolID: "p", ContributionID: "c", Sponsor: "s", AmountE8s: -5, At: "2026-01-01T00:00:00Z"})},
+		{schemas.TopicContributions, "unknown field", env(schemas.TypeContribution, map[string]any{"dao": nonce, "surprise": 1})},
+		{schemas.TopicNodeRewards, "no pool is configured", env(schemas.TypeNodeReward, schemas.NodeReward{NodeProvider: nonce, TimestampSeconds: 1, AmountE8s: 5, XDRPermyriadPerICP: 1})},
+		{schemas.TopicNodeRewards, "xdr_permyriad_per_icp must be > 0", env(schemas.TypeNodeReward, schemas.NodeReward{NodeProvider: nonce, TimestampSeconds: 1, AmountE8s: 5})},
+	}
+	p := kafka.NewProducer(brokers)
+	defer p.Close()
+	for i, c := range cases {
+		if err := p.Publish(ctx, kafka.Record{Topic: c.topic, Key: []byte(fmt.Sprintf("%s/%d", nonce, i)), Value: c.value}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The processor and the sink drain; then a normal month still goes through.
+	res, err := demo(ctx, cfg, nonce+"-after", time.Date(2026, 7, 4, 6, 0, 0, 0, time.UTC), quietLog())
+	if err != nil {
+		t.Fatalf("the stream did not go on after bad records: %v", err)
+	}
+	if res.Payout.Sent == 0 {
+		t.Fatal("the month after the bad records paid nothing")
+	}
+	dl, err := kafka.ReadAll(ctx, brokers, schemas.TopicDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, m := range dl {
+		e, err := schemas.DecodeEnvelope(m.Value)
+		if err != nil {
+			continue
+		}
+		var d schemas.DeadLetter
+		if e.DecodePayload(schemas.TypeDeadLetter, &d) == nil && strings.HasPrefix(d.Key, nonce+"/") {
+			reasons[d.Key] = d.Reason
+			if d.RawBase64 == "" || d.SourceTopic == "" {
+				t.Errorf("dead letter %s lacks its raw bytes or coordinates", d.Key)
+			}
+		}
+	}
+	store, err := clickhouse.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for i, c := range cases {
+		key := fmt.Sprintf("%s/%d", nonce, i)
+		if !strings.Contains(reasons[key], c.reason) {
+			t.Errorf("case %d on %s: dead letter reason %q, want it to mention %q", i, c.topic, reasons[key], c.reason)
+		}
+		if n := count(t, ctx, store, "SELECT count() FROM dead_letters FINAL WHERE key = ? AND position(reason, ?) > 0", key, c.reason); n == 0 {
+			t.Errorf("case %d: no dead_letters row in ClickHouse with reason %q", i, c.reason)
+		}
+	}
+}
