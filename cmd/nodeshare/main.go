@@ -27,6 +27,8 @@ func commands() map[string]command {
 		"icsim":    {"run the local IC replica simulator (ledger, governance, CMC)", runICSim},
 		"demo":     {"run the end-to-end demo on the local stack", runDemo},
 		"migrate":  {"apply the ClickHouse audit-trail migrations", runMigrate},
+		"payout":   {"plan, approve, run, status and resume a period's payout (docs/payouts.md)", runPayout},
+		"signer":   {"daemon: on a cron schedule, pay every minted, allocated, approved, unpaid period", runSigner},
 		"process":  {"run the entitlement processor (Kafka consumer group)", runProcess},
 		"sink":     {"store every topic in the ClickHouse audit trail", runSink},
 		"audit":    {"audit verify: check the hash chains and recompute every decision from raw rows", runAudit},
