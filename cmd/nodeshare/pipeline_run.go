@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
@@ -25,21 +27,21 @@ const (
 	groupSink    = "nodeshare-sink.v1"
 )
 
-// dlq sends a record that cannot be processed to the dead-letter topic with
-// its reason, coordinates and raw bytes; the stream goes on.
-func dlq(ctx context.Context, p *kafka.Producer, m kafka.Message, reason error) error {
+// deadLetter builds the dead-letter record of a record that cannot be
+// processed: its reason, coordinates and raw bytes. The stream goes on.
+func deadLetter(m kafka.Message, reason error) (kafka.Record, error) {
 	d := schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key),
 		Reason: reason.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)}
 	key := fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset)
 	env, err := schemas.NewEnvelope(schemas.TypeDeadLetter, key, schemas.Provenance{Source: "nodeshare", Method: "dlq"}, d)
 	if err != nil {
-		return err
+		return kafka.Record{}, err
 	}
 	b, err := env.Marshal()
 	if err != nil {
-		return err
+		return kafka.Record{}, err
 	}
-	return p.Publish(ctx, kafka.Record{Topic: schemas.TopicDLQ, Key: []byte(key), Value: b})
+	return kafka.Record{Topic: schemas.TopicDLQ, Key: []byte(key), Value: b}, nil
 }
 
 // publishNew publishes the events whose key is not yet on their topic with
@@ -105,7 +107,18 @@ func rebuildState(ctx context.Context, brokers []string, entitlementsTopic strin
 type processorConfig struct {
 	Brokers           []string
 	EntitlementsTopic string // dao.entitlements.v1, or a fresh topic for a replay
-	Params            entitle.Params
+	DLQTopic          string // dao.dlq.v1 unless a test or benchmark isolates it
+	// InputTypes maps extra input topics to their event type (benchmarks);
+	// the standard inputs are always known.
+	InputTypes map[string]string
+	Params     entitle.Params
+}
+
+func (c processorConfig) dlqTopic() string {
+	if c.DLQTopic != "" {
+		return c.DLQTopic
+	}
+	return schemas.TopicDLQ
 }
 
 // processorTopics are the processor's inputs.
@@ -117,14 +130,29 @@ var processorTopics = []string{schemas.TopicPools, schemas.TopicContributions, s
 // and entitlements before the offset moves.
 func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) kafka.Handler {
 	return func(ctx context.Context, batch []kafka.Message) error {
+		// Dead letters of the batch are published together, before the
+		// batch's offsets are committed.
+		var dead []kafka.Record
+		reject := func(m kafka.Message, reason error) error {
+			log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
+			rec, err := deadLetter(m, reason)
+			rec.Topic = cfg.dlqTopic()
+			if err == nil {
+				dead = append(dead, rec)
+			}
+			return err
+		}
 		for _, m := range batch {
 			env, err := schemas.DecodeEnvelope(m.Value)
 			if err == nil {
-				err = entitle.Validate(m.Topic, env)
+				if typ, ok := cfg.InputTypes[m.Topic]; ok {
+					err = entitle.ValidateType(typ, m.Topic, env)
+				} else {
+					err = entitle.Validate(m.Topic, env)
+				}
 			}
 			if err != nil {
-				log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
-				if err := dlq(ctx, p, m, err); err != nil {
+				if err := reject(m, err); err != nil {
 					return err
 				}
 				continue
@@ -142,8 +170,7 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 			}
 			evs, err := st.Reward(r, cfg.Params)
 			if err != nil {
-				log.Warn("reward dead-lettered", "reward", env.EventID, "reason", err.Error())
-				if err := dlq(ctx, p, m, err); err != nil {
+				if err := reject(m, err); err != nil {
 					return err
 				}
 				continue
@@ -163,7 +190,7 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 			}
 			log.Info("reward allocated", "reward", env.EventID, "period", entitle.PeriodOf(r.TimestampSeconds), "events", len(evs), "published", n)
 		}
-		return nil
+		return p.Publish(ctx, dead...)
 	}
 }
 
@@ -173,8 +200,9 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 // batch changes nothing.
 func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 	return func(ctx context.Context, batch []kafka.Message) error {
+		rows := decodeForSink(batch)
 		var (
-			raws    []clickhouse.RawEvent
+			raws    = make([]clickhouse.RawEvent, len(batch))
 			ents    []clickhouse.EntitlementRow
 			periods []clickhouse.PoolPeriodRow
 			intents []schemas.PayoutIntent
@@ -182,48 +210,25 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 			dead    []schemas.DeadLetter
 		)
 		var coords bytes.Buffer
-		for _, m := range batch {
+		for i, r := range rows {
+			m := batch[i]
 			coords.WriteString(m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10) + ";")
-			c := clickhouse.Coord{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time}
-			env, err := schemas.DecodeEnvelope(m.Value)
-			if err != nil {
-				raws = append(raws, clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventType: "undecodable", Payload: string(m.Value)})
-				dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: err.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
+			raws[i] = r.raw
+			if r.err != nil {
+				dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: r.err.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
 				continue
 			}
-			prov, _ := jsonString(env.Provenance)
-			raws = append(raws, clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventID: env.EventID, EventType: env.Type,
-				SchemaVersion: env.SchemaVersion, Provenance: prov, Payload: string(env.Payload)})
-			var derr error
-			switch env.Type {
-			case schemas.TypeEntitlement:
-				var e schemas.Entitlement
-				if derr = env.DecodePayload(env.Type, &e); derr == nil {
-					ents = append(ents, clickhouse.EntitlementRow{Entitlement: e, EventID: env.EventID, Coord: c})
-				}
-			case schemas.TypePoolPeriod:
-				var p schemas.PoolPeriod
-				if derr = env.DecodePayload(env.Type, &p); derr == nil {
-					periods = append(periods, clickhouse.PoolPeriodRow{PoolPeriod: p, EventID: env.EventID, Coord: c})
-				}
-			case schemas.TypePayoutIntent:
-				var p schemas.PayoutIntent
-				if derr = env.DecodePayload(env.Type, &p); derr == nil {
-					intents = append(intents, p)
-				}
-			case schemas.TypePayoutResult:
-				var r schemas.PayoutResult
-				if derr = env.DecodePayload(env.Type, &r); derr == nil {
-					results = append(results, clickhouse.ResultRow{PayoutResult: r, RecordedAt: m.Time})
-				}
-			case schemas.TypeDeadLetter:
-				var d schemas.DeadLetter
-				if derr = env.DecodePayload(env.Type, &d); derr == nil {
-					dead = append(dead, d)
-				}
-			}
-			if derr != nil {
-				dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: derr.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
+			switch v := r.typed.(type) {
+			case schemas.Entitlement:
+				ents = append(ents, clickhouse.EntitlementRow{Entitlement: v, EventID: r.raw.EventID, Coord: r.raw.Coord})
+			case schemas.PoolPeriod:
+				periods = append(periods, clickhouse.PoolPeriodRow{PoolPeriod: v, EventID: r.raw.EventID, Coord: r.raw.Coord})
+			case schemas.PayoutIntent:
+				intents = append(intents, v)
+			case schemas.PayoutResult:
+				results = append(results, clickhouse.ResultRow{PayoutResult: v, RecordedAt: m.Time})
+			case schemas.DeadLetter:
+				dead = append(dead, v)
 			}
 		}
 		if err := chainRaw(ctx, store, raws); err != nil {
@@ -245,9 +250,77 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 				return err
 			}
 		}
-		log.Info("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
+		log.Debug("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
 		return nil
 	}
+}
+
+// sinkRow is one record decoded for the sink: its raw row, and the typed
+// row of the decision and payout tables when it has one.
+type sinkRow struct {
+	raw   clickhouse.RawEvent
+	typed any
+	err   error // undecodable: stored raw as "undecodable" and dead-lettered
+}
+
+// decodeForSink decodes a batch on every core: decoding JSON is the sink's
+// main cost, and records are independent (the hash chain is computed after,
+// in order).
+func decodeForSink(batch []kafka.Message) []sinkRow {
+	rows := make([]sinkRow, len(batch))
+	workers := runtime.GOMAXPROCS(0)
+	if len(batch) < 256 || workers < 2 {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	chunk := (len(batch) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(batch))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				rows[i] = decodeSinkRow(batch[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return rows
+}
+
+func decodeSinkRow(m kafka.Message) sinkRow {
+	c := clickhouse.Coord{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time}
+	env, err := schemas.PeekEnvelope(m.Value)
+	if err != nil {
+		return sinkRow{raw: clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventType: "undecodable", Payload: string(m.Value)}, err: err}
+	}
+	r := sinkRow{raw: clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventID: env.EventID, EventType: env.Type,
+		SchemaVersion: env.SchemaVersion, Provenance: string(env.Provenance), Payload: string(env.Payload)}}
+	strict := schemas.Envelope{SchemaVersion: env.SchemaVersion, Type: env.Type, EventID: env.EventID, Payload: env.Payload}
+	switch env.Type {
+	case schemas.TypeEntitlement:
+		var v schemas.Entitlement
+		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
+	case schemas.TypePoolPeriod:
+		var v schemas.PoolPeriod
+		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
+	case schemas.TypePayoutIntent:
+		var v schemas.PayoutIntent
+		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
+	case schemas.TypePayoutResult:
+		var v schemas.PayoutResult
+		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
+	case schemas.TypeDeadLetter:
+		var v schemas.DeadLetter
+		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
+	}
+	if r.err != nil {
+		r.typed = nil
+	}
+	return r
 }
 
 // chainRaw fills prev_hash and row_hash of raw rows: per (topic, partition)

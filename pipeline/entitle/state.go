@@ -139,15 +139,24 @@ func (s *State) contributionsOf(dao, pool string) []schemas.Contribution {
 // matches the topic and the payload is well formed. The error names the
 // field and the value; the caller dead-letters the record.
 func Validate(topic string, env schemas.Envelope) error {
-	want := map[string]string{
-		schemas.TopicPools:         schemas.TypePool,
-		schemas.TopicContributions: schemas.TypeContribution,
-		schemas.TopicRates:         schemas.TypeRate,
-		schemas.TopicNodeRewards:   schemas.TypeNodeReward,
-	}[topic]
+	want := InputTypes[topic]
 	if want == "" {
 		return nil
 	}
+	return ValidateType(want, topic, env)
+}
+
+// InputTypes maps each input topic of the processor to its event type.
+var InputTypes = map[string]string{
+	schemas.TopicPools:         schemas.TypePool,
+	schemas.TopicContributions: schemas.TypeContribution,
+	schemas.TopicRates:         schemas.TypeRate,
+	schemas.TopicNodeRewards:   schemas.TypeNodeReward,
+}
+
+// ValidateType checks that env is a well-formed event of type want (read
+// from topic, named in errors).
+func ValidateType(want, topic string, env schemas.Envelope) error {
 	if env.Type != want {
 		return fmt.Errorf("event %s: type must be %q on %s, got %q", env.EventID, want, topic, env.Type)
 	}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	kgo "github.com/segmentio/kafka-go"
+
+	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// benchRecords is the number of records each stream benchmark moves; set
+// NODESHARE_BENCH_RECORDS to change it.
+func benchRecords() int {
+	if n, err := strconv.Atoi(os.Getenv("NODESHARE_BENCH_RECORDS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
+}
+
+func benchServices(b *testing.B) config {
+	b.Helper()
+	if os.Getenv("NODESHARE_KAFKA_BROKERS") == "" {
+		b.Skip("needs the local stack: ops/stack up; eval \"$(ops/stack env)\"")
+	}
+	var c config
+	c.KafkaBrokers = os.Getenv("NODESHARE_KAFKA_BROKERS")
+	c.ClickHouse.Addr = envOr("NODESHARE_CLICKHOUSE_ADDR", "127.0.0.1:19000")
+	c.ClickHouse.Database = envOr("NODESHARE_CLICKHOUSE_DATABASE", "nodeshare")
+	return c
+}
+
+// contributionRecords builds n contribution events; invalid ones (negative
+// amount) make the processor write a dead letter for each, so both sides of
+// the processor benchmark consume and produce one record per input.
+func contributionRecords(b *testing.B, n int, invalid bool) []kafka.Record {
+	b.Helper()
+	out := make([]kafka.Record, n)
+	for i := range out {
+		amt := int64(100_000_000 + i)
+		if invalid {
+			amt = -1
+		}
+		c := schemas.Contribution{DAO: "bench", PoolID: "pool-a", ContributionID: fmt.Sprintf("c%08d", i),
+			Sponsor: "2vxsx-fae", AmountE8s: amt, At: "2026-01-01T00:00:00Z"}
+		key := c.DAO + "/" + c.PoolID + "/" + c.ContributionID
+		env, err := schemas.NewEnvelope(schemas.TypeContribution, key, schemas.Provenance{Source: "bench"}, c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, _ := env.Marshal()
+		out[i] = kafka.Record{Key: []byte(key), Value: v}
+	}
+	return out
+}
+
+func fillTopic(b *testing.B, ctx context.Context, brokers []string, topic string, recs []kafka.Record) {
+	b.Helper()
+	if err := kafka.EnsureTopics(ctx, brokers, []schemas.TopicSpec{{Name: topic, Partitions: 1}}, 1); err != nil {
+		b.Fatal(err)
+	}
+	p := kafka.NewProducer(brokers)
+	defer p.Close()
+	for i := 0; i < len(recs); i += 5000 {
+		end := min(i+5000, len(recs))
+		chunk := make([]kafka.Record, end-i)
+		for j := range chunk {
+			chunk[j] = recs[i+j]
+			chunk[j].Topic = topic
+		}
+		if err := p.Publish(ctx, chunk...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProcessorVsRawKafka: the processor's loop (consumer group,
+// strict decode, validation, one dead letter produced per input, commit
+// after the outputs are acknowledged) against raw kafka-go consume +
+// produce + commit of the same records, in the same run.
+func BenchmarkProcessorVsRawKafka(b *testing.B) {
+	cfg := benchServices(b)
+	ctx := context.Background()
+	brokers := cfg.brokers()
+	n := benchRecords()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	in := "bench.processor-in-" + run
+	fillTopic(b, ctx, brokers, in, contributionRecords(b, n, true))
+
+	b.Run("raw-kafka-go", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			out := fmt.Sprintf("bench.raw-out-%s-%d", run, i)
+			if err := kafka.EnsureTopics(ctx, brokers, []schemas.TopicSpec{{Name: out, Partitions: 1}}, 1); err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			rawConsumeProduce(b, ctx, brokers, in, out, fmt.Sprintf("bench-raw-%s-%d", run, i), n)
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+		}
+	})
+	b.Run("nodeshare-processor", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			dlq := fmt.Sprintf("bench.dlq-%s-%d", run, i)
+			if err := kafka.EnsureTopics(ctx, brokers, []schemas.TopicSpec{{Name: dlq, Partitions: 1}}, 1); err != nil {
+				b.Fatal(err)
+			}
+			p := kafka.NewProducer(brokers)
+			pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: schemas.TopicEntitlements, DLQTopic: dlq,
+				InputTypes: map[string]string{in: schemas.TypeContribution}}
+			start := time.Now()
+			err := kafka.Consume(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: fmt.Sprintf("bench-proc-%s-%d", run, i),
+				Topics: []string{in}, Logger: quietLog()}, processHandler(pcfg, p, quietLog()), true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "records/s")
+			p.Close()
+		}
+	})
+}
+
+// rawConsumeProduce is the baseline: a kafka-go consumer group, batches of
+// up to 1000, each written to out with the same writer settings, then the
+// batch's last offset committed.
+func rawConsumeProduce(b *testing.B, ctx context.Context, brokers []string, in, out, group string, n int) {
+	r := kgo.NewReader(kgo.ReaderConfig{Brokers: brokers, GroupID: group, GroupTopics: []string{in},
+		StartOffset: kgo.FirstOffset, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond})
+	defer r.Close()
+	w := &kgo.Writer{Addr: kgo.TCP(brokers...), Balancer: &kgo.Hash{}, RequiredAcks: kgo.RequireAll,
+		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, BatchBytes: 16 << 20}
+	defer w.Close()
+	done := 0
+	for done < n {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch := []kgo.Message{m}
+		wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		for len(batch) < 1000 {
+			m, err := r.FetchMessage(wctx)
+			if err != nil {
+				break
+			}
+			batch = append(batch, m)
+		}
+		cancel()
+		outs := make([]kgo.Message, len(batch))
+		for i, m := range batch {
+			outs[i] = kgo.Message{Topic: out, Key: m.Key, Value: m.Value}
+		}
+		if err := w.WriteMessages(ctx, outs...); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.CommitMessages(ctx, batch[len(batch)-1]); err != nil {
+			b.Fatal(err)
+		}
+		done += len(batch)
+	}
+}
+
+// BenchmarkSinkVsRawClickHouse: the sink handler (strict envelope decode,
+// content hash check, hash chain, idempotent insert with a dedup token)
+// against a raw clickhouse-go batch insert of the same rows into an
+// identical table, in batches of 10,000, in the same run.
+func BenchmarkSinkVsRawClickHouse(b *testing.B) {
+	cfg := benchServices(b)
+	ctx := context.Background()
+	n := benchRecords()
+	db := fmt.Sprintf("nodeshare_bench_%d", time.Now().UnixNano())
+	c := cfg.ClickHouse
+	c.Database = db
+	store, err := clickhouse.Open(ctx, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		_ = store.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		store.Close()
+	}()
+	if _, err := store.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.Conn().Exec(ctx, "CREATE TABLE raw_baseline AS events_raw"); err != nil {
+		b.Fatal(err)
+	}
+	recs := contributionRecords(b, n, false)
+	now := time.Now()
+	msgs := make([]kafka.Message, n)
+	for i, r := range recs {
+		msgs[i] = kafka.Message{Topic: "bench.sink", Partition: 0, Offset: int64(i), Key: r.Key, Value: r.Value, Time: now}
+	}
+	const batch = 10_000
+
+	b.Run("raw-clickhouse-go", func(b *testing.B) {
+		for it := 0; it < b.N; it++ {
+			_ = store.Conn().Exec(ctx, "TRUNCATE TABLE raw_baseline")
+			start := time.Now()
+			for i := 0; i < n; i += batch {
+				bt, err := store.Conn().PrepareBatch(ctx, "INSERT INTO raw_baseline (topic, partition, offset, key, event_id, event_type, schema_version, provenance, payload, kafka_time, ingested_at, prev_hash, row_hash)")
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, m := range msgs[i:min(i+batch, n)] {
+					if err := bt.Append(m.Topic, uint32(0), uint64(m.Offset), string(m.Key), string(m.Key), "contribution", uint16(1),
+						"{}", string(m.Value), now, now, "", ""); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := bt.Send(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+		}
+	})
+	b.Run("nodeshare-sink", func(b *testing.B) {
+		h := sinkHandler(store, quietLog())
+		for it := 0; it < b.N; it++ {
+			_ = store.Conn().Exec(ctx, "TRUNCATE TABLE events_raw")
+			start := time.Now()
+			for i := 0; i < n; i += batch {
+				if err := h(ch.Context(ctx), msgs[i:min(i+batch, n)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "rows/s")
+		}
+	})
+}
