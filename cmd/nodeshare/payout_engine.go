@@ -61,6 +61,7 @@ type payoutEngine struct {
 
 	blocksMu sync.Mutex
 	blocks   blockCache
+	settled  sync.Map // intent id -> result recorded from blocks before sending
 }
 
 // payoutSummary is what a run did.
@@ -319,6 +320,24 @@ func (e *payoutEngine) run(ctx context.Context, dao, period string, opt runOptio
 		return sum, fmt.Errorf("payout %s %s: treasury balance: %w: nothing signed", dao, period, err)
 	}
 	if bal < uint64(need) {
+		// Some pending intents may already be on the ledger (a reply lost, a
+		// process killed before its result was recorded). Settle those from
+		// the blocks, read-only, before deciding.
+		still, n, err := e.settleFromBlocks(ctx, pending, attempts)
+		if err != nil {
+			return sum, fmt.Errorf("payout %s %s: treasury %s holds %d e8s, the pending transfers need %d: reading the blocks for transfers already made: %w: nothing signed",
+				dao, period, ic.AccountText(e.treasury), bal, need, err)
+		}
+		sum.Reconciled += n
+		for id, r := range e.settledResults() {
+			sum.Results[id] = r
+		}
+		pending, need = still, 0
+		for _, in := range pending {
+			need += in.AmountE8s + in.FeeE8s
+		}
+	}
+	if bal < uint64(need) {
 		return sum, fmt.Errorf("payout %s %s: treasury %s holds %d e8s, the %d pending transfers need %d e8s with fees: nothing signed",
 			dao, period, ic.AccountText(e.treasury), bal, len(pending), need)
 	}
@@ -496,6 +515,12 @@ func (e *payoutEngine) settle(ctx context.Context, in schemas.PayoutIntent, reco
 			case ic.TooOld:
 				// Certified: the ledger's time is past this attempt's window,
 				// so no attempt of this intent can execute any more.
+				if out.newAttempts > 0 {
+					// Even a created_at_time of "now" is too old: the local
+					// clock is more than 24 h behind the ledger's.
+					unsettled(schemas.PayoutPending, fmt.Errorf("the ledger refuses a created_at_time of now as TooOld: the local clock is behind the ledger's by more than 24 h: %w", errStopRun))
+					return out
+				}
 				atts2 := atts
 				b, found, ferr := e.findPaid(ctx, in, atts2, to)
 				if ferr != nil {
@@ -562,6 +587,48 @@ func (e *payoutEngine) settle(ctx context.Context, in schemas.PayoutIntent, reco
 	}
 }
 
+// settleFromBlocks records as paid every intent whose transfer is found
+// in the ledger's blocks and returns the others.
+func (e *payoutEngine) settleFromBlocks(ctx context.Context, pending []schemas.PayoutIntent, attempts map[string][]schemas.PayoutAttempt) ([]schemas.PayoutIntent, int, error) {
+	var still []schemas.PayoutIntent
+	n := 0
+	for _, in := range pending {
+		to, err := ic.AccountFromText(in.Recipient)
+		if err != nil {
+			return nil, n, err
+		}
+		atts, err := payout.Attempts(in, attempts[in.IntentID])
+		if err != nil {
+			return nil, n, err
+		}
+		b, found, err := e.findPaid(ctx, in, atts, to)
+		if err != nil {
+			return nil, n, err
+		}
+		if !found {
+			still = append(still, in)
+			continue
+		}
+		r := schemas.PayoutResult{IntentID: in.IntentID, AmountE8s: in.AmountE8s, Recipient: in.Recipient, Status: schemas.PayoutPaid, BlockIndex: b, VerifiedBy: "blocks"}
+		if err := e.store.SaveResult(ctx, r); err != nil {
+			return nil, n, err
+		}
+		e.settled.Store(in.IntentID, r)
+		n++
+	}
+	return still, n, nil
+}
+
+// settledResults returns the results recorded by settleFromBlocks.
+func (e *payoutEngine) settledResults() map[string]schemas.PayoutResult {
+	out := map[string]schemas.PayoutResult{}
+	e.settled.Range(func(k, v any) bool {
+		out[k.(string)] = v.(schemas.PayoutResult)
+		return true
+	})
+	return out
+}
+
 // findPaid searches the ledger's blocks for a transfer that executed one of
 // the intent's attempts. Only blocks at or after the earliest attempt's
 // created_at_time minus the permitted drift can hold one.
@@ -605,7 +672,8 @@ type blockCache struct {
 }
 
 // blocksSince returns every block whose timestamp is at or after tsNanos, up
-// to the ledger's current tip.
+// to the ledger's current tip. Blocks already read are cached for the
+// engine's life (blocks never change).
 func (e *payoutEngine) blocksSince(ctx context.Context, tsNanos uint64) ([]payout.Block, error) {
 	e.blocksMu.Lock()
 	defer e.blocksMu.Unlock()
@@ -613,9 +681,25 @@ func (e *payoutEngine) blocksSince(ctx context.Context, tsNanos uint64) ([]payou
 	if err != nil {
 		return nil, err
 	}
-	// Binary search the first block with timestamp >= tsNanos (block times
-	// never decrease).
-	lo, hi := tip.FirstBlockIndex, tip.ChainLength
+	first := tip.FirstBlockIndex
+	if first > 0 {
+		// Blocks below first are in archive canisters, which this reader
+		// cannot read: the search is complete only if the oldest block the
+		// ledger still holds is older than tsNanos.
+		p, err := e.ledger.QueryBlocks(ctx, first, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(p.Blocks) == 0 || p.Blocks[0].TimestampNanos >= tsNanos {
+			return nil, fmt.Errorf("blocks before %d are archived and may hold the transfer; archive reading is not supported yet: settle by hand (docs/payouts.md)", first)
+		}
+	}
+	// The first block with timestamp >= tsNanos (block times never
+	// decrease): binary search on a long chain, a whole read of a short one.
+	lo, hi := first, tip.ChainLength
+	if hi-lo <= 4000 {
+		hi = lo
+	}
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		p, err := e.ledger.QueryBlocks(ctx, mid, 1)
@@ -631,25 +715,24 @@ func (e *payoutEngine) blocksSince(ctx context.Context, tsNanos uint64) ([]payou
 			lo = mid + 1
 		}
 	}
-	if lo == tip.FirstBlockIndex && lo > 0 {
-		// The range may begin in the archives, which this reader cannot read:
-		// refuse to conclude "absent".
-		return nil, fmt.Errorf("blocks before %d are archived and cannot be searched yet: settle by hand (docs/payouts.md)", lo)
-	}
 	c := &e.blocks
 	if !c.loaded || lo < c.start {
 		c.start, c.blocks, c.loaded = lo, nil, true
 	}
-	next := c.start + uint64(len(c.blocks))
-	if next < tip.ChainLength {
+	if next := c.start + uint64(len(c.blocks)); next < tip.ChainLength {
 		raw, err := e.blocksRange(ctx, next, tip.ChainLength)
 		if err != nil {
 			return nil, err
 		}
 		c.blocks = append(c.blocks, raw...)
 	}
-	off := lo - c.start
-	return append([]payout.Block(nil), c.blocks[off:]...), nil
+	var out []payout.Block
+	for _, b := range c.blocks[lo-c.start:] {
+		if b.TimestampNanos >= tsNanos {
+			out = append(out, b)
+		}
+	}
+	return out, nil
 }
 
 func (e *payoutEngine) blocksRange(ctx context.Context, start, end uint64) ([]payout.Block, error) {
@@ -663,7 +746,7 @@ func (e *payoutEngine) blocksRange(ctx context.Context, start, end uint64) ([]pa
 			break
 		}
 		for _, b := range page.Blocks {
-			out = append(out, payout.Block{Index: b.Index, Op: b.Op, From: b.From, To: b.To, AmountE8s: b.AmountE8s,
+			out = append(out, payout.Block{Index: b.Index, TimestampNanos: b.TimestampNanos, Op: b.Op, From: b.From, To: b.To, AmountE8s: b.AmountE8s,
 				FeeE8s: b.FeeE8s, Memo: b.Memo, CreatedAtNanos: b.CreatedAtNanos})
 		}
 		start += uint64(len(page.Blocks))

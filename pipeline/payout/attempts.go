@@ -43,6 +43,7 @@ func Attempts(in schemas.PayoutIntent, recorded []schemas.PayoutAttempt) ([]Atte
 // is the 32-byte legacy account identifier of the destination.
 type Block struct {
 	Index          uint64
+	TimestampNanos uint64
 	Op             string // "transfer" for transfers
 	From, To       [32]byte
 	AmountE8s      uint64
