@@ -356,7 +356,10 @@ func groupSponsors(cs []Contribution, refund bool, slashBps money.Bps) (grouped,
 		// contribution starts a new sponsor and no string is compared again.
 		for i := range cs {
 			c := &cs[i]
-			f.g.shares[i] = Share{Sponsor: c.Sponsor, StakeE8s: c.AmountE8s}
+			// Field by field: the slice is freshly zeroed, and a whole-struct
+			// store would copy (with write barriers) 64 bytes instead of 24.
+			sh := &f.g.shares[i]
+			sh.Sponsor, sh.StakeE8s = c.Sponsor, c.AmountE8s
 			t := f.g.total + uint64(c.AmountE8s)
 			if t < f.g.total {
 				return grouped{}, inputErr(contributionPath(i, c.ID), "amount_e8s", "makes the pool's total stake exceed 2^64-1 e8s, got %d", c.AmountE8s)
