@@ -18,6 +18,7 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
+	"github.com/nodeshare/nodeshare/pipeline/rates"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -133,6 +134,7 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 		// Dead letters of the batch are published together, before the
 		// batch's offsets are committed.
 		var dead []kafka.Record
+		var spots []kafka.Message
 		reject := func(m kafka.Message, reason error) error {
 			log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
 			rec, err := deadLetter(m, reason)
@@ -155,6 +157,10 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 				if err := reject(m, err); err != nil {
 					return err
 				}
+				continue
+			}
+			if m.Topic == schemas.TopicRates {
+				spots = append(spots, m)
 				continue
 			}
 			if m.Topic != schemas.TopicNodeRewards {
@@ -190,8 +196,79 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 			}
 			log.Info("reward allocated", "reward", env.EventID, "period", entitle.PeriodOf(r.TimestampSeconds), "events", len(evs), "published", n)
 		}
+		if err := publishAverages(ctx, cfg, p, spots); err != nil {
+			return err
+		}
 		return p.Publish(ctx, dead...)
 	}
+}
+
+// publishAverages publishes, for every spot rate of the batch, the 30-day
+// average and the NNS rate (minimum floor applied) as of that observation,
+// computed from the observations up to it on the rates topic; so a replay
+// computes the same numbers whatever came later.
+func publishAverages(ctx context.Context, cfg processorConfig, p *kafka.Producer, spots []kafka.Message) error {
+	var todo []kafka.Message
+	for _, m := range spots {
+		env, err := schemas.DecodeEnvelope(m.Value)
+		var r schemas.Rate
+		if err == nil && env.DecodePayload(schemas.TypeRate, &r) == nil && r.Kind == "spot" && env.Provenance.Source != "nodeshare" {
+			todo = append(todo, m)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	all, err := kafka.ReadAll(ctx, cfg.Brokers, schemas.TopicRates)
+	if err != nil {
+		return err
+	}
+	type obs struct {
+		partition int
+		offset    int64
+		o         rates.Observation
+	}
+	var known []obs
+	for _, m := range all {
+		env, err := schemas.DecodeEnvelope(m.Value)
+		var r schemas.Rate
+		if err == nil && env.DecodePayload(schemas.TypeRate, &r) == nil && r.Kind == "spot" && r.XDRPermyriadPerICP > 0 && env.Provenance.Source != "nodeshare" {
+			known = append(known, obs{m.Partition, m.Offset, rates.Observation{TimestampSeconds: r.TimestampSeconds, XDRPermyriadPerICP: r.XDRPermyriadPerICP}})
+		}
+	}
+	var evs []entitle.Event
+	for _, m := range todo {
+		var upTo []rates.Observation
+		var at uint64
+		for _, k := range known {
+			if k.partition == m.Partition && k.offset <= m.Offset {
+				upTo = append(upTo, k.o)
+				if k.offset == m.Offset {
+					at = k.o.TimestampSeconds
+				}
+			}
+		}
+		avg, _, err := rates.Average30(upTo, at)
+		if err != nil {
+			continue // nothing to average yet
+		}
+		minRate := cfg.Params.MinimumICPXDRRate
+		if minRate == 0 {
+			minRate = 100
+		}
+		for kind, v := range map[string]int64{"avg30": avg, "nns": rates.NNSRate(avg, minRate)} {
+			key := "nodeshare/" + kind + "/" + string(m.Key)
+			env, err := schemas.NewEnvelope(schemas.TypeRate, key, schemas.Provenance{Source: "nodeshare", Method: "rates/" + kind},
+				schemas.Rate{Kind: kind, TimestampSeconds: at, XDRPermyriadPerICP: v})
+			if err != nil {
+				return err
+			}
+			evs = append(evs, entitle.Event{Topic: schemas.TopicRates, Key: key, Envelope: env})
+		}
+	}
+	sort.Slice(evs, func(i, j int) bool { return evs[i].Key < evs[j].Key })
+	_, err = publishNew(ctx, cfg.Brokers, p, evs)
+	return err
 }
 
 // sinkHandler writes every record to events_raw and the typed tables. Rows

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -292,6 +294,73 @@ func TestMalformedEventsGoToTheDeadLetterTopic(t *testing.T) {
 		}
 		if n := count(t, ctx, store, "SELECT count() FROM dead_letters FINAL WHERE key = ? AND position(reason, ?) > 0", key, c.reason); n == 0 {
 			t.Errorf("case %d: no dead_letters row in ClickHouse with reason %q", i, c.reason)
+		}
+	}
+}
+
+// TestRatesProcessorAveragesThirtyDays publishes spot rates on three days
+// and checks the processor's 30-day average and NNS rate (with the minimum
+// floor) as of each observation.
+func TestRatesProcessorAveragesThirtyDays(t *testing.T) {
+	cfg := requireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	brokers := cfg.brokers()
+	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// A range of days of its own, far from any other test's rates.
+	base := uint64(2_000_000_000 + (time.Now().UnixNano()/1e9%100_000)*86_400*40)
+	src := fmt.Sprintf("it-rates-%d", time.Now().UnixNano())
+	obs := []schemas.Rate{
+		{Kind: "spot", TimestampSeconds: base + 100, XDRPermyriadPerICP: 30_000},
+		{Kind: "spot", TimestampSeconds: base + 86_400, XDRPermyriadPerICP: 40_001},
+		{Kind: "spot", TimestampSeconds: base + 2*86_400, XDRPermyriadPerICP: 5_000},
+	}
+	var evs []entitle.Event
+	for _, r := range obs {
+		key := fmt.Sprintf("%s/spot/%d", src, r.TimestampSeconds)
+		env, err := schemas.NewEnvelope(schemas.TypeRate, key, schemas.Provenance{Source: "test"}, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, entitle.Event{Topic: schemas.TopicRates, Key: key, Envelope: env})
+	}
+	p := kafka.NewProducer(brokers)
+	defer p.Close()
+	if _, err := publishNew(ctx, brokers, p, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := process(ctx, brokers, groupEntitle, schemas.TopicEntitlements, 10_000, true, quietLog()); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := kafka.ReadAll(ctx, brokers, schemas.TopicRates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, m := range msgs {
+		if !strings.Contains(string(m.Key), src) || !strings.HasPrefix(string(m.Key), "nodeshare/") {
+			continue
+		}
+		e, err := schemas.DecodeEnvelope(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r schemas.Rate
+		if err := e.DecodePayload(schemas.TypeRate, &r); err != nil {
+			t.Fatal(err)
+		}
+		got[strings.SplitN(string(m.Key), "/", 3)[1]+"@"+strconv.FormatUint(r.TimestampSeconds-base, 10)] = r.XDRPermyriadPerICP
+	}
+	want := map[string]int64{
+		"avg30@100": 30_000, "nns@100": 30_000,
+		"avg30@86400": 35_000, "nns@86400": 35_000, // floor((30000+40001)/2)
+		"avg30@172800": 25_000, "nns@172800": 25_000, // floor(75001/3)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: got %d, want %d (all: %v)", k, got[k], v, got)
 		}
 	}
 }

@@ -22,6 +22,9 @@ type Event struct {
 type Params struct {
 	// LedgerFeeE8s is the ICP ledger fee the recipients bear (icrc1_fee).
 	LedgerFeeE8s int64
+	// MinimumICPXDRRate is the NNS minimum rate parameter (100 = 1 XDR per
+	// ICP) used by the rates processor's floor; 0 means 100.
+	MinimumICPXDRRate int64
 }
 
 // Role names of entitlement recipients.

@@ -178,8 +178,8 @@ func ValidateType(want, topic string, env schemas.Envelope) error {
 		if err := env.DecodePayload(want, &r); err != nil {
 			return err
 		}
-		if r.Kind != "spot" && r.Kind != "avg30" {
-			return fmt.Errorf("rate %s: kind must be \"spot\" or \"avg30\", got %q", env.EventID, r.Kind)
+		if r.Kind != "spot" && r.Kind != "avg30" && r.Kind != "nns" {
+			return fmt.Errorf("rate %s: kind must be \"spot\", \"avg30\" or \"nns\", got %q", env.EventID, r.Kind)
 		}
 		if r.XDRPermyriadPerICP <= 0 {
 			return fmt.Errorf("rate %s: xdr_permyriad_per_icp must be > 0, got %d", env.EventID, r.XDRPermyriadPerICP)
