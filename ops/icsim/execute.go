@@ -39,6 +39,8 @@ func (s *Server) methods(canister principal.Principal) map[string]method {
 		return governanceMethods
 	case canister.Equal(cmcID):
 		return cmcMethods
+	case canister.Equal(nrcID):
+		return nrcMethods
 	}
 	return nil
 }

@@ -35,6 +35,11 @@ type Scenario struct {
 	MintRewards   bool             `json:"mint_rewards,omitempty"`
 	Rate          *ConversionRate  `json:"rate,omitempty"`
 	AverageRate   *ConversionRate  `json:"average_rate,omitempty"`
+	// NodeDailyRewards are the NRC's per-node daily metrics (nrc.go); an
+	// entry for a node and day already known replaces it.
+	NodeDailyRewards []NodeDay `json:"node_daily_rewards,omitempty"`
+	// Dashboard overrides what the dashboard REST API reports (dashboard.go).
+	Dashboard *DashboardRates `json:"dashboard,omitempty"`
 }
 
 func decodeHex(s string) ([]byte, error) { return hex.DecodeString(s) }
@@ -90,6 +95,19 @@ func (s *Server) applyScenario(sc Scenario, digest string) error {
 			return fmt.Errorf("icsim: scenario rewards[%d]: %w", i, err)
 		}
 	}
+	var nodeDays []NodeDay
+	for i, e := range sc.NodeDailyRewards {
+		days, err := e.expand()
+		if err != nil {
+			return fmt.Errorf("icsim: scenario node_daily_rewards[%d]: %w", i, err)
+		}
+		nodeDays = append(nodeDays, days...)
+	}
+	if sc.Dashboard != nil {
+		if err := sc.Dashboard.validate(); err != nil {
+			return fmt.Errorf("icsim: scenario dashboard: %w", err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.canisterNow()
@@ -112,13 +130,17 @@ func (s *Server) applyScenario(sc Scenario, digest string) error {
 	if sc.AverageRate != nil {
 		s.cmc.Average = sc.AverageRate
 	}
+	s.nrc.add(nodeDays)
+	if sc.Dashboard != nil {
+		s.dash.rates = sc.Dashboard
+	}
 	if digest != "" {
 		s.appliedScenarios = append(s.appliedScenarios, digest)
 	}
 	if err := s.save(); err != nil {
 		return err
 	}
-	s.log.Info("scenario applied", "balances", len(sc.Balances), "node_providers", len(sc.NodeProviders), "rewards", len(sc.Rewards), "mint_rewards", sc.MintRewards)
+	s.log.Info("scenario applied", "balances", len(sc.Balances), "node_providers", len(sc.NodeProviders), "rewards", len(sc.Rewards), "mint_rewards", sc.MintRewards, "node_days", len(nodeDays))
 	return nil
 }
 

@@ -63,6 +63,9 @@ type Server struct {
 	ledger *ledger
 	gov    *governanceState
 	cmc    *cmcState
+	nrc    *nrcState
+	// dash is the simulated dashboard REST API (dashboard.go).
+	dash   dashboardState
 	faults Faults
 	status map[[32]byte]*requestStatus
 	// appliedScenarios are sha256 digests of scenario files already applied.
@@ -112,6 +115,7 @@ func New(opts Options) (*Server, error) {
 		ledger: newLedger(),
 		gov:    newGovernanceState(),
 		cmc:    newCMCState(),
+		nrc:    newNRCState(),
 		status: map[[32]byte]*requestStatus{},
 	}
 	if err := s.load(); err != nil {
@@ -145,6 +149,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/{ver}/canister/{ecid}/read_state", s.handleReadState)
 	mux.HandleFunc("POST /api/{ver}/subnet/{sid}/read_state", s.handleSubnetReadState)
 	s.adminRoutes(mux)
+	s.dashboardRoutes(mux)
 	return mux
 }
 
@@ -254,7 +259,7 @@ var apiVersions = map[string]map[string]bool{
 }
 
 func (s *Server) hasCanister(id principal.Principal) bool {
-	return id.Equal(ledgerID) || id.Equal(governanceID) || id.Equal(cmcID)
+	return id.Equal(ledgerID) || id.Equal(governanceID) || id.Equal(cmcID) || id.Equal(nrcID)
 }
 
 func (s *Server) sleep(ctx context.Context, d time.Duration) {
@@ -492,7 +497,7 @@ func (s *Server) addStatus(t *stateTree, rid [32]byte, st *requestStatus) {
 func (s *Server) addSubnet(t *stateTree) {
 	sid := s.keys.rootSubnet.Raw
 	t.set(s.keys.rootKeyDER, []byte("subnet"), sid, []byte("public_key"))
-	ranges, _ := cbor.Marshal([][][]byte{{governanceID.Raw, cmcID.Raw}})
+	ranges, _ := cbor.Marshal([][][]byte{{governanceID.Raw, nrcID.Raw}})
 	t.set(ranges, []byte("subnet"), sid, []byte("canister_ranges"))
 	t.set(s.keys.nodeKeyDER, []byte("subnet"), sid, []byte("node"), s.keys.nodeID.Raw, []byte("public_key"))
 }

@@ -23,6 +23,7 @@ type persisted struct {
 	Blocks           []Block          `json:"blocks"`
 	Governance       *governanceState `json:"governance,omitempty"`
 	CMC              *cmcState        `json:"cmc,omitempty"`
+	NRC              *nrcState        `json:"nrc,omitempty"`
 	AppliedScenarios []string         `json:"applied_scenarios,omitempty"`
 }
 
@@ -74,6 +75,9 @@ func (s *Server) load() error {
 	if p.CMC != nil {
 		s.cmc = p.CMC
 	}
+	if p.NRC != nil {
+		s.nrc = p.NRC
+	}
 	s.offset = time.Duration(p.ClockOffsetNanos)
 	s.appliedScenarios = p.AppliedScenarios
 	return s.save()
@@ -93,6 +97,7 @@ func (s *Server) save() error {
 		Blocks:           s.ledger.blocks,
 		Governance:       s.gov,
 		CMC:              s.cmc,
+		NRC:              s.nrc,
 		AppliedScenarios: s.appliedScenarios,
 	}
 	if p.Blocks == nil {
