@@ -42,12 +42,12 @@ func buildDemoScenario(dao string, rewardAt time.Time, treasury string) demoScen
 	funded := rewardAt.AddDate(0, -2, 0).UTC()
 	s.Pools = []schemas.Pool{
 		{DAO: dao, PoolID: "pool-a", NodeProvider: s.NodeProvider,
-			Nodes:  []schemas.Node{{NodeID: "node-a1", WeightXDRPermyriad: 15_000_000}},
-			Hoster: schemas.HosterTerms{Account: hoster, FixedXDRPermyriad: 2_000_000, Bps: 500},
+			Nodes:     []schemas.Node{{NodeID: "node-a1", WeightXDRPermyriad: 15_000_000}},
+			Hoster:    schemas.HosterTerms{Account: hoster, FixedXDRPermyriad: 2_000_000, Bps: 500},
 			DAOFeeBps: 200, WhalePremiumBps: 3500, MinPayoutE8s: 1_000_000, RulesVersion: "v1", ProposalStatus: "adopted"},
 		{DAO: dao, PoolID: "pool-b", NodeProvider: s.NodeProvider,
-			Nodes:  []schemas.Node{{NodeID: "node-b1", WeightXDRPermyriad: 12_500_000}},
-			Hoster: schemas.HosterTerms{Account: hoster, FixedXDRPermyriad: 2_000_000, Bps: 500},
+			Nodes:     []schemas.Node{{NodeID: "node-b1", WeightXDRPermyriad: 12_500_000}},
+			Hoster:    schemas.HosterTerms{Account: hoster, FixedXDRPermyriad: 2_000_000, Bps: 500},
 			DAOFeeBps: 200, WhalePremiumBps: 0, MinPayoutE8s: 1_000_000, RulesVersion: "v1", ProposalStatus: "adopted"},
 	}
 	add := func(pool string, i int, sponsor string, amount int64) {
