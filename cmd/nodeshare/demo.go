@@ -111,72 +111,12 @@ func demo(ctx context.Context, cfg config, dao string, rewardAt time.Time, log *
 	}
 	producer := kafka.NewProducer(brokers)
 	defer producer.Close()
-
-	// 1. The facts: pools, contributions, rates and the NNS reward. Only
-	// facts not yet on their topics are published.
-	sc := buildDemoScenario(dao, rewardAt, out.Treasury)
-	out.DAO, out.Period = dao, entitle.PeriodOf(sc.Reward.TimestampSeconds)
-	var facts []entitle.Event
-	add := func(topic, typ, key string, prov schemas.Provenance, v any) error {
-		env, err := schemas.NewEnvelope(typ, key, prov, v)
-		if err != nil {
-			return err
-		}
-		facts = append(facts, entitle.Event{Topic: topic, Key: key, Envelope: env})
-		return nil
-	}
-	admin := schemas.Provenance{Source: "dao-admin", Method: "nodeshare demo"}
-	for _, p := range sc.Pools {
-		if err := add(schemas.TopicPools, schemas.TypePool, p.DAO+"/"+p.PoolID, admin, p); err != nil {
-			return out, err
-		}
-	}
-	for _, c := range sc.Contributions {
-		if err := add(schemas.TopicContributions, schemas.TypeContribution, c.DAO+"/"+c.PoolID+"/"+c.ContributionID, admin, c); err != nil {
-			return out, err
-		}
-	}
-	simulated := schemas.Provenance{Source: "demo", Canister: ic.GovernanceCanisterID.String(), Method: "get_most_recent_monthly_node_provider_rewards (simulated)"}
-	for _, r := range sc.Rates {
-		if err := add(schemas.TopicRates, schemas.TypeRate, fmt.Sprintf("demo/%s/%d", r.Kind, r.TimestampSeconds), simulated, r); err != nil {
-			return out, err
-		}
-	}
-	n, err := publishNew(ctx, brokers, producer, facts)
+	out.DAO = dao
+	out.Period, out.Minted, err = demoAllocate(ctx, cfg, store, producer, dao, rewardAt, out.Treasury, fee, log)
 	if err != nil {
 		return out, err
 	}
-	rewardKey := entitle.RewardEventID(sc.Reward)
-	rewardEnv, err := schemas.NewEnvelope(schemas.TypeNodeReward, rewardKey, simulated, sc.Reward)
-	if err != nil {
-		return out, err
-	}
-	nr, err := publishNew(ctx, brokers, producer, []entitle.Event{{Topic: schemas.TopicNodeRewards, Key: rewardKey, Envelope: rewardEnv}})
-	if err != nil {
-		return out, err
-	}
-	log.Info("facts published", "new", n+nr, "total", len(facts)+1)
-	if nr == 1 {
-		// The NNS mints the reward to the DAO's account: on the simulator,
-		// an admin mint once, when the reward is first seen.
-		if err := simMint(ctx, cfg.ICURL, out.Treasury, sc.Reward.AmountE8s); err != nil {
-			return out, err
-		}
-		out.Minted = true
-	}
-
-	// 2. The entitlement processor, until it has seen every reward.
-	pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: int64(fee)}}
-	err = kafka.Consume(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: groupEntitle, Topics: processorTopics, Logger: log},
-		processHandler(pcfg, producer, log), true)
-	if err != nil {
-		return out, err
-	}
-	// 3. The sink, until ClickHouse holds everything on the topics.
 	sink := kafka.ConsumerConfig{Brokers: brokers, GroupID: groupSink, Topics: sinkTopics(), Logger: log}
-	if err := kafka.Consume(ctx, sink, sinkHandler(store, log), true); err != nil {
-		return out, err
-	}
 	// 4. The payout run, signed by the Vault transit key.
 	// Plan (once), approve with the demo's approver set of one, run.
 	eng := &payoutEngine{
@@ -200,6 +140,86 @@ func demo(ctx context.Context, cfg config, dao string, rewardAt time.Time, log *
 	}
 	out.ReportPath, err = writePayoutReport(filepath.Join(cfg.LocalDir, "reports"), out)
 	return out, err
+}
+
+// demoAllocate publishes the demo's facts (pools, contributions, rates and
+// the NNS reward; only those not yet on their topics), mints the reward on
+// the simulator when it is new, and runs the entitlement processor and the
+// sink until ClickHouse holds the period's entitlements.
+func demoAllocate(ctx context.Context, cfg config, store *clickhouse.Store, producer *kafka.Producer, dao string, rewardAt time.Time, treasury string, fee uint64, log *slog.Logger) (period string, minted bool, err error) {
+	brokers := cfg.brokers()
+	var out struct {
+		Treasury, Period string
+		Minted           bool
+	}
+	out.Treasury = treasury
+
+	// 1. The facts: pools, contributions, rates and the NNS reward. Only
+	// facts not yet on their topics are published.
+	sc := buildDemoScenario(dao, rewardAt, out.Treasury)
+	out.Period = entitle.PeriodOf(sc.Reward.TimestampSeconds)
+	var facts []entitle.Event
+	add := func(topic, typ, key string, prov schemas.Provenance, v any) error {
+		env, err := schemas.NewEnvelope(typ, key, prov, v)
+		if err != nil {
+			return err
+		}
+		facts = append(facts, entitle.Event{Topic: topic, Key: key, Envelope: env})
+		return nil
+	}
+	admin := schemas.Provenance{Source: "dao-admin", Method: "nodeshare demo"}
+	for _, p := range sc.Pools {
+		if err := add(schemas.TopicPools, schemas.TypePool, p.DAO+"/"+p.PoolID, admin, p); err != nil {
+			return out.Period, out.Minted, err
+		}
+	}
+	for _, c := range sc.Contributions {
+		if err := add(schemas.TopicContributions, schemas.TypeContribution, c.DAO+"/"+c.PoolID+"/"+c.ContributionID, admin, c); err != nil {
+			return out.Period, out.Minted, err
+		}
+	}
+	simulated := schemas.Provenance{Source: "demo", Canister: ic.GovernanceCanisterID.String(), Method: "get_most_recent_monthly_node_provider_rewards (simulated)"}
+	for _, r := range sc.Rates {
+		if err := add(schemas.TopicRates, schemas.TypeRate, fmt.Sprintf("demo/%s/%d", r.Kind, r.TimestampSeconds), simulated, r); err != nil {
+			return out.Period, out.Minted, err
+		}
+	}
+	n, err := publishNew(ctx, brokers, producer, facts)
+	if err != nil {
+		return out.Period, out.Minted, err
+	}
+	rewardKey := entitle.RewardEventID(sc.Reward)
+	rewardEnv, err := schemas.NewEnvelope(schemas.TypeNodeReward, rewardKey, simulated, sc.Reward)
+	if err != nil {
+		return out.Period, out.Minted, err
+	}
+	nr, err := publishNew(ctx, brokers, producer, []entitle.Event{{Topic: schemas.TopicNodeRewards, Key: rewardKey, Envelope: rewardEnv}})
+	if err != nil {
+		return out.Period, out.Minted, err
+	}
+	log.Info("facts published", "new", n+nr, "total", len(facts)+1)
+	if nr == 1 {
+		// The NNS mints the reward to the DAO's account: on the simulator,
+		// an admin mint once, when the reward is first seen.
+		if err := simMint(ctx, cfg.ICURL, out.Treasury, sc.Reward.AmountE8s); err != nil {
+			return out.Period, out.Minted, err
+		}
+		out.Minted = true
+	}
+
+	// 2. The entitlement processor, until it has seen every reward.
+	pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: int64(fee)}}
+	err = kafka.Consume(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: groupEntitle, Topics: processorTopics, Logger: log},
+		processHandler(pcfg, producer, log), true)
+	if err != nil {
+		return out.Period, out.Minted, err
+	}
+	// 3. The sink, until ClickHouse holds everything on the topics.
+	sink := kafka.ConsumerConfig{Brokers: brokers, GroupID: groupSink, Topics: sinkTopics(), Logger: log}
+	if err := kafka.Consume(ctx, sink, sinkHandler(store, log), true); err != nil {
+		return out.Period, out.Minted, err
+	}
+	return out.Period, out.Minted, nil
 }
 
 func sinkTopics() []string {

@@ -359,6 +359,9 @@ func (e *payoutEngine) run(ctx context.Context, dao, period string, opt runOptio
 		go func() {
 			defer wg.Done()
 			for in := range work {
+				if stopped.Load() || ctx.Err() != nil {
+					continue // sign nothing new after a stop
+				}
 				out := e.settle(ctx, in, attempts[in.IntentID])
 				mu.Lock()
 				if out.res.IntentID != "" {
