@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vapi "github.com/hashicorp/vault/api"
+
+	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/vault"
+	"github.com/nodeshare/nodeshare/ops/icsim"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// vaultWorld: the real Vault/OpenBao of the stack signs (transit), an
+// in-process simulator holds the ledger, an in-memory store the state.
+type vaultWorld struct {
+	t      *testing.T
+	cfg    config
+	sim    *icsim.Server
+	hs     *httptest.Server
+	store  *memPayoutStore
+	dao    string
+	period string
+	sha    string
+}
+
+func newVaultWorld(t *testing.T, cfg config, seed uint64) *vaultWorld {
+	t.Helper()
+	sim, err := icsim.New(icsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim.Handler())
+	t.Cleanup(hs.Close)
+	w := &vaultWorld{t: t, cfg: cfg, sim: sim, hs: hs, dao: "vault-dao", period: "2026-11-01T06:00:00Z"}
+	ents, pools := simPeriod(rand.New(rand.NewPCG(seed, seed)), w.dao, w.period, 4, int64(icsim.LedgerFeeE8s))
+	w.store = newMemPayoutStore(ents, pools)
+	eng := &payoutEngine{store: w.store, approval: demoApproval, now: time.Now}
+	m, _, err := eng.plan(context.Background(), w.dao, w.period, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := eng.approve(context.Background(), w.dao, w.period, m.SHA256, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	w.sha = m.SHA256
+	// Fund the transit key's principal on this simulator.
+	id := w.identity(cfg.Vault)
+	if _, err := sim.Mint(ic.AccountText(ic.Account{Owner: id.Sender()}), uint64(m.TotalAmountE8s+m.TotalFeeE8s)); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *vaultWorld) identity(vc vault.Config) *vault.TransitIdentity {
+	w.t.Helper()
+	c, err := vault.New(vc)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	id, err := vault.NewTransitIdentity(context.Background(), c)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return id
+}
+
+func (w *vaultWorld) run(id *vault.TransitIdentity) (payoutSummary, error) {
+	return w.runHook(id, nil)
+}
+
+// runHook runs with hook called at the engine's crash points (phaseSending:
+// every check passed, the first transfer signature follows).
+func (w *vaultWorld) runHook(id *vault.TransitIdentity, hook func(string)) (payoutSummary, error) {
+	client, err := ic.New(ic.Config{URL: w.hs.URL, Identity: id, FetchRootKey: true, PollDelay: 10 * time.Millisecond, PollTimeout: time.Second})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	eng := &payoutEngine{store: w.store, ledger: client, treasury: ic.Account{Owner: id.Sender()}, approval: demoApproval,
+		concurrency: 2, maxTries: 2, retryWait: 10 * time.Millisecond, now: time.Now, crash: hook}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return eng.run(ctx, w.dao, w.period, runOptions{ExpectSHA256: w.sha})
+}
+
+func (w *vaultWorld) transfers() int {
+	n := 0
+	for _, b := range w.sim.Ledger().Blocks {
+		if b.Op == icsim.OpTransfer {
+			n++
+		}
+	}
+	return n
+}
+
+// stoppedCleanly: the run stopped on a signing failure, nothing moved,
+// nothing recorded as paid or failed.
+func (w *vaultWorld) stoppedCleanly(sum payoutSummary, err error) {
+	w.t.Helper()
+	// Queries are signed too: a failure before the transfers stops at the
+	// checks ("nothing signed"); during the transfers it stops the run.
+	early := strings.Contains(err.Error(), "vault signing failed") && strings.Contains(err.Error(), "nothing signed")
+	if err == nil || !(early || (errors.Is(err, errStopRun) && strings.Contains(err.Error(), "signing failed"))) {
+		w.t.Fatalf("want a clean stop on a signing failure, got %v", err)
+	}
+	if n := w.transfers(); n != 0 || sum.Paid != 0 || sum.Failed != 0 {
+		w.t.Fatalf("after a signing failure: %d transfers, %d paid, %d failed", n, sum.Paid, sum.Failed)
+	}
+	for id, r := range w.store.results {
+		if r.Status != schemas.PayoutPending {
+			w.t.Fatalf("intent %s recorded %s after a signing failure", id, r.Status)
+		}
+	}
+}
+
+func (w *vaultWorld) resumedAll(sum payoutSummary, err error) {
+	w.t.Helper()
+	if err != nil || sum.Paid != len(sum.Manifest.Intents) || w.transfers() != len(sum.Manifest.Intents) {
+		w.t.Fatalf("resume: %v, %d paid of %d, %d transfers", err, sum.Paid, len(sum.Manifest.Intents), w.transfers())
+	}
+}
+
+func rootVault(t *testing.T, cfg config) *vapi.Client {
+	t.Helper()
+	tok := os.Getenv("NODESHARE_VAULT_ROOT_TOKEN")
+	if tok == "" {
+		t.Skip("NODESHARE_VAULT_ROOT_TOKEN unset: eval \"$(ops/stack env)\"")
+	}
+	vc := vapi.DefaultConfig()
+	vc.Address = cfg.Vault.Addr
+	c, err := vapi.NewClient(vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(tok)
+	return c
+}
+
+func unsealKey(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"../../.local/vault/init.json", ".local/vault/init.json"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var init struct {
+			Keys []string `json:"unseal_keys_b64"`
+		}
+		if json.Unmarshal(b, &init) == nil && len(init.Keys) > 0 {
+			return init.Keys[0]
+		}
+	}
+	t.Skip("no .local/vault/init.json: cannot unseal, so the sealed test does not seal")
+	return ""
+}
+
+// Vault sealed: the run stops before anything is sent and the intents stay
+// pending; after unsealing, a resume pays everything once. The test always
+// unseals (deferred), so the shared stack is left as it was.
+func TestPayoutVaultSealedStopsAndResumes(t *testing.T) {
+	cfg := requireServices(t)
+	root := rootVault(t, cfg)
+	key := unsealKey(t)
+	w := newVaultWorld(t, cfg, 31)
+	id := w.identity(cfg.Vault)
+	unseal := func() {
+		for i := 0; i < 50; i++ {
+			st, err := root.Sys().Unseal(key)
+			if err == nil && !st.Sealed {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Error("Vault did not unseal: run ops/stack up")
+	}
+	seal := func() {
+		if err := root.Sys().Seal(); err != nil {
+			t.Fatalf("seal: %v", err)
+		}
+	}
+	defer unseal()
+	// Sealed before the run: it stops at its first (signed) query.
+	seal()
+	sum, err := w.run(id)
+	unseal()
+	w.stoppedCleanly(sum, err)
+	// Sealed after every check passed, before the first transfer: the run
+	// stops at the first signature and sends nothing.
+	sum, err = w.runHook(w.identity(cfg.Vault), func(p string) {
+		if p == phaseSending {
+			seal()
+		}
+	})
+	unseal()
+	w.stoppedCleanly(sum, err)
+	if !errors.Is(err, errStopRun) {
+		t.Fatalf("sealed mid-run: want errStopRun, got %v", err)
+	}
+	// Wait until transit answers again (the unsealed server may still be
+	// starting its mounts).
+	var id2 *vault.TransitIdentity
+	for i := 0; i < 50; i++ {
+		c, _ := vault.New(cfg.Vault)
+		if id2, err = vault.NewTransitIdentity(context.Background(), c); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if id2 == nil {
+		t.Fatalf("transit after unseal: %v", err)
+	}
+	w.resumedAll(w.run(id2))
+}
+
+// Vault unreachable (the address stops answering mid-life): stop cleanly,
+// resume later through a reachable address.
+func TestPayoutVaultUnreachableStopsAndResumes(t *testing.T) {
+	cfg := requireServices(t)
+	w := newVaultWorld(t, cfg, 32)
+	target, _ := url.Parse(cfg.Vault.Addr)
+	proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	vc := cfg.Vault
+	vc.Addr = proxy.URL
+	vc.Timeout = 3 * time.Second
+	id := w.identity(vc)
+	proxy.Close() // unreachable from now on
+	w.stoppedCleanly(w.run(id))
+	w.resumedAll(w.run(w.identity(cfg.Vault)))
+}
+
+// Token expired: a short-lived signer token stops the run cleanly; a new
+// token resumes it.
+func TestPayoutVaultTokenExpiredStopsAndResumes(t *testing.T) {
+	cfg := requireServices(t)
+	root := rootVault(t, cfg)
+	w := newVaultWorld(t, cfg, 33)
+	sec, err := root.Auth().Token().Create(&vapi.TokenCreateRequest{Policies: []string{"nodeshare-signer"}, TTL: "3s", NoParent: false, Renewable: new(bool)})
+	if err != nil {
+		t.Fatalf("create a short token: %v", err)
+	}
+	vc := cfg.Vault
+	vc.Token = sec.Auth.ClientToken
+	id := w.identity(vc)
+	time.Sleep(4 * time.Second)
+	w.stoppedCleanly(w.run(id))
+	w.resumedAll(w.run(w.identity(cfg.Vault)))
+}
+
+// AppRole: log in with a role id and secret id, keep the token alive
+// (re-login when renewal ends), and sign. Skips when the stack has no
+// approle mount for the signer.
+func TestVaultAppRoleLoginAndSign(t *testing.T) {
+	cfg := requireServices(t)
+	root := rootVault(t, cfg)
+	auths, err := root.Sys().ListAuth()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := auths["approle/"]; !ok {
+		if err := root.Sys().EnableAuthWithOptions("approle", &vapi.EnableAuthOptions{Type: "approle"}); err != nil {
+			t.Fatalf("enable approle: %v", err)
+		}
+	}
+	// A role with the signer policy and a short, renewable token TTL, so the
+	// watcher renews and then logs in again after the max TTL.
+	if _, err := root.Logical().Write("auth/approle/role/nodeshare-signer-test", map[string]any{
+		"token_policies": "nodeshare-signer", "token_ttl": "2s", "token_max_ttl": "4s", "secret_id_ttl": "10m",
+	}); err != nil {
+		t.Fatalf("role: %v", err)
+	}
+	r, err := root.Logical().Read("auth/approle/role/nodeshare-signer-test/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := root.Logical().Write("auth/approle/role/nodeshare-signer-test/secret-id", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := cfg.Vault
+	vc.Token, vc.Auth, vc.RoleID, vc.SecretID = "", "approle", r.Data["role_id"].(string), s.Data["secret_id"].(string)
+	c, err := vault.New(vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	login, err := c.Login(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go c.KeepAlive(ctx, login, nil)
+	id, err := vault.NewTransitIdentity(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past the token's max TTL: KeepAlive must have logged in again.
+	time.Sleep(6 * time.Second)
+	if _, err := id.Sign([]byte("after the max ttl")); err != nil {
+		t.Fatalf("sign after the first token's max TTL (re-login expected): %v", err)
+	}
+	_ = filepath.Join
+}
