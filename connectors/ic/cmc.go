@@ -1,12 +1,14 @@
 package ic
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
 	"github.com/aviate-labs/agent-go/candid"
 	"github.com/aviate-labs/agent-go/certification"
 	"github.com/aviate-labs/agent-go/certification/hashtree"
+	"github.com/aviate-labs/agent-go/leb128"
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -15,6 +17,9 @@ import (
 type ICPXDRRate struct {
 	TimestampSeconds   uint64
 	XDRPermyriadPerICP uint64
+	// CertTimeNanos is the /time of the certificate that vouched for the
+	// rate (provenance; not part of the fact).
+	CertTimeNanos uint64
 }
 
 type cmcRate struct {
@@ -79,5 +84,19 @@ func (c *Client) cmcRate(ctx context.Context, method, label string) (ICPXDRRate,
 	if certified != res.Data {
 		return ICPXDRRate{}, unverified(fmt.Errorf("returned data %+v differs from the certified %+v", res.Data, certified))
 	}
-	return ICPXDRRate{TimestampSeconds: res.Data.TimestampSeconds, XDRPermyriadPerICP: res.Data.XDRPermyriadPerICP}, nil
+	return ICPXDRRate{TimestampSeconds: res.Data.TimestampSeconds, XDRPermyriadPerICP: res.Data.XDRPermyriadPerICP, CertTimeNanos: certTime(cert)}, nil
+}
+
+// certTime is the certificate's /time in ns (0 if absent; VerifyTime has
+// already required it where it matters).
+func certTime(cert certification.Certificate) uint64 {
+	raw, err := cert.Tree.Lookup(hashtree.Label("time"))
+	if err != nil {
+		return 0
+	}
+	t, err := leb128.DecodeUnsigned(bytes.NewReader(raw))
+	if err != nil || !t.IsUint64() {
+		return 0
+	}
+	return t.Uint64()
 }

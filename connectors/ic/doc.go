@@ -1,6 +1,8 @@
 // Package ic is the connector to the Internet Computer: the ICP ledger
-// (ICRC-1 fee, balance, transfer), and NNS Governance and the CMC for node
-// provider rewards and ICP/XDR rates. It is built on agent-go v0.9.2.
+// (ICRC-1 fee, balance, transfer), NNS Governance and the CMC for node
+// provider rewards and ICP/XDR rates, and the Node Rewards Canister for
+// per-node daily rewards (the level-1 weights). It is built on agent-go
+// v0.9.2.
 //
 // It must never disable certificate or query-signature verification. The
 // root key is the mainnet key unless Config.FetchRootKey is set, which is only
