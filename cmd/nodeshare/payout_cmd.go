@@ -215,8 +215,10 @@ func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr i
 		store:    &chPayoutStore{brokers: brokers, store: store, producer: producer, now: time.Now},
 		approval: f.approval(), caps: f.caps(), concurrency: f.concurrency, log: log, now: time.Now,
 	}
+	hook := crashHookFromEnv()
 	switch sub {
 	case "plan":
+		eng.crash = hook
 		m, created, err := eng.plan(ctx, f.dao, f.period, !f.dryRun)
 		if err != nil {
 			return 1, err
@@ -255,7 +257,6 @@ func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr i
 			return 1, fmt.Errorf("%s %s: nothing to resume: no manifest planned", f.dao, f.period)
 		}
 	}
-	hook := crashHookFromEnv()
 	var armed atomic.Bool
 	if hook != nil {
 		eng.crash = func(p string) {

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/connectors/vault"
+	"github.com/nodeshare/nodeshare/ops/icsim"
+	"github.com/nodeshare/nodeshare/pipeline/payout"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// binResult is one run of the built binary.
+type binResult struct {
+	stdout, stderr string
+	killed         bool
+	code           int
+}
+
+// TestPayoutKillNineAndResume drives the real binary (Kafka, ClickHouse,
+// Vault transit of the stack; the ledger of an in-process simulator this
+// test owns, so it may move its clock) and kills it with SIGKILL at each
+// step: after the plan is written, after a transfer is signed (before it is
+// sent), after the ledger answered (before the result is recorded), mid-batch
+// after results, under lost replies, async polling and throttling; then,
+// with the ledger 25 h later, in-process after a new attempt is durable
+// (before it is signed). Every resume continues; at the end every intent is
+// paid exactly once and the ledger moved exactly the manifest's totals.
+func TestPayoutKillNineAndResume(t *testing.T) {
+	cfg := requireServices(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	sim, err := icsim.New(icsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(sim.Handler())
+	defer hs.Close()
+	cfg.ICURL = hs.URL
+
+	bin := filepath.Join(t.TempDir(), "nodeshare")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+
+	// The period: the demo's facts for a fresh DAO, allocated into ClickHouse.
+	store, err := clickhouse.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafka.EnsureTopics(ctx, cfg.brokers(), schemas.Topics(), 1); err != nil {
+		t.Fatal(err)
+	}
+	producer := kafka.NewProducer(cfg.brokers())
+	defer producer.Close()
+	vc, err := vault.New(cfg.Vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := vault.NewTransitIdentity(ctx, vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	treasury := ic.Account{Owner: signer.Sender()}
+	dao := fmt.Sprintf("it-kill-%d", time.Now().UnixNano())
+	period, minted, err := demoAllocate(ctx, cfg, store, producer, dao, time.Date(2026, 9, 2, 6, 0, 0, 0, time.UTC), ic.AccountText(treasury), icsim.LedgerFeeE8s, log)
+	if err != nil || !minted {
+		t.Fatalf("allocate: %v (minted %v)", err, minted)
+	}
+
+	env := append(os.Environ(), "NODESHARE_IC_URL="+hs.URL, "NODESHARE_IC_FETCH_ROOT_KEY=true", "NODESHARE_LOCAL_DIR="+t.TempDir(),
+		"NODESHARE_DAO="+dao, "NODESHARE_PERIOD="+period, "NODESHARE_PAYOUT_APPROVERS=alice,bob,carol", "NODESHARE_PAYOUT_THRESHOLD=2")
+	run := func(crashAt string, args ...string) binResult {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = append(append([]string{}, env...), "NODESHARE_PAYOUT_CRASH_AT="+crashAt)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		r := binResult{stdout: out.String(), stderr: errb.String()}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				r.killed = true
+			}
+		} else if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return r
+	}
+	memoCount := func() map[string]int {
+		n := map[string]int{}
+		from := ic.LegacyAccountID(treasury).String()
+		for _, b := range sim.Ledger().Blocks {
+			if b.Op == icsim.OpTransfer && b.From == from && b.MemoHex != nil {
+				n[*b.MemoHex]++
+			}
+		}
+		return n
+	}
+	noDouble := func(step string) int {
+		t.Helper()
+		total := 0
+		for memo, n := range memoCount() {
+			if n > 1 {
+				t.Fatalf("%s: memo %s paid %d times", step, memo, n)
+			}
+			total += n
+		}
+		return total
+	}
+
+	// Plan, killed right after the intents and header are durable; planning
+	// again returns the stored manifest.
+	if r := run("after-plan", "payout", "plan"); !r.killed {
+		t.Fatalf("plan was not killed: %d\n%s", r.code, r.stderr)
+	}
+	r := run("", "payout", "plan")
+	var planned manifestJSON
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &planned) != nil || planned.Written || planned.ManifestSHA256 == "" {
+		t.Fatalf("re-plan: code %d written %v\n%s\n%s", r.code, planned.Written, r.stdout, r.stderr)
+	}
+	// Not approved: refused, nothing signed.
+	if r := run("", "payout", "run"); r.code != 1 || !strings.Contains(r.stderr, "is not approved") || noDouble("unapproved") != 0 {
+		t.Fatalf("unapproved run: code %d\n%s", r.code, r.stderr)
+	}
+	for _, a := range []string{"alice", "bob"} {
+		if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", a); r.code != 0 {
+			t.Fatalf("approve %s: %s", a, r.stderr)
+		}
+	}
+	if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", "mallory"); r.code == 0 {
+		t.Fatal("an approver outside the set was accepted")
+	}
+
+	steps := []struct {
+		name  string
+		crash string
+		setup func()
+	}{
+		{"killed after signing, before sending", "after-sign:3", nil},
+		{"killed after the ledger answered, before the result was recorded", "after-send:5", nil},
+		{"killed mid-batch with lost replies", "after-result:10", func() { sim.SetFaults(icsim.Faults{FailAfterExecuteNext: 3}) }},
+		{"killed while polling (async replies)", "after-send:4", func() { _ = sim.SetCallMode(icsim.CallModeAsync) }},
+		{"killed under throttling", "after-sign:4", func() { sim.SetFaults(icsim.Faults{TemporarilyUnavailableNext: 2}) }},
+	}
+	for _, s := range steps {
+		if s.setup != nil {
+			s.setup()
+		}
+		r := run(s.crash, "payout", "resume", "--manifest", planned.ManifestSHA256, "--concurrency", "2")
+		if !r.killed {
+			t.Fatalf("%s: not killed (code %d)\n%s", s.name, r.code, r.stderr)
+		}
+		t.Logf("%s: %d intents on the ledger", s.name, noDouble(s.name))
+	}
+	sim.SetFaults(icsim.Faults{})
+	_ = sim.SetCallMode(icsim.CallModeSync)
+
+	// 25 h later (the ledger's clock): every attempt so far is outside the
+	// window. In-process engine on the real store with the ledger's clock,
+	// killed right after its first new attempt is durable.
+	sim.AdvanceClock(25 * time.Hour)
+	skew := 25 * time.Hour
+	chs := &chPayoutStore{brokers: cfg.brokers(), store: store, producer: producer, now: time.Now}
+	client, err := ic.New(ic.Config{URL: hs.URL, Identity: signer, FetchRootKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approval := payout.Approval{Approvers: []string{"alice", "bob", "carol"}, Threshold: 2}
+	var dead atomic.Bool
+	rctx, rcancel := context.WithCancel(ctx)
+	eng := &payoutEngine{store: chs, ledger: dyingLedger{payoutLedger: client, dead: &dead}, treasury: treasury, approval: approval,
+		concurrency: 1, log: log, now: func() time.Time { return time.Now().Add(skew) },
+		crash: func(p string) {
+			if p == crashAfterAttempt {
+				dead.Store(true)
+				rcancel()
+			}
+		}}
+	if _, err := eng.run(rctx, dao, period, runOptions{}); err == nil || !dead.Load() {
+		t.Fatalf("the in-process run was not killed after an attempt: %v", err)
+	}
+	rcancel()
+	noDouble("killed after a new attempt")
+	eng = &payoutEngine{store: chs, ledger: client, treasury: treasury, approval: approval, concurrency: 4, log: log,
+		now: func() time.Time { return time.Now().Add(skew) }}
+	sum, err := eng.run(ctx, dao, period, runOptions{ExpectSHA256: planned.ManifestSHA256})
+	if err != nil {
+		t.Fatalf("final resume: %v", err)
+	}
+	if sum.Paid != planned.Transfers || sum.NewAttempts == 0 {
+		t.Fatalf("final resume: %d paid of %d, %d new attempts (want > 0), %d settled from blocks", sum.Paid, planned.Transfers, sum.NewAttempts, sum.Reconciled)
+	}
+	t.Logf("final resume: %d sent, %d settled from blocks, %d new attempts, %d already paid", sum.Sent, sum.Reconciled, sum.NewAttempts, sum.Skipped)
+
+	// Everything paid once, the ledger moved exactly the manifest.
+	if n := noDouble("final"); n != planned.Transfers {
+		t.Fatalf("%d intents on the ledger, %d planned", n, planned.Transfers)
+	}
+	var amount, fee int64
+	from := ic.LegacyAccountID(treasury).String()
+	memos := map[string]bool{}
+	for _, in := range planned.Intents {
+		memos[in.MemoHex] = true
+	}
+	for _, b := range sim.Ledger().Blocks {
+		if b.Op == icsim.OpTransfer && b.From == from && b.MemoHex != nil && memos[*b.MemoHex] {
+			amount += int64(b.AmountE8s)
+			fee += int64(b.FeeE8s)
+		}
+	}
+	if amount != planned.TotalAmountE8s || fee != planned.TotalFeeE8s {
+		t.Fatalf("ledger moved %d + %d fees, the manifest %d + %d", amount, fee, planned.TotalAmountE8s, planned.TotalFeeE8s)
+	}
+	results, err := store.Results(ctx, dao, period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range planned.Intents {
+		if results[in.IntentID].Status != schemas.PayoutPaid {
+			t.Fatalf("intent %s: %+v", in.IntentID, results[in.IntentID])
+		}
+	}
+	// The operator's view, and a resume that has nothing left to do.
+	if r := run("", "payout", "status"); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("paid  %5d", planned.Transfers)) && !strings.Contains(r.stdout, "paid") {
+		t.Fatalf("status: %d\n%s", r.code, r.stdout)
+	}
+	if r := run("", "payout", "resume"); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("%d paid (%d before this run)", planned.Transfers, planned.Transfers)) {
+		t.Fatalf("resume after completion: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	noDouble("after a resume of a paid period")
+}
