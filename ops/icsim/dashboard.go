@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"time"
 )
 
 // The public dashboard REST API (IC_INTERFACES §2.4), served under
@@ -33,6 +34,8 @@ type DashboardRates struct {
 	ValuesAsStrings bool `json:"values_as_strings,omitempty"`
 	// FailNext answers the next N dashboard requests with HTTP 503.
 	FailNext int `json:"fail_next,omitempty"`
+	// DelayMillis delays every dashboard response (timeouts).
+	DelayMillis int64 `json:"delay_ms,omitempty"`
 }
 
 // DashboardPoint is one [timestamp, rate] point; the rate is decimal text
@@ -53,8 +56,8 @@ func (d *DashboardRates) validate() error {
 			return fmt.Errorf("xdr_permyriad_per_icp %q is not a decimal number", p.XDRPermyriadPerICP)
 		}
 	}
-	if d.FailNext < 0 {
-		return fmt.Errorf("fail_next must be >= 0, got %d", d.FailNext)
+	if d.FailNext < 0 || d.DelayMillis < 0 {
+		return fmt.Errorf("fail_next and delay_ms must be >= 0, got %d and %d", d.FailNext, d.DelayMillis)
 	}
 	return nil
 }
@@ -85,6 +88,13 @@ func (s *Server) dashboardRates(key string, average bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		o := s.dash.rates
+		if o != nil && o.DelayMillis > 0 {
+			d := time.Duration(o.DelayMillis) * time.Millisecond
+			s.mu.Unlock()
+			s.sleep(r.Context(), d)
+			s.mu.Lock()
+			o = s.dash.rates
+		}
 		if o != nil && o.FailNext > 0 {
 			o.FailNext--
 			s.mu.Unlock()
