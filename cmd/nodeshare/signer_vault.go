@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -68,7 +69,15 @@ func openSigner(ctx context.Context, cfg config, sc signerConfig, log *slog.Logg
 
 // openLedger connects to the IC as id.
 func openLedger(cfg config, id identity.Identity, log *slog.Logger) (*ic.Client, error) {
-	return ic.New(ic.Config{URL: cfg.ICURL, Identity: id, FetchRootKey: cfg.ICFetchRootKey, Logger: log})
+	return ic.New(ic.Config{URL: cfg.ICURL, Identity: id, FetchRootKey: cfg.ICFetchRootKey, Logger: log, HTTPClient: pooledHTTPClient()})
+}
+
+// pooledHTTPClient keeps idle connections for concurrent transfers (the
+// default transport keeps 2 per host).
+func pooledHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: t}
 }
 
 // crashHookFromEnv reads NODESHARE_PAYOUT_CRASH_AT=<point>[:<n>] (a test

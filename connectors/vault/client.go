@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,6 +88,13 @@ func New(cfg Config) (*Client, error) {
 	}
 	vc.Address = cfg.Addr
 	vc.Timeout = cfg.Timeout
+	// agent-go signs every request (calls, polls, queries) through transit,
+	// so signatures run concurrently: keep enough idle connections (the
+	// pooled default is GOMAXPROCS+1 per host; more concurrent requests
+	// would open and close a TCP connection each).
+	if t, ok := vc.HttpClient.Transport.(*http.Transport); ok {
+		t.MaxIdleConnsPerHost = 64
+	}
 	vc.MaxRetries = 2 // transit sign is deterministic for ed25519, safe to retry (V2)
 	c, err := vapi.NewClient(vc)
 	if err != nil {

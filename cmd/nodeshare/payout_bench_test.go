@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/vault"
+	"github.com/nodeshare/nodeshare/ops/icsim"
+)
+
+// BenchmarkPayout10k pays 10,000 transfers end to end (checks, Vault
+// transit signatures of every request, icrc1_transfer on the in-process
+// simulator with certificate verification, results to the in-memory
+// store) and, in the same run, makes the same number of raw Vault transit
+// sign calls at the same concurrency. It reports both rates and their ratio
+// (payout / raw sign, target >= 80%). NODESHARE_BENCH_TRANSFERS and
+// NODESHARE_BENCH_CONCURRENCY change the size and the concurrency.
+//
+//	eval "$(ops/stack env)"; go test -run '^$' -bench BenchmarkPayout10k -benchtime 1x ./cmd/nodeshare
+func BenchmarkPayout10k(b *testing.B) {
+	if os.Getenv("NODESHARE_VAULT_TOKEN") == "" {
+		b.Skip("needs Vault: eval \"$(ops/stack env)\"")
+	}
+	n, conc := 10_000, 16
+	if v, err := strconv.Atoi(os.Getenv("NODESHARE_BENCH_TRANSFERS")); err == nil && v > 0 {
+		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("NODESHARE_BENCH_CONCURRENCY")); err == nil && v > 0 {
+		conc = v
+	}
+	cfg := vault.Config{Addr: envOr("NODESHARE_VAULT_ADDR", "http://127.0.0.1:18200"), Token: os.Getenv("NODESHARE_VAULT_TOKEN"),
+		TransitMount: envOr("NODESHARE_VAULT_TRANSIT_MOUNT", "transit"), TransitKey: envOr("NODESHARE_VAULT_TRANSIT_KEY", "nodeshare-treasury")}
+	vc, err := vault.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	id, err := vault.NewTransitIdentity(ctx, vc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		// Raw Vault transit signatures at the same concurrency.
+		msgs := make(chan int)
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		start := time.Now()
+		for w := 0; w < conc; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range msgs {
+					if _, err := id.Sign([]byte(fmt.Sprintf("\x0aic-request raw sign %d %d", i, k))); err != nil {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+		for k := 0; k < n; k++ {
+			msgs <- k
+		}
+		close(msgs)
+		wg.Wait()
+		raw := time.Since(start)
+		if failed.Load() > 0 {
+			b.Fatalf("%d raw signatures failed", failed.Load())
+		}
+
+		// The payout run.
+		sim, err := icsim.New(icsim.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs := httptest.NewServer(sim.Handler())
+		client, err := ic.New(ic.Config{URL: hs.URL, Identity: id, FetchRootKey: true, HTTPClient: pooledHTTPClient()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ents, pools := simPeriod(rand.New(rand.NewPCG(uint64(i), 7)), "bench-dao", "2026-11-01T06:00:00Z", n, int64(icsim.LedgerFeeE8s))
+		store := newMemPayoutStore(ents, pools)
+		eng := &payoutEngine{store: store, ledger: client, treasury: ic.Account{Owner: id.Sender()}, approval: demoApproval, concurrency: conc, now: time.Now}
+		m, _, err := eng.plan(ctx, "bench-dao", "2026-11-01T06:00:00Z", true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := eng.approve(ctx, "bench-dao", "2026-11-01T06:00:00Z", m.SHA256, "demo"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := sim.Mint(ic.AccountText(ic.Account{Owner: id.Sender()}), uint64(m.TotalAmountE8s+m.TotalFeeE8s)); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		sum, err := eng.run(ctx, "bench-dao", "2026-11-01T06:00:00Z", runOptions{})
+		e2e := time.Since(start)
+		hs.Close()
+		if err != nil || sum.Paid != n {
+			b.Fatalf("run: %v, %d paid of %d", err, sum.Paid, n)
+		}
+		rawRate := float64(n) / raw.Seconds()
+		payRate := float64(n) / e2e.Seconds()
+		b.ReportMetric(rawRate, "raw-signs/s")
+		b.ReportMetric(payRate, "transfers/s")
+		b.ReportMetric(100*payRate/rawRate, "%-of-raw")
+		b.Logf("n=%d concurrency=%d: raw transit sign %s (%.0f/s), payout end to end %s (%.0f/s): %.1f%% of raw",
+			n, conc, raw.Round(time.Millisecond), rawRate, e2e.Round(time.Millisecond), payRate, 100*payRate/rawRate)
+	}
+}
