@@ -28,11 +28,8 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "usage: nodeshare audit verify [flags]\n\nChecks the ClickHouse audit trail: the hash chain of every stream, every decision recomputed from\nthe raw rows (manifest hashes and entitlements byte for byte), the entitlements table against its raw\nrecords, and the conservation and payout totals recomputed in SQL. Exit 1 on any finding.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
 	}
 	if err := cfg.validate("clickhouse"); err != nil {
 		fmt.Fprintf(stderr, "audit verify: %v\n", err)

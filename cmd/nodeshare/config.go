@@ -93,3 +93,15 @@ func (c *config) validate(which ...string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// parseFlags parses a subcommand's flags. ok is false when the command must
+// stop with code: 0 after --help (usage already printed), 2 on a bad flag.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	return 0, true
+}

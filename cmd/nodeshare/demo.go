@@ -49,11 +49,8 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "usage: nodeshare demo [flags]\n\nRuns one month end to end on the local stack (eval \"$(ops/stack env)\" first):\npools and contributions and one NNS reward into Kafka, the entitlement processor, the ClickHouse sink,\nand a payout run signed by the Vault transit key against the IC simulator's ledger. Running it twice pays nobody twice.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if err := cfg.validate(groups...); err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)

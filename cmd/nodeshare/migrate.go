@@ -18,11 +18,8 @@ func runMigrate(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintln(stderr, "usage: nodeshare migrate [flags]\n\nApplies the embedded ClickHouse migrations that are not yet applied.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if err := cfg.validate("clickhouse"); err != nil {
 		fmt.Fprintf(stderr, "migrate: %v\n", err)

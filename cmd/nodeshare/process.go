@@ -28,11 +28,8 @@ func runProcess(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintln(stderr, "usage: nodeshare process [flags]\n\nThe entitlement processor: consumes pools, contributions, rates and NNS rewards (consumer group),\ndead-letters invalid records with the reason, and for every reward publishes the pool periods and\nentitlements. Offsets are committed only after its outputs are acknowledged.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if err := cfg.validate("kafka"); err != nil {
 		fmt.Fprintf(stderr, "process: %v\n", err)
@@ -83,11 +80,8 @@ func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "usage: nodeshare sink [flags]\n\nApplies the ClickHouse migrations, then stores every record of every nodeshare topic in the audit\ntrail (events_raw with its hash chain, plus the decision and payout tables), idempotently.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if err := cfg.validate("kafka", "clickhouse"); err != nil {
 		fmt.Fprintf(stderr, "sink: %v\n", err)
