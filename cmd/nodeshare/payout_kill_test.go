@@ -256,4 +256,9 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 		t.Fatalf("resume after completion: %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	noDouble("after a resume of a paid period")
+	// The signer daemon's pass over the DAO: the period is paid, nothing sent.
+	before := len(sim.Ledger().Blocks)
+	if r := run("", "signer", "--once"); r.code != 0 || len(sim.Ledger().Blocks) != before {
+		t.Fatalf("signer --once: %d, %d new blocks\n%s", r.code, len(sim.Ledger().Blocks)-before, r.stderr)
+	}
 }

@@ -4,16 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aviate-labs/agent-go/identity"
 	vapi "github.com/hashicorp/vault/api"
 
 	"github.com/nodeshare/nodeshare/connectors/ic"
@@ -309,5 +310,58 @@ func TestVaultAppRoleLoginAndSign(t *testing.T) {
 	if _, err := id.Sign([]byte("after the max ttl")); err != nil {
 		t.Fatalf("sign after the first token's max TTL (re-login expected): %v", err)
 	}
-	_ = filepath.Join
+}
+
+// KV mode: the treasury key as PEM in KV v2, read with KVIdentity; the
+// nodeshare-signer-kv policy grants read on the production path and
+// nothing else.
+func TestVaultKVKeyMode(t *testing.T) {
+	cfg := requireServices(t)
+	root := rootVault(t, cfg)
+	ctx := context.Background()
+	want, err := identity.NewRandomEd25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := want.ToPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("nodeshare/signer-key-test-%d", time.Now().UnixNano())
+	if _, err := root.KVv2("secret").Put(ctx, path, map[string]any{"pem": string(pem)}); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	defer func() { _ = root.KVv2("secret").DeleteMetadata(ctx, path) }()
+	vc := cfg.Vault
+	vc.Token = root.Token()
+	c, err := vault.New(vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := vault.KVIdentity(ctx, c, "secret", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sender().String() != want.Sender().String() {
+		t.Fatalf("KV identity %s, want %s", got.Sender(), want.Sender())
+	}
+	sig, err := got.Sign([]byte("kv"))
+	if err != nil || !want.Verify([]byte("kv"), sig) {
+		t.Fatalf("sign: %v", err)
+	}
+	// The policy: read on the production path, nothing on the test path.
+	tok, err := root.Auth().Token().Create(&vapi.TokenCreateRequest{Policies: []string{"nodeshare-signer-kv"}, TTL: "1m"})
+	if err != nil {
+		t.Skipf("policy nodeshare-signer-kv not installed: %v", err)
+	}
+	kc, _ := vapi.NewClient(&vapi.Config{Address: cfg.Vault.Addr})
+	kc.SetToken(tok.Auth.ClientToken)
+	caps, err := kc.Sys().CapabilitiesSelf("secret/data/nodeshare/signer-key")
+	if err != nil || len(caps) != 1 || caps[0] != "read" {
+		t.Fatalf("capabilities on the key path: %v %v", caps, err)
+	}
+	caps, _ = kc.Sys().CapabilitiesSelf("secret/data/" + path)
+	if len(caps) != 1 || caps[0] != "deny" {
+		t.Fatalf("capabilities elsewhere: %v", caps)
+	}
 }
