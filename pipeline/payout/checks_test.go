@@ -123,7 +123,9 @@ func TestApproval(t *testing.T) {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
-	ap := func(sha, who string) schemas.PayoutApproval { return schemas.PayoutApproval{ManifestSHA256: sha, Approver: who} }
+	ap := func(sha, who string) schemas.PayoutApproval {
+		return schemas.PayoutApproval{ManifestSHA256: sha, Approver: who}
+	}
 	cases := []struct {
 		aps  []schemas.PayoutApproval
 		want bool
