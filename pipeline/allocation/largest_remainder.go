@@ -7,39 +7,36 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
 
-// splitProRata splits x e8s between shares[i] (all i except skip) by their
-// StakeE8s, whose sum is total (ALLOCATION_RULES step 6): each gets
-// floor(x * s_i / total), and the leftover units go one each to the largest
-// remainders (x * s_i) mod total, ties by smallest id. shares must be sorted
-// by Sponsor. It writes ShareE8s and uses TransferE8s as scratch (below).
+// splitProRata starts the split of x e8s between shares[i] (all i except
+// skip) by their StakeE8s, whose sum is total (ALLOCATION_RULES step 6):
+// each gets floor(x * s_i / total) in ShareE8s, and the leftover units go one
+// each to the largest remainders (x * s_i) mod total, ties by smallest id.
+// shares must be sorted by Sponsor. The units are handed out by
+// finishShares, which walks the shares once more anyway to settle them
+// (step 7): split.unit says whether share i gets one.
 //
 // Only the leftover-many largest remainders need ordering, so nothing big is
-// sorted. The pass that computes the floors also builds a histogram of the
-// remainders' top 11-bit digit; a radix select then narrows to the bucket
-// holding the leftover-th largest remainder r*, digit by digit, and as soon
-// as that bucket holds at most selectBuf remainders it copies them to a
-// stack buffer and sorts only those. A last pass in id order gives a unit to
-// every remainder above r* and to the first ones equal to r*, which is the
-// "ties by smallest id" rule. Typical cost: one 128-bit multiply-divide per
-// sponsor and three sequential passes; worst case (all remainders in one
-// bucket, e.g. equal stakes) ceil(bitlen(total)/11) + 2 passes. No heap
-// allocation.
+// sorted. The floor pass also builds a histogram of the remainders' top
+// 11-bit digit; a radix select then narrows to the bucket holding the
+// leftover-th largest remainder r*, digit by digit, and as soon as that
+// bucket holds at most selectBuf remainders it copies them to a stack buffer
+// and sorts only those. Walking the shares in id order, a unit goes to every
+// remainder above r* and to the first takeEqual ones equal to r*: that is
+// the "ties by smallest id" rule. Typical cost: one 128-bit multiply-divide
+// per sponsor and one read-only pass besides the final one; worst case (all
+// remainders in one bucket, e.g. equal stakes) ceil(bitlen(total)/11) + 1
+// read-only passes. No heap allocation.
 //
-// While it runs, each participant's remainder is parked in its TransferE8s
-// field (bit-cast from uint64; the remainder is < total <= 2^64-1) so the
-// passes need no extra memory. The caller must set TransferE8s afterwards,
-// as settleShares does for every share: one pass fewer over 64 MB at 1M.
-func splitProRata(shares []Share, skip int, x uint64, total uint64) error {
+// Until finishShares runs, each participant's remainder is parked in its
+// TransferE8s field (bit-cast from uint64; the remainder is < total <=
+// 2^64-1) so the passes need no extra memory; finishShares overwrites it.
+func splitProRata(shares []Share, skip int, x uint64, total uint64) (split, error) {
+	sp := split{active: true, skip: skip}
 	if x == 0 {
-		for i := range shares {
-			if i != skip {
-				shares[i].ShareE8s = 0
-			}
-		}
-		return nil
+		return sp, nil // every floor is 0 and ShareE8s is still 0
 	}
 	if total == 0 {
-		return invariantErr("pro-rata split of %d e8s over a zero total stake", x)
+		return sp, invariantErr("pro-rata split of %d e8s over a zero total stake", x)
 	}
 	digits := (bits.Len64(total-1) + radixBits - 1) / radixBits
 	shift := uint(max(digits-1, 0) * radixBits)
@@ -51,7 +48,7 @@ func splitProRata(shares []Share, skip int, x uint64, total uint64) error {
 		}
 		q, r, ok := money.MulDivFloor(x, uint64(shares[i].StakeE8s), total)
 		if !ok {
-			return invariantErr("pro-rata quotient of sponsor %q overflows (stake %d > total %d?)", shares[i].Sponsor, shares[i].StakeE8s, total)
+			return sp, invariantErr("pro-rata quotient of sponsor %q overflows (stake %d > total %d?)", shares[i].Sponsor, shares[i].StakeE8s, total)
 		}
 		shares[i].ShareE8s = money.E8s(q)
 		shares[i].TransferE8s = money.E8s(int64(r)) // parked remainder, see above
@@ -60,37 +57,51 @@ func splitProRata(shares []Share, skip int, x uint64, total uint64) error {
 		participants++
 	}
 	if floors > x {
-		return invariantErr("pro-rata floors %d exceed the amount split %d", floors, x)
+		return sp, invariantErr("pro-rata floors %d exceed the amount split %d", floors, x)
 	}
-	left := x - floors
-	if left > 0 && left >= participants {
-		return invariantErr("pro-rata leftover %d not below the %d participants", left, participants)
+	sp.left = x - floors
+	if sp.left > 0 && sp.left >= participants {
+		return sp, invariantErr("pro-rata leftover %d not below the %d participants", sp.left, participants)
 	}
-	if left > 0 {
-		threshold, takeEqual := selectThreshold(shares, skip, left, &counts, shift)
-		var given uint64
-		for i := range shares {
-			if i == skip {
-				continue
-			}
-			r := uint64(shares[i].TransferE8s)
-			shares[i].TransferE8s = 0
-			if r > threshold || (r == threshold && takeEqual > 0) {
-				if r == threshold {
-					takeEqual--
-				}
-				shares[i].ShareE8s++
-				given++
-			}
+	if sp.left > 0 {
+		sp.threshold, sp.takeEqual = selectThreshold(shares, skip, sp.left, &counts, shift)
+	}
+	return sp, nil
+}
+
+// split is a largest-remainder split between its floor pass and the pass
+// that hands out the leftover units.
+type split struct {
+	active    bool   // a pro-rata split happened (not a refund)
+	skip      int    // the whale when it took the premium, else -1
+	left      uint64 // leftover units to hand out
+	threshold uint64 // r*: remainders above it get a unit
+	takeEqual uint64 // how many remainders equal to r* (smallest ids first) get one
+	given     uint64
+}
+
+// unit reports whether share i, visited in id order, gets a leftover unit,
+// reading its parked remainder.
+func (sp *split) unit(i int, parked money.E8s) bool {
+	if !sp.active || sp.left == 0 || i == sp.skip {
+		return false
+	}
+	r := uint64(parked)
+	if r > sp.threshold || (r == sp.threshold && sp.takeEqual > 0) {
+		if r == sp.threshold {
+			sp.takeEqual--
 		}
-		if given != left || takeEqual != 0 {
-			return invariantErr("largest remainder handed out %d of %d leftover units", given, left)
-		}
+		sp.given++
+		return true
 	}
-	// With no leftover the parked remainders stay in TransferE8s: the caller
-	// (settleShares) overwrites that field for every share, and
-	// CheckInvariants would catch a stale one (transfer + fee + carry-out
-	// must equal owed).
+	return false
+}
+
+// done checks that exactly the leftover units were handed out.
+func (sp *split) done() error {
+	if sp.active && (sp.given != sp.left || sp.takeEqual != 0) {
+		return invariantErr("largest remainder handed out %d of %d leftover units", sp.given, sp.left)
+	}
 	return nil
 }
 

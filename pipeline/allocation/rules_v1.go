@@ -47,6 +47,7 @@ func (v rulesV1) Allocate(in PoolPeriod) (PoolResult, error) {
 	if in.Proposal != nil {
 		res.Proposal = &ProposalOutcome{Status: in.Proposal.Status, SlashBps: slashBps}
 	}
+	var sp split // stays inactive for refunds
 
 	if refund {
 		// Rejected proposal: the principal is refunded less the slash, which
@@ -87,16 +88,17 @@ func (v rulesV1) Allocate(in PoolPeriod) (PoolResult, error) {
 			res.Whale = res.Shares[w].Sponsor
 			res.Shares[w].ShareE8s = P
 			// Step 6 over the others: T = S - s_whale.
-			if err := splitProRata(res.Shares, w, uint64(D-P), g.total-uint64(res.Shares[w].StakeE8s)); err != nil {
-				return PoolResult{}, err
-			}
-		} else if err := splitProRata(res.Shares, -1, uint64(D), g.total); err != nil {
+			sp, err = splitProRata(res.Shares, w, uint64(D-P), g.total-uint64(res.Shares[w].StakeE8s))
+		} else {
+			sp, err = splitProRata(res.Shares, -1, uint64(D), g.total)
+		}
+		if err != nil {
 			return PoolResult{}, err
 		}
 	}
 
-	// Step 7: payouts, sponsors then hoster.
-	if err := settleShares(res.Shares, in.CarryIn, in.LedgerFeeE8s, in.MinPayoutE8s); err != nil {
+	// Steps 6 (leftover units) and 7 (payouts) in one pass, then the hoster.
+	if err := finishShares(res.Shares, &sp, in.CarryIn, in.LedgerFeeE8s, in.MinPayoutE8s); err != nil {
 		return PoolResult{}, err
 	}
 	res.Hoster.Account = in.Hoster.Account
@@ -125,23 +127,33 @@ func settle(owed, fee, minPayout money.E8s) Payout {
 	return Payout{OwedE8s: owed, CarryOutE8s: owed}
 }
 
-// settleShares adds each sponsor's carry-in and settles it (step 7).
-func settleShares(shares []Share, carryIn map[string]money.E8s, fee, minPayout money.E8s) error {
+// finishShares makes the last pass over the shares: it hands out the
+// leftover units of the split (step 6), adds the carry-in and settles each
+// sponsor (step 7). The carries are copied in first (applyCarryIn).
+func finishShares(shares []Share, sp *split, carryIn map[string]money.E8s, fee, minPayout money.E8s) error {
 	if len(carryIn) > 0 {
 		if err := applyCarryIn(shares, carryIn); err != nil {
 			return err
 		}
 	}
+	threshold := uint64(max(minPayout, 1)) + uint64(fee) // see settle
 	for i := range shares {
 		s := &shares[i]
+		if sp.unit(i, s.TransferE8s) {
+			s.ShareE8s++
+		}
 		owed, ok := money.AddE8s(s.ShareE8s, s.CarryInE8s)
 		if !ok {
 			return inputErr("", carryField(s.Sponsor), "plus the share %d exceeds %d e8s, got %d", s.ShareE8s, int64(money.MaxE8s), s.CarryInE8s)
 		}
-		p := settle(owed, fee, minPayout)
-		s.TransferE8s, s.FeeE8s, s.CarryOutE8s = p.TransferE8s, p.FeeE8s, p.CarryOutE8s
+		// settle, inlined: this loop runs once per sponsor.
+		if uint64(owed) >= threshold {
+			s.TransferE8s, s.FeeE8s, s.CarryOutE8s = owed-fee, fee, 0
+		} else {
+			s.TransferE8s, s.FeeE8s, s.CarryOutE8s = 0, 0, owed
+		}
 	}
-	return nil
+	return sp.done()
 }
 
 // applyCarryIn copies the carries into shares (sorted by sponsor). Every key
