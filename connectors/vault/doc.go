@@ -8,6 +8,13 @@
 // against the key's public key before it is used (a misconfigured mount or
 // key fails loudly, not with a rejected ledger call).
 //
+// Auth is a token or AppRole; KeepAlive renews the token with a
+// LifetimeWatcher and logs in again (AppRole) whenever renewal ends. The
+// alternative key mode, KVIdentity, reads a PEM Ed25519 key from KV v2.
+// Every signing failure wraps ErrSigning, so a caller knows the request was
+// never sent.
+//
 // It never logs or returns a token or key material, and it needs only the
-// `nodeshare-signer` policy (ops/vault/signer-policy.hcl).
+// `nodeshare-signer` policy (ops/vault/signer-policy.hcl), or
+// `nodeshare-signer-kv` in KV mode.
 package vault

@@ -197,8 +197,9 @@ func FromIntents(dao, period string, intents []schemas.PayoutIntent) (Manifest, 
 }
 
 // hashManifest hashes a canonical line-per-intent text: fixed field order,
-// integers in decimal, sorted by intent id. The carried amount is not part
-// of it (it moves no money).
+// integers in decimal, sorted by intent id. v1 (no input hashes) covers the
+// intents and totals; v2 also the rules version, the input hashes and the
+// carried amount.
 func hashManifest(m Manifest) string {
 	var b bytes.Buffer
 	if m.InputHashes == nil {
