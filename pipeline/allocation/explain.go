@@ -49,7 +49,8 @@ func Explain(w io.Writer, r PoolResult) error {
 		}
 		p("Pro-rata shares are rounded down; the e8s left over go one each to the largest remainders, ties to the smallest account id.\n")
 	}
-	p("Total stake: %s from %d sponsors.\n", icp(money.E8s(min(r.StakeTotalE8s, uint64(money.MaxE8s)))), len(r.Shares))
+	total := money.FormatICPUint64(r.StakeTotalE8s) + " ICP"
+	p("Total stake: %s from %d sponsors.\n", total, len(r.Shares))
 
 	h := r.Hoster
 	p("\nHoster %s: fee %s plus carry-in %s makes %s owed. %s\n", h.Account, icp(r.HosterFeeE8s), icp(h.CarryInE8s), icp(h.OwedE8s), settlement(h.Payout, r))
@@ -57,7 +58,7 @@ func Explain(w io.Writer, r PoolResult) error {
 	for i := range r.Shares {
 		s := &r.Shares[i]
 		p("\nSponsor %s: stake %s of %s (%s%% of the pool). ", s.Sponsor, icp(s.StakeE8s),
-			icp(money.E8s(min(r.StakeTotalE8s, uint64(money.MaxE8s)))), money.FormatPercent(uint64(s.StakeE8s), r.StakeTotalE8s, 4))
+			total, money.FormatPercent(uint64(s.StakeE8s), r.StakeTotalE8s, 4))
 		switch {
 		case refund:
 			p("Refund of the stake less the %s slash: %s. ", money.FormatBps(r.Proposal.SlashBps), icp(s.ShareE8s))

@@ -59,3 +59,9 @@ func FormatXDRPermyriad(x int64) string {
 func FormatBps(b Bps) string {
 	return decimal.New(int64(b), -2).StringFixed(2) + "%"
 }
+
+// FormatICPUint64 is FormatICP for totals that may exceed MaxE8s (such as a
+// pool's total stake, which is kept as uint64).
+func FormatICPUint64(e uint64) string {
+	return decimal.NewFromUint64(e).Shift(-8).StringFixed(8)
+}

@@ -150,3 +150,12 @@ func TestParseFormatICP(t *testing.T) {
 		t.Errorf("FormatPercent(3,3) = %q", s)
 	}
 }
+
+func TestFormatICPUint64(t *testing.T) {
+	if s := FormatICPUint64(math.MaxUint64); s != "184467440737.09551615" {
+		t.Fatalf("got %q", s)
+	}
+	if s := FormatICPUint64(1); s != "0.00000001" {
+		t.Fatalf("got %q", s)
+	}
+}
