@@ -134,10 +134,16 @@ func selectThreshold(shares []Share, skip int, k uint64, counts *[1 << radixBits
 			var buf [selectBuf]uint64
 			m := 0
 			for i := range shares {
-				if r := uint64(shares[i].TransferE8s); i != skip && r&mask == prefix {
+				if r := uint64(shares[i].TransferE8s); i != skip && r&mask == prefix && m < selectBuf {
 					buf[m] = r
 					m++
 				}
+			}
+			if k == 0 || k > uint64(m) {
+				// Impossible when the histogram is right; never index out of
+				// range: hand out nothing here and let split.done report the
+				// mismatch as ErrInvariant.
+				return ^uint64(0), 0
 			}
 			cand := buf[:m]
 			slices.Sort(cand)
