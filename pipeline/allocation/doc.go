@@ -45,8 +45,9 @@
 // Allocate is linear in the contributions when they arrive sorted by sponsor
 // and by id (verified in one pass each); otherwise it sorts one []int32
 // index. The largest-remainder step selects instead of sorting (see
-// splitProRata). It allocates the result's Shares slice and, only for
-// unsorted input, that index: a constant number of allocations per call.
+// splitProRata), and one final pass hands out the leftover units and settles
+// every share. It allocates the result's Shares slice and, only for unsorted
+// input, that index: a constant number of allocations per call.
 //
 // # What it must never do
 //
