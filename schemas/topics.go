@@ -34,7 +34,7 @@ type TopicSpec struct {
 // (entitlements, intents, results) are kept forever: they are the evidence.
 func Topics() []TopicSpec {
 	const year = 365 * 24 * time.Hour
-	return []TopicSpec{
+	return append([]TopicSpec{
 		{Name: TopicNodeRewards, Partitions: 1, Key: "<node provider principal>/<reward timestamp seconds>"},
 		{Name: TopicRates, Partitions: 1, Retention: 2 * year, Key: "<source>/<kind>/<timestamp seconds>"},
 		{Name: TopicLedgerBlocks, Partitions: 1, Key: "<ledger canister>/<block index>"},
@@ -45,5 +45,5 @@ func Topics() []TopicSpec {
 		{Name: TopicPayoutResults, Partitions: 1, Key: "<intent id>"},
 		{Name: TopicPayoutApproval, Partitions: 1, Key: "<manifest sha256>/<approver>"},
 		{Name: TopicDLQ, Partitions: 1, Retention: 2 * year, Key: "<source topic>/<partition>/<offset>"},
-	}
+	}, ICTopics()...)
 }

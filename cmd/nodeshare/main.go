@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"process":  {"run the entitlement processor (Kafka consumer group)", runProcess},
 		"sink":     {"store every topic in the ClickHouse audit trail", runSink},
 		"audit":    {"audit verify: check the hash chains and recompute every decision from raw rows", runAudit},
+		"connect":  {"poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact", runConnect},
 	}
 }
 
