@@ -165,3 +165,14 @@ func TestDashboardEndpoint(t *testing.T) {
 		t.Fatal("NaN rate accepted")
 	}
 }
+
+func TestNRCExampleScenarioLoads(t *testing.T) {
+	s, _ := startSim(t, Options{})
+	if err := s.LoadScenarioFile("scenarios/nrc-example.json"); err != nil {
+		t.Fatal(err)
+	}
+	res, ok := s.nrc.dailyResults(Date{Year: 2025, Month: 9, Day: 30})
+	if !ok || len(res.ProviderResults) != 1 || len(res.ProviderResults[0].Rewards.DailyNodesRewards) != 2 {
+		t.Fatalf("example scenario: %+v", res)
+	}
+}
