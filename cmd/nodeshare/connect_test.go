@@ -304,3 +304,33 @@ func TestConnectConfigErrors(t *testing.T) {
 		t.Errorf("mainnet dashboard default %s", got)
 	}
 }
+
+func TestConnectRetriesAndTimeouts(t *testing.T) {
+	e := newConnectEnv(t, connectScenario())
+	ctx := context.Background()
+	e.args = append(e.args, "--nrc-off", "--dashboard-url", "off")
+	// One transient reject (SYS_TRANSIENT, code 2) is retried and the poll
+	// succeeds.
+	e.sim.SetFaults(icsim.Faults{RejectQueriesNext: 1})
+	code, stderr := e.run(t, ctx)
+	if code != 0 || !strings.Contains(stderr, "transient failure, retrying") || !strings.Contains(stderr, "simulated transient query reject") {
+		t.Fatalf("transient reject: exit %d\n%s", code, stderr)
+	}
+	rewards, _ := e.records(t, schemas.TopicNodeRewards)
+	if len(rewards) != 4 {
+		t.Fatalf("rewards after a retried reject: %v", rewards)
+	}
+	// Every answer slower than --call-timeout: each call gives up after its
+	// attempts with an error that names the call, the timeout and the count.
+	e.sim.SetFaults(icsim.Faults{DelayMillis: 1500})
+	start := time.Now()
+	code, stderr = e.run(t, ctx, "--call-timeout", "200ms")
+	if code != 1 || !strings.Contains(stderr, "governance get_most_recent_monthly_node_provider_rewards") && !strings.Contains(stderr, "governance list_node_provider_rewards") ||
+		!strings.Contains(stderr, "attempt 2 of 2") || !strings.Contains(stderr, "deadline exceeded") {
+		t.Fatalf("timeouts: exit %d\n%s", code, stderr)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Fatalf("timeouts took %s", time.Since(start))
+	}
+	e.sim.SetFaults(icsim.Faults{})
+}

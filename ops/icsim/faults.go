@@ -23,6 +23,9 @@ type Faults struct {
 	// TemporarilyUnavailableNext makes the next N icrc1_transfer calls
 	// return Err(TemporarilyUnavailable) at the throttling step.
 	TemporarilyUnavailableNext int `json:"temporarily_unavailable_next"`
+	// RejectQueriesNext rejects the next N queries with SYS_TRANSIENT
+	// (reject code 2, signed like any query reply) without executing them.
+	RejectQueriesNext int `json:"reject_queries_next"`
 }
 
 // faultShot is what applies to one request.
@@ -59,7 +62,13 @@ func (f *Faults) take() faultShot {
 	return shot
 }
 
-// peekQuery is the fault shot of a query: only the delay applies.
+// peekQuery is the fault shot of a query: the delay, and a transient
+// reject while RejectQueriesNext counts down; callers hold s.mu.
 func (f *Faults) peekQuery() faultShot {
-	return faultShot{delay: time.Duration(f.DelayMillis) * time.Millisecond}
+	shot := faultShot{delay: time.Duration(f.DelayMillis) * time.Millisecond}
+	if f.RejectQueriesNext > 0 {
+		f.RejectQueriesNext--
+		shot.reject = true
+	}
+	return shot
 }

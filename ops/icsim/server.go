@@ -359,7 +359,13 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	f := s.faults.peekQuery()
-	reply, rej := s.execute(req, true, f)
+	var reply []byte
+	var rej *reject
+	if f.reject {
+		rej = &reject{code: 2, message: "simulated transient query reject", errorCode: "IC0515"}
+	} else {
+		reply, rej = s.execute(req, true, f)
+	}
 	s.mu.Unlock()
 	s.sleep(r.Context(), f.delay)
 	ts := uint64(s.wall().UnixNano())
