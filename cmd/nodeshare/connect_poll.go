@@ -79,10 +79,8 @@ func (c *connector) poll(ctx context.Context) (pollStats, error) {
 	var facts []fact
 	fetched := c.now().UTC().Format(time.RFC3339Nano)
 
-	rewards, method, err := c.pollRewards(ctx)
-	if err != nil {
-		errs = append(errs, err)
-	}
+	rewards, method, rewardsErr := c.pollRewards(ctx)
+	errs = append(errs, rewardsErr)
 	for _, m := range rewards {
 		fs, err := c.rewardFacts(m, method, fetched)
 		facts = append(facts, fs...)
@@ -110,7 +108,9 @@ func (c *connector) poll(ctx context.Context) (pollStats, error) {
 	ps, err := publishIfNew(ctx, c.brokers, c.prod, facts)
 	st.publishStats = ps
 	errs = append(errs, err)
-	if err == nil {
+	// Only a poll whose rewards were read and published moves the resume
+	// point; otherwise the next poll pages the history again.
+	if err == nil && rewardsErr == nil {
 		for _, m := range rewards {
 			c.newestReward = max(c.newestReward, m.TimestampSeconds)
 		}
@@ -220,6 +220,9 @@ func (c *connector) rewardFacts(m ic.MonthlyNodeProviderRewards, method, fetched
 		}
 		if m.RegistryVersion != nil {
 			nr.RegistryVersion = *m.RegistryVersion
+		}
+		if m.XDRPermyriadPerICP == 0 {
+			c.log.Warn("governance reported no xdr_conversion_rate for the reward: published with rate 0, the entitlement processor will dead-letter it", "node_provider", nr.NodeProvider, "timestamp_seconds", m.TimestampSeconds)
 		}
 		if r.ToNeuron {
 			c.log.Warn("reward minted to a neuron, not an account", "node_provider", nr.NodeProvider, "timestamp_seconds", m.TimestampSeconds)
