@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	fastjson "github.com/segmentio/encoding/json"
+	"strconv"
 )
 
 // SchemaVersion is the version of every payload defined in this package.
@@ -64,9 +65,7 @@ func NewEnvelope(typ, eventID string, prov Provenance, payload any) (Envelope, e
 // schema version or a payload whose hash does not match are errors.
 func DecodeEnvelope(b []byte) (Envelope, error) {
 	var e Envelope
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	if err := strictUnmarshal(b, &e); err != nil {
 		return Envelope{}, fmt.Errorf("envelope: %w", err)
 	}
 	if e.SchemaVersion != SchemaVersion {
@@ -90,16 +89,54 @@ func (e Envelope) DecodePayload(typ string, v any) error {
 	if e.Type != typ {
 		return fmt.Errorf("event %s: type must be %q, got %q", e.EventID, typ, e.Type)
 	}
-	dec := json.NewDecoder(bytes.NewReader(e.Payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := strictUnmarshal(e.Payload, v); err != nil {
 		return fmt.Errorf("event %s (%s): payload: %w", e.EventID, typ, err)
 	}
 	return nil
 }
 
-// Marshal encodes the envelope as the record value.
-func (e Envelope) Marshal() ([]byte, error) { return json.Marshal(e) }
+// strictUnmarshal decodes exactly one JSON value into v: unknown fields,
+// fields that match only case-insensitively and trailing data are errors.
+// It uses segmentio/encoding/json (one pass, few allocations), whose errors
+// read like encoding/json's.
+func strictUnmarshal(b []byte, v any) error {
+	rest, err := fastjson.Parse(b, v, fastjson.DisallowUnknownFields|fastjson.DontMatchCaseInsensitiveStructFields)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return fmt.Errorf("json: %d bytes of trailing data after the value", len(rest))
+	}
+	return nil
+}
+
+// Marshal encodes the envelope as the record value. The payload is already
+// JSON (NewEnvelope made it) and is written as it is, not re-compacted.
+func (e Envelope) Marshal() ([]byte, error) {
+	prov, err := json.Marshal(e.Provenance)
+	if err != nil {
+		return nil, err
+	}
+	typ, _ := json.Marshal(e.Type)
+	id, _ := json.Marshal(e.EventID)
+	payload := e.Payload
+	if len(payload) == 0 {
+		payload = []byte("null")
+	}
+	out := make([]byte, 0, len(prov)+len(typ)+len(id)+len(payload)+80)
+	out = append(out, `{"schema_version":`...)
+	out = strconv.AppendInt(out, int64(e.SchemaVersion), 10)
+	out = append(out, `,"type":`...)
+	out = append(out, typ...)
+	out = append(out, `,"event_id":`...)
+	out = append(out, id...)
+	out = append(out, `,"provenance":`...)
+	out = append(out, prov...)
+	out = append(out, `,"payload":`...)
+	out = append(out, payload...)
+	out = append(out, '}')
+	return out, nil
+}
 
 // RawEnvelope is an envelope whose provenance and payload are kept as the
 // bytes that arrived: what the audit sink stores.

@@ -136,7 +136,9 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 		var dead []kafka.Record
 		var spots []kafka.Message
 		reject := func(m kafka.Message, reason error) error {
-			log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
+			if len(dead) == 0 { // one line per batch, not per record: a flood stays readable
+				log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
+			}
 			rec, err := deadLetter(m, reason)
 			rec.Topic = cfg.dlqTopic()
 			if err == nil {
@@ -198,6 +200,9 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 		}
 		if err := publishAverages(ctx, cfg, p, spots); err != nil {
 			return err
+		}
+		if len(dead) > 1 {
+			log.Warn("records dead-lettered in this batch", "count", len(dead))
 		}
 		return p.Publish(ctx, dead...)
 	}

@@ -70,9 +70,9 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) err
 		Brokers:        cfg.Brokers,
 		GroupID:        cfg.GroupID,
 		GroupTopics:    cfg.Topics,
-		StartOffset:    kgo.FirstOffset, // PITFALLS K9
-		CommitInterval: 0,               // synchronous commits (PITFALLS K8)
-		MaxBytes:       16 << 20,        // PITFALLS K14
+		StartOffset:    kgo.FirstOffset,         // PITFALLS K9
+		CommitInterval: 0,                       // synchronous commits (PITFALLS K8)
+		MaxBytes:       MaxMessageBytes + 1<<20, // PITFALLS K14
 		MaxWait:        250 * time.Millisecond,
 	})
 	defer closeWithDeadline(r, 10*time.Second)

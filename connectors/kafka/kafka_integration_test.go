@@ -88,3 +88,30 @@ func TestConsumeCommitsOnlyAfterTheHandler(t *testing.T) {
 		t.Fatalf("drained group: %d handler calls, %v", calls, err)
 	}
 }
+
+// Batches above the broker's default 1 MB limit and single records of
+// several MB (a large pool period) are written and read back.
+func TestLargeBatchesAndRecords(t *testing.T) {
+	brokers := brokersOrSkip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := freshTopic(t, ctx, brokers, 1)
+	p := NewProducer(brokers)
+	defer p.Close()
+	var recs []Record
+	for i := 0; i < 2000; i++ {
+		recs = append(recs, Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: make([]byte, 1300)})
+	}
+	recs = append(recs, Record{Topic: topic, Key: []byte("big"), Value: make([]byte, 5<<20)})
+	if err := p.Publish(ctx, recs...); err != nil {
+		t.Fatalf("publish %d records, %d bytes: %v", len(recs), 2000*1300+5<<20, err)
+	}
+	all, err := ReadAll(ctx, brokers, topic)
+	if err != nil || len(all) != len(recs) || len(all[len(all)-1].Value) != 5<<20 {
+		t.Fatalf("read back %d records (%v)", len(all), err)
+	}
+	// EnsureTopics on an existing topic is a no-op that keeps the limit.
+	if err := EnsureTopics(ctx, brokers, []schemas.TopicSpec{{Name: topic, Partitions: 1}}, 1); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -89,7 +89,7 @@ func readPartition(ctx context.Context, client *kgo.Client, topic string, partit
 	for offset < end {
 		resp, err := client.Fetch(ctx, &kgo.FetchRequest{
 			Topic: topic, Partition: partition, Offset: offset,
-			MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 2 * time.Second,
+			MinBytes: 1, MaxBytes: MaxMessageBytes + 1<<20, MaxWait: 2 * time.Second,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("kafka: fetch %s/%d@%d: %w", topic, partition, offset, err)

@@ -12,6 +12,11 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
+// MaxMessageBytes is every topic's max.message.bytes (32 MiB): a record
+// batch of the producer (at most BatchBytes, 16 MiB) or one large record (a
+// pool period carries its whole allocation input and output) must fit.
+const MaxMessageBytes = 32 << 20
+
 // EnsureTopics creates every missing topic of specs and waits until the
 // broker's metadata lists all of them. Existing topics are left unchanged.
 func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSpec, replication int) error {
@@ -24,7 +29,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSp
 	client := newClient(brokers)
 	req := &kgo.CreateTopicsRequest{}
 	for _, s := range specs {
-		cfg := []kgo.ConfigEntry{}
+		cfg := []kgo.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(MaxMessageBytes)}}
 		if s.Compacted {
 			cfg = append(cfg, kgo.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"})
 		} else {
@@ -42,9 +47,26 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSp
 	if err != nil {
 		return fmt.Errorf("kafka: create topics on %v: %w", brokers, err)
 	}
+	var existing []kgo.IncrementalAlterConfigsRequestResource
 	for name, terr := range resp.Errors {
 		if terr != nil && !errors.Is(terr, kgo.TopicAlreadyExists) {
 			return fmt.Errorf("kafka: create topic %s: %w", name, terr)
+		}
+		if terr != nil {
+			existing = append(existing, kgo.IncrementalAlterConfigsRequestResource{ResourceType: kgo.ResourceTypeTopic, ResourceName: name,
+				Configs: []kgo.IncrementalAlterConfigsRequestConfig{{Name: "max.message.bytes", Value: strconv.Itoa(MaxMessageBytes), ConfigOperation: kgo.ConfigOperationSet}}})
+		}
+	}
+	// Topics made by an older version get the message size limit too.
+	if len(existing) > 0 {
+		ar, err := client.IncrementalAlterConfigs(ctx, &kgo.IncrementalAlterConfigsRequest{Resources: existing})
+		if err != nil {
+			return fmt.Errorf("kafka: set max.message.bytes: %w", err)
+		}
+		for _, r := range ar.Resources {
+			if r.Error != nil {
+				return fmt.Errorf("kafka: set max.message.bytes on %s: %w", r.ResourceName, r.Error)
+			}
 		}
 	}
 	// Creation is asynchronous: wait until metadata shows every topic with
