@@ -334,3 +334,27 @@ func TestConnectRetriesAndTimeouts(t *testing.T) {
 	}
 	e.sim.SetFaults(icsim.Faults{})
 }
+
+// A failed first poll leaves the resume point alone: the service's next poll
+// pages the whole history again instead of taking only the most recent
+// reward.
+func TestConnectRecoversHistoryAfterAFailedFirstPoll(t *testing.T) {
+	e := newConnectEnv(t, connectScenario())
+	e.args = append(e.args, "--nrc-off", "--dashboard-url", "off")
+	// Both attempts of the first Governance query are rejected.
+	e.sim.SetFaults(icsim.Faults{RejectQueriesNext: 2})
+	loopCtx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	args := append([]string{}, e.args...)
+	args = append(args[:1], args[2:]...) // drop --once
+	var out, errb bytes.Buffer
+	if code := dispatch(loopCtx, append(args, "--interval", "1s"), strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("loop: exit %d\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), `"level":"ERROR","msg":"poll done"`) {
+		t.Fatalf("the first poll did not fail\n%s", errb.String())
+	}
+	rewards, _ := e.records(t, schemas.TopicNodeRewards)
+	assertOnce(t, "rewards", rewards, []string{fmt.Sprintf("%s/%d", connNPA, connTS1), fmt.Sprintf("%s/%d", connNPB, connTS1),
+		fmt.Sprintf("%s/%d", connNPA, connTS2), fmt.Sprintf("%s/%d", connNPB, connTS2)})
+}
