@@ -177,6 +177,9 @@ func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	// Ends the Vault token keep-alive (identity vault) when connect returns.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	c, err := newConnector(ctx, cc, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "connect: %v\n", err)

@@ -358,3 +358,20 @@ func TestConnectRecoversHistoryAfterAFailedFirstPoll(t *testing.T) {
 	assertOnce(t, "rewards", rewards, []string{fmt.Sprintf("%s/%d", connNPA, connTS1), fmt.Sprintf("%s/%d", connNPB, connTS1),
 		fmt.Sprintf("%s/%d", connNPA, connTS2), fmt.Sprintf("%s/%d", connNPB, connTS2)})
 }
+
+// The signer's identity: requests are signed by the Vault transit key (the
+// key never leaves Vault) and the simulator checks every signature.
+func TestConnectVaultTransitIdentity(t *testing.T) {
+	e := newConnectEnv(t, connectScenario())
+	if os.Getenv("NODESHARE_VAULT_TOKEN") == "" {
+		t.Fatal("NODESHARE_VAULT_TOKEN is unset: run through ops/test or eval \"$(ops/stack env)\"")
+	}
+	e.args = append(e.args, "--identity", "vault", "--nrc-off", "--dashboard-url", "off")
+	code, stderr := e.run(t, context.Background())
+	if code != 0 || !strings.Contains(stderr, `"identity":"vault"`) || strings.Contains(stderr, `"sender":"2vxsx-fae"`) {
+		t.Fatalf("vault identity: exit %d\n%s", code, stderr)
+	}
+	if rewards, _ := e.records(t, schemas.TopicNodeRewards); len(rewards) != 4 {
+		t.Fatalf("rewards %v", rewards)
+	}
+}
