@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/nodeshare/nodeshare/pipeline/money"
@@ -381,5 +382,30 @@ func TestVotingWeights(t *testing.T) {
 	}
 	if _, err := VotingWeights("v1", cs, VotingOptions{MaxVotingBps: 10001}); !errors.Is(err, ErrInvalidInput) {
 		t.Fatal("max_voting_bps > 10000 accepted")
+	}
+}
+
+func TestDuplicateContributionIDs(t *testing.T) {
+	cases := map[string][]Contribution{
+		"same sponsor":        {contrib("x", "a", 1, 0), contrib("x", "a", 2, 0)},
+		"different sponsors":  {contrib("x", "b", 1, 0), contrib("y", "a", 1, 0), contrib("x", "a", 2, 0)},
+		"sorted by sponsor":   {contrib("z", "a", 1, 0), contrib("y", "b", 1, 0), contrib("z", "c", 1, 0)},
+		"far apart, many ids": nil,
+	}
+	var many []Contribution
+	for i := 0; i < 5000; i++ {
+		many = append(many, contrib(fmt.Sprintf("id-%d", (i*7)%5000), fmt.Sprintf("s%d", i%97), 1, 0))
+	}
+	many = append(many, contrib("id-1234", "zz", 1, 0))
+	cases["far apart, many ids"] = many
+	for name, cs := range cases {
+		_, err := Allocate("v1", pool(100, cs...))
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.Field != "id" || !strings.Contains(err.Error(), "duplicates contributions[") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := Allocate("v1", pool(100, many[:5000]...)); err != nil {
+		t.Fatalf("unique ids rejected: %v", err)
 	}
 }
