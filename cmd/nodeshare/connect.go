@@ -284,7 +284,7 @@ func (c *connector) run(ctx context.Context) error {
 		if err != nil {
 			lvl = slog.LevelError
 		}
-		attrs := []any{"published", st.published, "already_present", st.present, "conflicts", st.conflicts, "nrc_days_missing", st.nrcMissing, "alarms", st.alarms}
+		attrs := []any{"published", st.published, "already_present", st.present, "conflicts", st.conflicts, "nrc_days_queried", st.nrcQueried, "nrc_days_missing", st.nrcMissing, "alarms", st.alarms}
 		if err != nil {
 			attrs = append(attrs, "error", err.Error())
 		}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aviate-labs/agent-go/principal"
@@ -21,6 +22,7 @@ import (
 // pollStats is what one poll did.
 type pollStats struct {
 	publishStats
+	nrcQueried int
 	nrcMissing int
 	alarms     int
 }
@@ -99,9 +101,9 @@ func (c *connector) poll(ctx context.Context) (pollStats, error) {
 	}
 
 	if !c.cc.NRCOff {
-		fs, missing, err := c.pollNRC(ctx, rewards, fetched)
+		fs, queried, missing, err := c.pollNRC(ctx, rewards, fetched)
 		facts = append(facts, fs...)
-		st.nrcMissing = missing
+		st.nrcQueried, st.nrcMissing = queried, missing
 		errs = append(errs, err)
 	}
 
@@ -368,19 +370,47 @@ func f64Text(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // pollNRC reads the NRC for the days of this poll's reward periods and the
 // last NRCRecentDays days, and publishes per-node daily results and, for
 // every period the NRC covers completely, each node's period weight.
-func (c *connector) pollNRC(ctx context.Context, rewards []ic.MonthlyNodeProviderRewards, fetched string) ([]fact, int, error) {
+func (c *connector) pollNRC(ctx context.Context, rewards []ic.MonthlyNodeProviderRewards, fetched string) ([]fact, int, int, error) {
 	want := map[string]bool{}
 	for _, p := range c.cc.NRCProviders {
 		want[p] = true
 	}
 	keep := func(np string) bool { return len(want) == 0 || want[np] }
 
+	// A period whose weights are on the topic for every provider of the
+	// reward is done: its days are not queried again.
+	weighed := map[string]bool{} // "<np>/<reward ts>"
+	msgs, err := readAllSettled(ctx, c.brokers, c.cc.topic(schemas.TopicNodePeriodWeights))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, m := range msgs {
+		k := string(m.Key)
+		if i := strings.LastIndexByte(k, '/'); i > 0 {
+			weighed[k[:i]] = true
+		}
+	}
+	done := func(m ic.MonthlyNodeProviderRewards) bool {
+		for _, r := range m.Rewards {
+			np := r.NodeProvider.ID.String()
+			if len(r.NodeProvider.ID.Raw) > 0 && keep(np) && !weighed[fmt.Sprintf("%s/%d", np, m.TimestampSeconds)] {
+				return false
+			}
+		}
+		return true
+	}
+
 	days := map[ic.Date]bool{}
 	today := ic.DateOf(c.now())
 	for i := 1; i <= c.cc.NRCRecentDays; i++ {
 		days[ic.DateOf(today.Time().AddDate(0, 0, -i))] = true
 	}
+	var pending []ic.MonthlyNodeProviderRewards
 	for _, m := range rewards {
+		if done(m) {
+			continue
+		}
+		pending = append(pending, m)
 		for _, d := range daysIn(periodDays(m)) {
 			if d.Time().Before(today.Time()) {
 				days[d] = true
@@ -452,7 +482,7 @@ func (c *connector) pollNRC(ctx context.Context, rewards []ic.MonthlyNodeProvide
 
 	// Period weights: only for periods whose every day has results.
 	wprov := schemas.Provenance{Source: "ic", Canister: ic.NRCCanisterID.String(), Method: "get_node_providers_rewards_calculation (sum over the period's days)", FetchTime: fetched}
-	for _, m := range rewards {
+	for _, m := range pending {
 		from, to := periodDays(m)
 		pdays := daysIn(from, to)
 		complete := len(pdays) > 0
@@ -512,5 +542,5 @@ func (c *connector) pollNRC(ctx context.Context, rewards []ic.MonthlyNodeProvide
 			}
 		}
 	}
-	return out, missing, errors.Join(errs...)
+	return out, len(sorted), missing, errors.Join(errs...)
 }

@@ -130,8 +130,16 @@ func TestConnectPublishesEachFactOnce(t *testing.T) {
 	e := newConnectEnv(t, connectScenario())
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
-		if code, stderr := e.run(t, ctx); code != 0 {
+		code, stderr := e.run(t, ctx)
+		if code != 0 {
 			t.Fatalf("poll %d: exit %d\n%s", i+1, code, stderr)
+		}
+		// The first poll reads the NRC for both periods' six days. The
+		// second resumes at period 2, whose weights exist for npA but not
+		// for npB (no nodes in the NRC that period), so it reads period 2's
+		// three days again; period 1 is not read.
+		if want := []string{`"nrc_days_queried":6`, `"nrc_days_queried":3`}[i]; !strings.Contains(stderr, want) {
+			t.Fatalf("poll %d: want %s\n%s", i+1, want, stderr)
 		}
 	}
 	npA1, npB1 := fmt.Sprintf("%s/%d", connNPA, connTS1), fmt.Sprintf("%s/%d", connNPB, connTS1)
