@@ -40,6 +40,20 @@
 // input lists. The encoding is specified on WriteCanonical and pinned by a
 // golden test.
 //
+// # Canonical encoding and manifest hash
+//
+// ManifestSHA256 is the lowercase hex SHA-256 of the canonical encoding,
+// format "nodeshare.allocation.manifest/1": compact one-line JSON with a
+// fixed key order (format, rules_version, pool_id, period, params{rate,
+// hoster fixed fee, hoster bps, DAO bps, premium bps, ledger fee, minimum
+// payout}, gross, hoster fee, DAO fee, distributable, total stake, whale,
+// whale candidate, premium, whale pro rata, proposal, hoster{account,
+// carry-in, owed, transfer, fee, carry-out}, shares[{sponsor, stake, share,
+// carry-in, transfer, fee, carry-out}] sorted by sponsor bytes), integers
+// as plain decimal digits, null for absent values, and only `"`, `\` and
+// control bytes escaped. It binds the parameters and the hoster account as
+// well as the amounts. Any byte change to it is a new format name.
+//
 // # Cost
 //
 // Allocate is linear in the contributions when they arrive sorted by sponsor
