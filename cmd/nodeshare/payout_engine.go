@@ -178,15 +178,15 @@ func (e *payoutEngine) approve(ctx context.Context, dao, period, sha, approver s
 	if !e.approval.Member(approver) {
 		return false, nil, fmt.Errorf("approve: %q is not in the approver set %v", approver, e.approval.Approvers)
 	}
-	h, err := e.store.Manifest(ctx, dao, period)
+	m, found, err := e.stored(ctx, dao, period)
 	if err != nil {
 		return false, nil, err
 	}
-	if h == nil {
+	if !found {
 		return false, nil, fmt.Errorf("approve %s %s: no manifest planned (run nodeshare payout plan first)", dao, period)
 	}
-	if h.SHA256 != sha {
-		return false, nil, fmt.Errorf("approve %s %s: the stored manifest is %s, not %s: review the plan again", dao, period, h.SHA256, sha)
+	if m.SHA256 != sha {
+		return false, nil, fmt.Errorf("approve %s %s: the stored manifest is %s, not %s: review the plan again", dao, period, m.SHA256, sha)
 	}
 	a := schemas.PayoutApproval{DAO: dao, Period: period, ManifestSHA256: sha, Approver: approver, ApprovedAt: e.now().UTC().Format(time.RFC3339)}
 	if err := e.store.SaveApproval(ctx, a); err != nil {
@@ -198,6 +198,29 @@ func (e *payoutEngine) approve(ctx context.Context, dao, period, sha, approver s
 	}
 	ok, who := e.approval.Approved(sha, aps)
 	return ok, who, nil
+}
+
+// stored loads the period's stored manifest: a v2 plan (header and
+// intents) or a v1 plan from before headers (intents only). found is false
+// when nothing is planned.
+func (e *payoutEngine) stored(ctx context.Context, dao, period string) (m payout.Manifest, found bool, err error) {
+	h, err := e.store.Manifest(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	intents, err := e.store.Intents(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	switch {
+	case h != nil:
+		m, err = payout.FromStored(*h, intents)
+	case len(intents) > 0:
+		m, err = payout.FromIntents(dao, period, intents)
+	default:
+		return m, false, nil
+	}
+	return m, err == nil, err
 }
 
 // runOptions select what a run accepts.

@@ -295,3 +295,29 @@ func TestPayoutPlanIsWrittenOnce(t *testing.T) {
 		t.Fatalf("manifest lacks inputs: %+v", again.InputHashes)
 	}
 }
+
+// A plan stored before manifest headers existed (v1: intents only) is
+// still approved by its hash and paid.
+func TestPayoutLegacyV1Plan(t *testing.T) {
+	ctx := context.Background()
+	w := newRefusalWorld(t, 25, 3, 10_000, exactly, false)
+	// Replace the stored v2 plan by the v1 plan of the same entitlements.
+	v1, err := payout.Plan(w.dao, w.period, w.store.ents, w.m.CreatedAtNanos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(w.store.manifest, key(w.dao, w.period))
+	w.store.intents[key(w.dao, w.period)] = v1.Intents
+	e := w.engine(nil)
+	again, created, err := e.plan(ctx, w.dao, w.period, true)
+	if err != nil || created || again.SHA256 != v1.SHA256 {
+		t.Fatalf("re-plan of a v1 plan: %v created=%v", err, created)
+	}
+	if _, _, err := e.approve(ctx, w.dao, w.period, v1.SHA256, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := e.run(ctx, w.dao, w.period, runOptions{ExpectSHA256: v1.SHA256})
+	if err != nil || sum.Paid != len(v1.Intents) {
+		t.Fatalf("run: %v %+v", err, sum)
+	}
+}
