@@ -175,20 +175,36 @@ func decodeContributions(raw json.RawMessage) ([]Contribution, error) {
 	if raw == nil {
 		return nil, inputErr("", "contributions", "is required")
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '[' {
 		return nil, inputErr("", "contributions", "must be an array, got %s", snippet(raw))
 	}
-	out := make([]Contribution, len(items))
-	for i, item := range items {
+	// Fast path: one strict decoder for the whole array. If it fails (an
+	// unknown field, an element that is not an object), the slow path below
+	// decodes element by element to name the index in the message.
+	var ws []wireContribution
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ws); err != nil {
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, inputErr("", "contributions", "must be an array, got %s", snippet(raw))
+		}
+		ws = make([]wireContribution, len(items))
+		for i, item := range items {
+			path := "contributions[" + strconv.Itoa(i) + "]"
+			if err := reqObject(item, "", path); err != nil {
+				return nil, err
+			}
+			if err := strictUnmarshal(item, path, &ws[i]); err != nil {
+				return nil, err
+			}
+		}
+		return nil, inputErr("", "contributions", "could not be decoded: %v", err)
+	}
+	out := make([]Contribution, len(ws))
+	for i := range ws {
+		w := &ws[i]
 		path := "contributions[" + strconv.Itoa(i) + "]"
-		if err := reqObject(item, "", path); err != nil {
-			return nil, err
-		}
-		var w wireContribution
-		if err := strictUnmarshal(item, path, &w); err != nil {
-			return nil, err
-		}
 		c := &out[i]
 		var err error
 		if c.ID, err = reqString(w.ID, path, "id"); err != nil {
@@ -381,83 +397,111 @@ func snippet(b []byte) string {
 	return string(b)
 }
 
-// checkDuplicateKeys walks the document's tokens and rejects an object that
-// repeats a key: encoding/json would silently keep the last one, so
-// {"amount_e8s":1,"amount_e8s":100} would pay on a number the producer may
-// not have meant.
+// checkDuplicateKeys rejects an object that repeats a key: encoding/json
+// would silently keep the last one, so {"amount_e8s":1,"amount_e8s":100}
+// would pay on a number the producer may not have meant. The document is
+// first checked with json.Valid, then scanned byte by byte (strings skipped
+// with their escapes, keys compared after unescaping), reusing one frame
+// per nesting level, so a 1M-contribution document costs no allocation per
+// object.
 func checkDuplicateKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
+	if !json.Valid(data) {
+		var v any
+		err := json.Unmarshal(data, &v) // for the message with the offset
+		return inputErr("", "input", "is not valid JSON: %v", err)
+	}
 	type frame struct {
-		obj    bool
-		keys   map[string]struct{}
-		expect bool // next string token in an object is a key
-		path   string
-		index  int
+		obj       bool
+		expectKey bool
+		keys      [][]byte
+		set       map[string]struct{} // used once an object has many keys
+		index     int                 // in an array: the current element
+		lastKey   []byte              // in an object: the current key
 	}
-	var stack []*frame
-	childPath := func() string {
-		if len(stack) == 0 {
-			return ""
+	var stack []frame
+	depth := 0
+	// pathOf names frame d the way the error messages do, only when needed.
+	pathOf := func(d int) string {
+		path := ""
+		for j := 0; j < d; j++ {
+			if stack[j].obj {
+				path = joinPath(path, string(stack[j].lastKey))
+			} else {
+				path += "[" + strconv.Itoa(stack[j].index) + "]"
+			}
 		}
-		return stack[len(stack)-1].path
+		return path
 	}
-	var lastKey string
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
+	push := func(obj bool) {
+		if depth == len(stack) {
+			stack = append(stack, frame{})
 		}
-		if err != nil {
-			return inputErr("", "input", "is not valid JSON: %v", err)
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				p := childPath()
-				if top != nil {
-					if top.obj {
-						p = joinPath(p, lastKey)
-						top.expect = true
-					} else {
-						p = p + "[" + strconv.Itoa(top.index) + "]"
-						top.index++
+		f := &stack[depth]
+		*f = frame{obj: obj, expectKey: obj, keys: f.keys[:0]}
+		depth++
+	}
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{':
+			push(true)
+		case '[':
+			push(false)
+		case '}', ']':
+			depth--
+		case ',':
+			if f := &stack[depth-1]; f.obj {
+				f.expectKey = true
+			} else {
+				f.index++
+			}
+		case '"':
+			start := i + 1
+			escaped := false
+			for i++; data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					escaped = true
+					i++
+				}
+			}
+			f := &stack[depth-1]
+			if !f.obj || !f.expectKey {
+				continue
+			}
+			key := data[start:i]
+			if escaped {
+				var k string
+				if err := json.Unmarshal(data[start-1:i+1], &k); err != nil {
+					return inputErr(pathOf(depth-1), "input", "has a key that is not a valid string: %v", err)
+				}
+				key = []byte(k)
+			}
+			dup := false
+			if f.set != nil {
+				_, dup = f.set[string(key)]
+				f.set[string(key)] = struct{}{}
+			} else {
+				for _, k := range f.keys {
+					if bytes.Equal(k, key) {
+						dup = true
+						break
 					}
 				}
-				f := &frame{obj: t == '{', path: p, expect: t == '{'}
-				if f.obj {
-					f.keys = map[string]struct{}{}
+				f.keys = append(f.keys, key)
+				if len(f.keys) > 16 {
+					f.set = make(map[string]struct{}, 64)
+					for _, k := range f.keys {
+						f.set[string(k)] = struct{}{}
+					}
 				}
-				stack = append(stack, f)
-			default:
-				stack = stack[:len(stack)-1]
 			}
-			continue
-		}
-		if top == nil {
-			continue
-		}
-		if top.obj {
-			if top.expect {
-				k := tok.(string)
-				if _, dup := top.keys[k]; dup {
-					return inputErr(top.path, k, "appears twice in one object (duplicate keys are rejected)")
-				}
-				top.keys[k] = struct{}{}
-				lastKey = k
-				top.expect = false
-			} else {
-				top.expect = true
+			if dup {
+				return inputErr(pathOf(depth-1), string(key), "appears twice in one object (duplicate keys are rejected)")
 			}
-		} else {
-			top.index++
+			f.lastKey = key
+			f.expectKey = false
 		}
 	}
+	return nil
 }
 
 func joinPath(p, k string) string {

@@ -148,3 +148,32 @@ func TestDecodeRoundTripsTheBaseInput(t *testing.T) {
 		t.Fatalf("%+v", in)
 	}
 }
+
+func TestDuplicateKeysScanner(t *testing.T) {
+	var many strings.Builder
+	for i := 0; i < 40; i++ {
+		many.WriteString(`"k` + strings.Repeat("x", i) + `": 1, `)
+	}
+	cases := map[string]struct{ doc, want string }{
+		"escaped twin":         {`{"a": {"amount_e8s": 1, "amount\u005fe8s": 2}}`, `a: amount_e8s appears twice`},
+		"many keys":            {`{"carry_in": {` + many.String() + `"kxxx": 2}}`, `carry_in: kxxx appears twice`},
+		"nested array":         {`{"contributions": [{}, {"id": "a", "id": "b"}]}`, `contributions[1]: id appears twice`},
+		"same key, two levels": {`{"x": {"x": 1}, "y": [{"x": 1}, {"x": 2}]}`, ``},
+		"string with quote":    {`{"a\"b": 1, "c": "\"a\\\\", "a\"b": 2}`, `a"b appears twice`},
+	}
+	for name, c := range cases {
+		err := checkDuplicateKeys([]byte(c.doc))
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", name, err, c.want)
+		}
+	}
+	if err := checkDuplicateKeys([]byte(`{"a": `)); err == nil || !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("invalid JSON: %v", err)
+	}
+}
