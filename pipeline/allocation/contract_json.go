@@ -463,6 +463,9 @@ func checkDuplicateKeys(data []byte) error {
 					i++
 				}
 			}
+			if depth == 0 {
+				continue // a top-level string: not an object at all
+			}
 			f := &stack[depth-1]
 			if !f.obj || !f.expectKey {
 				continue
