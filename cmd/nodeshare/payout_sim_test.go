@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,7 +70,6 @@ func simPeriod(rng *rand.Rand, dao, period string, n int, fee int64) ([]schemas.
 // simWorld is one schedule's world: the simulator in-process, a treasury,
 // an in-memory store, and a clock the engine reads.
 type simWorld struct {
-	t        *testing.T
 	sim      *icsim.Server
 	hs       *httptest.Server
 	priv     ed25519.PrivateKey
@@ -161,12 +161,12 @@ func (w *simWorld) process(rng *rand.Rand, crashPoint string, crashAt int, maxTr
 	pub := w.priv.Public().(ed25519.PublicKey)
 	base, err := identity.NewEd25519Identity(pub, w.priv)
 	if err != nil {
-		w.t.Fatal(err)
+		return fmt.Errorf("setup: %w", err)
 	}
 	id := crashIdentity{Identity: base, armed: &armed, kill: kill}
 	client, err := ic.New(ic.Config{URL: w.hs.URL, Identity: id, FetchRootKey: true, PollDelay: 5 * time.Millisecond, PollTimeout: 300 * time.Millisecond})
 	if err != nil {
-		w.t.Fatal(err)
+		return fmt.Errorf("setup: %w", err)
 	}
 	eng := &payoutEngine{
 		store: w.store, ledger: dyingLedger{payoutLedger: client, dead: &dead}, treasury: w.treasury, approval: demoApproval,
@@ -229,7 +229,7 @@ var simCrashPoints = []string{"", crashAfterAttempt, crashAfterSign, crashAfterS
 // killed at a random point with random simulator and store faults and
 // sometimes the ledger clock moved past the 24 h window, then fault-free
 // resumes. It returns the first invariant violation.
-func runSchedule(t *testing.T, seed uint64) error {
+func runSchedule(seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	sim, err := icsim.New(icsim.Options{CallMode: []icsim.CallMode{icsim.CallModeSync, icsim.CallModeAsync}[rng.IntN(2)]})
 	if err != nil {
@@ -241,7 +241,7 @@ func runSchedule(t *testing.T, seed uint64) error {
 	for i := range keySeed {
 		keySeed[i] = byte(rng.IntN(256))
 	}
-	w := &simWorld{t: t, sim: sim, hs: hs, priv: ed25519.NewKeyFromSeed(keySeed), dao: "sim-dao", period: "2026-11-01T06:00:00Z"}
+	w := &simWorld{sim: sim, hs: hs, priv: ed25519.NewKeyFromSeed(keySeed), dao: "sim-dao", period: "2026-11-01T06:00:00Z"}
 	der := append(append([]byte{}, 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00), w.priv.Public().(ed25519.PublicKey)...)
 	w.treasury = ic.Account{Owner: principal.NewSelfAuthenticating(der)}
 	ents, pools := simPeriod(rng, w.dao, w.period, 2+rng.IntN(5), int64(icsim.LedgerFeeE8s))
@@ -326,19 +326,29 @@ func TestPayoutSimulation(t *testing.T) {
 	if v, err := strconv.ParseUint(os.Getenv("NODESHARE_SIM_SEED"), 10, 64); err == nil {
 		base = v
 	}
+	// Schedules are independent (each has its own simulator, store and
+	// random source), so they run on every core; one schedule is itself
+	// sequential, so a seed replays the same way.
 	start := time.Now()
-	failures := 0
-	for i := 0; i < n; i++ {
-		seed := base + uint64(i)
-		if err := runSchedule(t, seed); err != nil {
-			failures++
-			t.Errorf("seed %d: %v (replay: NODESHARE_SIM_SEED=%d NODESHARE_SIM_SCHEDULES=1 go test -run TestPayoutSimulation ./cmd/nodeshare)", seed, err, seed)
-			if failures >= 5 {
-				t.FailNow()
+	var failures atomic.Int64
+	seeds := make(chan uint64)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seed := range seeds {
+				if err := runSchedule(seed); err != nil {
+					failures.Add(1)
+					t.Errorf("seed %d: %v (replay: NODESHARE_SIM_SEED=%d NODESHARE_SIM_SCHEDULES=1 go test -run TestPayoutSimulation ./cmd/nodeshare)", seed, err, seed)
+				}
 			}
-		}
+		}()
 	}
+	for i := 0; i < n && failures.Load() < 5; i++ {
+		seeds <- base + uint64(i)
+	}
+	close(seeds)
+	wg.Wait()
 	t.Logf("%d schedules from seed %d in %s", n, base, time.Since(start).Round(time.Millisecond))
 }
-
-var _ = hex.EncodeToString
