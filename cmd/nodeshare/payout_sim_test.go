@@ -311,13 +311,17 @@ func runSchedule(seed uint64) error {
 // recorded payment matches its block, and after resuming everything is
 // paid and the ledger moved exactly the manifest's totals.
 //
-// NODESHARE_SIM_SCHEDULES (default 1000, 100 with -short) and
+// NODESHARE_SIM_SCHEDULES (default 1000; 200 under -race, 100 with -short) and
 // NODESHARE_SIM_SEED (the first seed) reproduce a run; a failure prints
 // its seed.
 func TestPayoutSimulation(t *testing.T) {
 	n := 1000
 	if testing.Short() {
 		n = 100
+	} else if raceEnabled {
+		// Under the race detector a schedule is about ten times slower; the
+		// full 1,000 run without it (ops/test runs both).
+		n = 200
 	}
 	if v, err := strconv.Atoi(os.Getenv("NODESHARE_SIM_SCHEDULES")); err == nil && v > 0 {
 		n = v
