@@ -319,8 +319,8 @@ func TestPayoutSimulation(t *testing.T) {
 	if testing.Short() {
 		n = 100
 	} else if raceEnabled {
-		// Under the race detector a schedule is about ten times slower; the
-		// full 1,000 run without it (ops/test runs both).
+		// Under the race detector a schedule is about ten times slower; run
+		// the full 1,000 without it: go test -run TestPayoutSimulation.
 		n = 200
 	}
 	if v, err := strconv.Atoi(os.Getenv("NODESHARE_SIM_SCHEDULES")); err == nil && v > 0 {
