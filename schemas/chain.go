@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"io"
 	"strconv"
 )
 
@@ -23,29 +24,59 @@ type ChainRow struct {
 // ChainGenesis is the prev_hash of the first row of a stream.
 const ChainGenesis = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// ChainHash is the row hash of the audit trail's hash chain: SHA-256 over
-// the domain tag "nodeshare-chain-v1", then prevHash and every field of the
-// row in the fixed order of ChainRow, each as a uvarint length followed by
-// its bytes (integers as decimal text). The encoding is frozen: a golden
-// test pins it; a change is a new tag and a migration.
+// ChainHash is the row hash of the audit trail's hash chain:
+//
+//	row_hash = hex(SHA-256(f("nodeshare-chain-v2") f(prev_hash) f(ChainDigest(row))))
+//	ChainDigest(row) = SHA-256(f(topic) f(partition) f(offset) f(key) f(event_id)
+//	                          f(event_type) f(schema_version) f(provenance) f(payload))
+//
+// where f(x) is the uvarint length of x followed by its bytes and integers
+// are decimal text. The per-row digest does not depend on the previous row,
+// so a sink computes digests in parallel and links them in order. The
+// encoding is frozen: a golden test pins it; a change is a new tag.
 func ChainHash(prevHash string, r ChainRow) string {
+	return ChainLink(prevHash, ChainDigest(r))
+}
+
+// ChainDigest is the SHA-256 of a row's fields (see ChainHash).
+func ChainDigest(r ChainRow) [32]byte {
 	h := sha256.New()
 	var lb [binary.MaxVarintLen64]byte
-	field := func(s string) {
+	var num [20]byte
+	field := func(b []byte) {
+		n := binary.PutUvarint(lb[:], uint64(len(b)))
+		h.Write(lb[:n])
+		h.Write(b)
+	}
+	fieldS := func(s string) {
 		n := binary.PutUvarint(lb[:], uint64(len(s)))
 		h.Write(lb[:n])
-		h.Write([]byte(s))
+		_, _ = io.WriteString(h, s)
 	}
-	field("nodeshare-chain-v1")
-	field(prevHash)
-	field(r.Topic)
-	field(strconv.Itoa(r.Partition))
-	field(strconv.FormatInt(r.Offset, 10))
-	field(r.Key)
-	field(r.EventID)
-	field(r.EventType)
-	field(strconv.Itoa(r.SchemaVersion))
-	field(r.Provenance)
-	field(r.Payload)
-	return hex.EncodeToString(h.Sum(nil))
+	fieldS(r.Topic)
+	field(strconv.AppendInt(num[:0], int64(r.Partition), 10))
+	field(strconv.AppendInt(num[:0], r.Offset, 10))
+	fieldS(r.Key)
+	fieldS(r.EventID)
+	fieldS(r.EventType)
+	field(strconv.AppendInt(num[:0], int64(r.SchemaVersion), 10))
+	fieldS(r.Provenance)
+	fieldS(r.Payload)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// ChainLink is the row hash from the previous row's hash and the row's
+// digest (see ChainHash).
+func ChainLink(prevHash string, digest [32]byte) string {
+	var buf [1 + 18 + 1 + 64 + 1 + 32]byte
+	b := append(buf[:0], 18)
+	b = append(b, "nodeshare-chain-v2"...)
+	b = binary.AppendUvarint(b, uint64(len(prevHash)))
+	b = append(b, prevHash...)
+	b = append(b, 32)
+	b = append(b, digest[:]...)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

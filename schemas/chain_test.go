@@ -6,7 +6,7 @@ import "testing"
 func TestChainHashGolden(t *testing.T) {
 	r := ChainRow{Topic: "dao.pools.v1", Partition: 0, Offset: 7, Key: "d/p", EventID: "d/p", EventType: "pool", SchemaVersion: 1, Provenance: "{}", Payload: `{"a":1}`}
 	h1 := ChainHash(ChainGenesis, r)
-	const want = "ae4bbbfe9e375a20f536b66815d0f73394a6e14aed266828fd30ba6a5c692648"
+	const want = "e095424fe774691147bc8f36f475e89a67efabffc8c7699adcc554e1866b03c9"
 	if h1 != want {
 		t.Fatalf("chain hash changed: %s", h1)
 	}

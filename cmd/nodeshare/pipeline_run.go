@@ -281,6 +281,7 @@ func publishAverages(ctx context.Context, cfg processorConfig, p *kafka.Producer
 // carries a token derived from the batch's coordinates, so a redelivered
 // batch changes nothing.
 func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
+	tips := chainTips{}
 	return func(ctx context.Context, batch []kafka.Message) error {
 		rows := decodeForSink(batch)
 		var (
@@ -313,7 +314,8 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 				dead = append(dead, v)
 			}
 		}
-		if err := chainRaw(ctx, store, raws); err != nil {
+		next, err := chainRaw(ctx, store, tips, raws)
+		if err != nil {
 			return err
 		}
 		sum := sha256.Sum256(coords.Bytes())
@@ -332,6 +334,9 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 				return err
 			}
 		}
+		for k, v := range next { // only once the rows are stored
+			tips[k] = v
+		}
 		log.Debug("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
 		return nil
 	}
@@ -345,9 +350,9 @@ type sinkRow struct {
 	err   error // undecodable: stored raw as "undecodable" and dead-lettered
 }
 
-// decodeForSink decodes a batch on every core: decoding JSON is the sink's
-// main cost, and records are independent (the hash chain is computed after,
-// in order).
+// decodeForSink decodes a batch and computes each row's chain digest on
+// every core: that is the sink's main CPU cost, and rows are independent
+// (only the cheap linking of the chain is done after, in order).
 func decodeForSink(batch []kafka.Message) []sinkRow {
 	rows := make([]sinkRow, len(batch))
 	workers := runtime.GOMAXPROCS(0)
@@ -366,6 +371,7 @@ func decodeForSink(batch []kafka.Message) []sinkRow {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
 				rows[i] = decodeSinkRow(batch[i])
+				rows[i].raw.Digest, rows[i].raw.HasDigest = schemas.ChainDigest(rows[i].raw.ChainRow()), true
 			}
 		}()
 	}
@@ -405,42 +411,64 @@ func decodeSinkRow(m kafka.Message) sinkRow {
 	return r
 }
 
+// chainTip is the last row this sink stored for a (topic, partition).
+type chainTip struct {
+	offset int64
+	hash   string
+}
+
+type chainKey struct {
+	topic     string
+	partition int
+}
+
+type chainTips map[chainKey]chainTip
+
 // chainRaw fills prev_hash and row_hash of raw rows: per (topic, partition)
-// in offset order, starting from the last stored row below the batch. The
-// hashes depend only on the rows, so a redelivered batch gets the same ones.
-func chainRaw(ctx context.Context, store *clickhouse.Store, raws []clickhouse.RawEvent) error {
-	type tp struct {
-		topic     string
-		partition int
-	}
-	idx := map[tp][]int{}
-	var order []tp
+// in offset order, starting from the last stored row below the batch (the
+// sink's own last row when the batch follows it directly, else asked of
+// ClickHouse). The hashes depend only on the rows, so a redelivered batch
+// gets the same ones. It returns the new tips, to remember once stored.
+func chainRaw(ctx context.Context, store *clickhouse.Store, tips chainTips, raws []clickhouse.RawEvent) (chainTips, error) {
+	idx := map[chainKey][]int{}
+	var order []chainKey
 	for i, r := range raws {
-		k := tp{r.Topic, r.Partition}
+		k := chainKey{r.Topic, r.Partition}
 		if _, ok := idx[k]; !ok {
 			order = append(order, k)
 		}
 		idx[k] = append(idx[k], i)
 	}
+	next := chainTips{}
 	for _, k := range order {
 		is := idx[k]
 		sort.Slice(is, func(a, b int) bool { return raws[is[a]].Offset < raws[is[b]].Offset })
+		first := raws[is[0]].Offset
 		var prev string
-		err := retry(ctx, 5, func() error {
-			var err error
-			prev, err = store.ChainTip(ctx, k.topic, k.partition, raws[is[0]].Offset)
-			return err
-		})
-		if err != nil {
-			return err
+		if tip, ok := tips[k]; ok && tip.offset == first-1 {
+			prev = tip.hash
+		} else {
+			err := retry(ctx, 5, func() error {
+				var err error
+				prev, err = store.ChainTip(ctx, k.topic, k.partition, first)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
 		}
 		for _, i := range is {
 			raws[i].PrevHash = prev
-			raws[i].RowHash = schemas.ChainHash(prev, raws[i].ChainRow())
+			if !raws[i].HasDigest {
+				raws[i].Digest, raws[i].HasDigest = schemas.ChainDigest(raws[i].ChainRow()), true
+			}
+			raws[i].RowHash = schemas.ChainLink(prev, raws[i].Digest)
 			prev = raws[i].RowHash
 		}
+		last := raws[is[len(is)-1]]
+		next[k] = chainTip{offset: last.Offset, hash: last.RowHash}
 	}
-	return nil
+	return next, nil
 }
 
 // retry runs f up to n times with a doubling backoff while ctx lives. Only

@@ -85,6 +85,32 @@ func (s *Store) Database() string { return s.db }
 // Close closes the pool.
 func (s *Store) Close() error { return s.conn.Close() }
 
+// insertColumns is insert with whole columns (each a slice of the column's
+// Go type, all of one length).
+func (s *Store) insertColumns(ctx context.Context, table, token string, cols []any) error {
+	settings := ch.Settings{"insert_deduplicate": 1}
+	if token != "" {
+		settings["insert_deduplication_token"] = token
+	}
+	bctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	bctx = ch.Context(bctx, ch.WithSettings(settings))
+	batch, err := s.conn.PrepareBatch(bctx, "INSERT INTO "+table)
+	if err != nil {
+		return fmt.Errorf("clickhouse: prepare insert into %s: %w", table, err)
+	}
+	defer batch.Close()
+	for i, c := range cols {
+		if err := batch.Column(i).Append(c); err != nil {
+			return fmt.Errorf("clickhouse: insert into %s: column %d: %w", table, i, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse: insert into %s (outcome unknown, safe to retry with the same token): %w", table, err)
+	}
+	return nil
+}
+
 // insert appends rows to table in one batch with a de-duplication token, so
 // that resending the same batch (same token) is a no-op (PITFALLS C5). The
 // batch is always closed (C1) and Send is called once (C3).

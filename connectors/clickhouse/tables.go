@@ -29,6 +29,10 @@ type RawEvent struct {
 	Payload       string
 	PrevHash      string
 	RowHash       string
+	// Digest is schemas.ChainDigest of the row when already computed (the
+	// sink computes digests in parallel); it is not stored.
+	Digest    [32]byte
+	HasDigest bool
 }
 
 // ChainRow is the hashed part of the row (schemas.ChainHash).
@@ -37,22 +41,36 @@ func (e RawEvent) ChainRow() schemas.ChainRow {
 		EventType: e.EventType, SchemaVersion: e.SchemaVersion, Provenance: e.Provenance, Payload: e.Payload}
 }
 
-// InsertRaw stores raw records.
+// InsertRaw stores raw records. It appends column by column (one call per
+// column, no per-row reflection): the sink's hottest insert.
 func (s *Store) InsertRaw(ctx context.Context, token string, evs []RawEvent) error {
-	now := time.Now().UTC()
-	rows := make([][]any, len(evs))
-	for i, e := range evs {
-		rows[i] = []any{e.Topic, uint32(e.Partition), uint64(e.Offset), e.Key, e.EventID, e.EventType,
-			uint16(e.SchemaVersion), e.Provenance, e.Payload, e.Time.UTC(), now, e.PrevHash, e.RowHash}
+	if len(evs) == 0 {
+		return nil
 	}
-	return s.insert(ctx, "events_raw (topic, partition, offset, key, event_id, event_type, schema_version, provenance, payload, kafka_time, ingested_at, prev_hash, row_hash)", token, rows)
+	now := time.Now().UTC()
+	n := len(evs)
+	var (
+		topic, key, id, typ, prov, payload, prev, row = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		part                                          = make([]uint32, n)
+		off                                           = make([]uint64, n)
+		ver                                           = make([]uint16, n)
+		kt, it                                        = make([]time.Time, n), make([]time.Time, n)
+	)
+	for i, e := range evs {
+		topic[i], part[i], off[i], key[i], id[i], typ[i] = e.Topic, uint32(e.Partition), uint64(e.Offset), e.Key, e.EventID, e.EventType
+		ver[i], prov[i], payload[i], kt[i], it[i], prev[i], row[i] = uint16(e.SchemaVersion), e.Provenance, e.Payload, e.Time.UTC(), now, e.PrevHash, e.RowHash
+	}
+	cols := []any{topic, part, off, key, id, typ, ver, prov, payload, kt, it, prev, row}
+	return s.insertColumns(ctx, "events_raw (topic, partition, offset, key, event_id, event_type, schema_version, provenance, payload, kafka_time, ingested_at, prev_hash, row_hash)", token, cols)
 }
 
 // ChainTip returns the row hash of the last row of (topic, partition) below
 // offset, or schemas.ChainGenesis when there is none.
 func (s *Store) ChainTip(ctx context.Context, topic string, partition int, below int64) (string, error) {
 	var h string
-	err := s.conn.QueryRow(ctx, `SELECT row_hash FROM events_raw FINAL WHERE topic = ? AND partition = ? AND offset < ?
+	// No FINAL: copies of a row (a redelivered batch) carry the same hash,
+	// so any copy answers, and the primary key order makes this a seek.
+	err := s.conn.QueryRow(ctx, `SELECT row_hash FROM events_raw WHERE topic = ? AND partition = ? AND offset < ?
 		ORDER BY offset DESC LIMIT 1`, topic, uint32(partition), uint64(below)).Scan(&h)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
