@@ -149,7 +149,7 @@ type RawEnvelope struct {
 }
 
 // PeekEnvelope reads the envelope fields and checks the payload against its
-// content hash, without the strict field checks of DecodeEnvelope (the
+// content hash (Provenance and Payload alias b: copy them to keep them), without the strict field checks of DecodeEnvelope (the
 // processors apply those and dead-letter what fails; the sink stores every
 // record as it came).
 func PeekEnvelope(b []byte) (RawEnvelope, error) {
@@ -157,7 +157,7 @@ func PeekEnvelope(b []byte) (RawEnvelope, error) {
 	// segmentio/encoding/json: a drop-in, allocation-light decoder (from
 	// kafka-go's authors) that decodes in one pass; the sink's throughput
 	// is bounded by this call.
-	if _, err := fastjson.Parse(b, &e, 0); err != nil {
+	if _, err := fastjson.Parse(b, &e, fastjson.DontCopyRawMessage); err != nil {
 		return e, fmt.Errorf("envelope: %w", err)
 	}
 	var p struct {

@@ -283,46 +283,80 @@ func publishAverages(ctx context.Context, cfg processorConfig, p *kafka.Producer
 func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 	tips := chainTips{}
 	return func(ctx context.Context, batch []kafka.Message) error {
-		rows := decodeForSink(batch)
 		var (
-			raws    = make([]clickhouse.RawEvent, len(batch))
 			ents    []clickhouse.EntitlementRow
 			periods []clickhouse.PoolPeriodRow
 			intents []schemas.PayoutIntent
 			results []clickhouse.ResultRow
 			dead    []schemas.DeadLetter
 		)
-		var coords bytes.Buffer
-		for i, r := range rows {
-			m := batch[i]
-			coords.WriteString(m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10) + ";")
-			raws[i] = r.raw
-			if r.err != nil {
-				dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: r.err.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
-				continue
+		var all bytes.Buffer
+		// The raw rows go in chunks: while one chunk is being inserted, the
+		// next one is decoded, so the client's CPU work overlaps the
+		// server's. Chunk boundaries depend only on the batch, so tokens
+		// are stable for a redelivered batch.
+		chunks := sinkChunks(batch)
+		decoded := make(chan []sinkRow, 1)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			defer close(decoded)
+			for _, c := range chunks {
+				select {
+				case decoded <- decodeForSink(c):
+				case <-stop:
+					return
+				}
 			}
-			switch v := r.typed.(type) {
-			case schemas.Entitlement:
-				ents = append(ents, clickhouse.EntitlementRow{Entitlement: v, EventID: r.raw.EventID, Coord: r.raw.Coord})
-			case schemas.PoolPeriod:
-				periods = append(periods, clickhouse.PoolPeriodRow{PoolPeriod: v, EventID: r.raw.EventID, Coord: r.raw.Coord})
-			case schemas.PayoutIntent:
-				intents = append(intents, v)
-			case schemas.PayoutResult:
-				results = append(results, clickhouse.ResultRow{PayoutResult: v, RecordedAt: m.Time})
-			case schemas.DeadLetter:
-				dead = append(dead, v)
+		}()
+		local := chainTips{}
+		for k, v := range tips {
+			local[k] = v
+		}
+		ci := 0
+		for rows := range decoded {
+			chunk := chunks[ci]
+			ci++
+			raws := make([]clickhouse.RawEvent, len(rows))
+			var coords bytes.Buffer
+			for i, r := range rows {
+				m := chunk[i]
+				coords.WriteString(m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10) + ";")
+				raws[i] = r.raw
+				if r.err != nil {
+					dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: r.err.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
+					continue
+				}
+				switch v := r.typed.(type) {
+				case schemas.Entitlement:
+					ents = append(ents, clickhouse.EntitlementRow{Entitlement: v, EventID: r.raw.EventID, Coord: r.raw.Coord})
+				case schemas.PoolPeriod:
+					periods = append(periods, clickhouse.PoolPeriodRow{PoolPeriod: v, EventID: r.raw.EventID, Coord: r.raw.Coord})
+				case schemas.PayoutIntent:
+					intents = append(intents, v)
+				case schemas.PayoutResult:
+					results = append(results, clickhouse.ResultRow{PayoutResult: v, RecordedAt: m.Time})
+				case schemas.DeadLetter:
+					dead = append(dead, v)
+				}
+			}
+			all.Write(coords.Bytes())
+			next, err := chainRaw(ctx, store, local, raws)
+			if err != nil {
+				return err
+			}
+			for k, v := range next {
+				local[k] = v
+			}
+			sum := sha256.Sum256(coords.Bytes())
+			if err := retry(ctx, 5, func() error { return store.InsertRaw(ctx, "raw-"+hex.EncodeToString(sum[:16]), raws) }); err != nil {
+				return err
 			}
 		}
-		next, err := chainRaw(ctx, store, tips, raws)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(coords.Bytes())
+		crashpoint("sink-after-raw")
+		sum := sha256.Sum256(all.Bytes())
 		token := hex.EncodeToString(sum[:16])
 		steps := []func() error{
-			func() error { return store.InsertRaw(ctx, "raw-"+token, raws) },
-			func() error { crashpoint("sink-after-raw"); return nil },
 			func() error { return store.InsertEntitlements(ctx, "ent-"+token, ents) },
 			func() error { return store.InsertPoolPeriods(ctx, "pp-"+token, periods) },
 			func() error { return store.InsertIntents(ctx, "int-"+token, intents) },
@@ -334,12 +368,23 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 				return err
 			}
 		}
-		for k, v := range next { // only once the rows are stored
+		for k, v := range local { // only once the rows are stored
 			tips[k] = v
 		}
 		log.Debug("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
 		return nil
 	}
+}
+
+// sinkChunk is the size of one raw insert inside a batch.
+const sinkChunk = 5000
+
+func sinkChunks(batch []kafka.Message) [][]kafka.Message {
+	var out [][]kafka.Message
+	for i := 0; i < len(batch); i += sinkChunk {
+		out = append(out, batch[i:min(i+sinkChunk, len(batch))])
+	}
+	return out
 }
 
 // sinkRow is one record decoded for the sink: its raw row, and the typed
