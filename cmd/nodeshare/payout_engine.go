@@ -547,8 +547,7 @@ func (e *payoutEngine) settle(ctx context.Context, in schemas.PayoutIntent, reco
 					unsettled(schemas.PayoutPending, fmt.Errorf("the ledger refuses a created_at_time of now as TooOld: the local clock is behind the ledger's by more than 24 h: %w", errStopRun))
 					return out
 				}
-				atts2 := atts
-				b, found, ferr := e.findPaid(ctx, in, atts2, to)
+				b, found, ferr := e.findPaid(ctx, in, atts, to)
 				if ferr != nil {
 					unsettled(schemas.PayoutPending, fmt.Errorf("reconcile from blocks after TooOld: %w: %w", ferr, errStopRun))
 					return out
@@ -588,8 +587,10 @@ func (e *payoutEngine) settle(ctx context.Context, in schemas.PayoutIntent, reco
 				unsettled(schemas.PayoutFailed, err)
 				return out
 			}
-		} else if errors.Is(err, vault.ErrSigning) {
-			// The request was never signed, so never sent: nothing moved.
+		} else if errors.Is(err, vault.ErrSigning) && !ic.IsOutcomeUnknown(err) {
+			// The call itself was never signed, so never sent: nothing
+			// moved. (A failed signature of a read_state poll comes after
+			// the send: outcome unknown, retried below.)
 			unsettled(schemas.PayoutPending, fmt.Errorf("not sent, signing failed (Vault sealed, unreachable or the token expired?): %w: %w", err, errStopRun))
 			return out
 		} else if !(ic.IsTransient(err) || ic.IsOutcomeUnknown(err)) {
