@@ -45,6 +45,7 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	dao := fs.String("dao", "demo-dao", "DAO name; every account of the demo is derived from it")
 	rewardAt := fs.String("reward-time", "2026-11-01T06:00:00Z", "timestamp of the demo's NNS reward (one reward is one period)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	logLevel := fs.String("log-level", "warn", "log level on stderr: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nodeshare demo [flags]\n\nRuns one month end to end on the local stack (eval \"$(ops/stack env)\" first):\npools and contributions and one NNS reward into Kafka, the entitlement processor, the ClickHouse sink,\nand a payout run signed by the Vault transit key against the IC simulator's ledger. Running it twice pays nobody twice.\n\nflags:")
 		fs.PrintDefaults()
@@ -63,7 +64,12 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "demo: log-level must be debug, info, warn or error, got %q\n", *logLevel)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	res, err := demo(ctx, cfg, *dao, at, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
