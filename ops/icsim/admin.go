@@ -301,6 +301,8 @@ func (s *Server) adminStatus(w http.ResponseWriter, r *http.Request) {
 			"ledger":     ledgerID.String(),
 			"governance": governanceID.String(),
 			"cmc":        cmcID.String(),
+			"nrc":        nrcID.String(),
 		},
+		"dashboard_path": DashboardPath,
 	})
 }

@@ -68,9 +68,27 @@ type dashboardState struct {
 	rates *DashboardRates
 }
 
+// dashboardRoutes serves the dashboard API and the admin routes of the
+// dashboard and NRC knobs.
 func (s *Server) dashboardRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+DashboardPath+"/icp-xdr-conversion-rates", s.dashboardRates("icp_xdr_conversion_rates", false))
 	mux.HandleFunc("GET "+DashboardPath+"/avg-icp-xdr-conversion-rates", s.dashboardRates("avg_icp_xdr_conversion_rates", true))
+	mux.HandleFunc("GET /admin/nrc", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		writeJSON(w, http.StatusOK, s.nrc)
+	})
+	mux.HandleFunc("POST /admin/nrc/days", func(w http.ResponseWriter, r *http.Request) {
+		var days []NodeDay
+		if !decodeJSON(w, r, &days) {
+			return
+		}
+		if err := s.ApplyScenario(Scenario{NodeDailyRewards: days}); err != nil {
+			adminError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	})
 	mux.HandleFunc("POST /admin/dashboard", func(w http.ResponseWriter, r *http.Request) {
 		var d DashboardRates
 		if !decodeJSON(w, r, &d) {

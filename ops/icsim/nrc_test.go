@@ -176,3 +176,30 @@ func TestNRCExampleScenarioLoads(t *testing.T) {
 		t.Fatalf("example scenario: %+v", res)
 	}
 }
+
+func TestNRCAdminRoutes(t *testing.T) {
+	s, hs := startSim(t, Options{})
+	body := `[{"day":{"year":2025,"month":9,"day":1},"node_provider":"2vxsx-fae","node_id":"` + testNode1 + `","base_xdr_permyriad_per_month":304375}]`
+	resp, err := http.Post(hs.URL+"/admin/nrc/days", "application/json", strings.NewReader(body))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("post days: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if _, ok := s.nrc.dailyResults(Date{Year: 2025, Month: 9, Day: 1}); !ok {
+		t.Fatal("day not stored")
+	}
+	resp, err = http.Post(hs.URL+"/admin/nrc/days", "application/json", strings.NewReader(`[{"node_provider":"2vxsx-fae","node_id":"`+testNode1+`"}]`))
+	if err != nil || resp.StatusCode != 400 {
+		t.Fatalf("a day-less entry must be refused: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(hs.URL + "/admin/nrc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), testNode1) {
+		t.Fatalf("GET /admin/nrc: %s", b)
+	}
+}
