@@ -160,21 +160,34 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 	}
 
 	steps := []struct {
-		name  string
-		crash string
-		setup func()
+		name   string
+		crash  string
+		setup  func()
+		signer bool // the signer daemon's pass instead of payout resume
 	}{
-		{"killed after signing, before sending", "after-sign:3", nil},
-		{"killed after the ledger answered, before the result was recorded", "after-send:5", nil},
-		{"killed mid-batch with lost replies", "after-result:10", func() { sim.SetFaults(icsim.Faults{FailAfterExecuteNext: 3}) }},
-		{"killed while polling (async replies)", "after-send:4", func() { _ = sim.SetCallMode(icsim.CallModeAsync) }},
-		{"killed under throttling", "after-sign:4", func() { sim.SetFaults(icsim.Faults{TemporarilyUnavailableNext: 2}) }},
+		{"killed after signing, before sending", "after-sign:3", nil, false},
+		{"signer killed after the ledger answered, before the result was recorded", "after-send:5", nil, true},
+		{"killed after the ledger answered, before the result was recorded", "after-send:3", nil, false},
+		{"killed mid-batch with lost replies", "after-result:10", func() { sim.SetFaults(icsim.Faults{FailAfterExecuteNext: 3}) }, false},
+		{"killed while polling (async replies)", "after-send:4", func() { _ = sim.SetCallMode(icsim.CallModeAsync) }, false},
+		{"signer killed mid-batch", "after-result:6", nil, true},
+		{"killed under throttling", "after-sign:4", func() { sim.SetFaults(icsim.Faults{TemporarilyUnavailableNext: 2}) }, false},
+		// Last before the window closes: a transfer on the ledger whose
+		// result is not recorded, for the blocks-first path below.
+		{"killed after the ledger answered, before the window closes", "after-send:2", func() {
+			sim.SetFaults(icsim.Faults{})
+			_ = sim.SetCallMode(icsim.CallModeSync)
+		}, false},
 	}
 	for _, s := range steps {
 		if s.setup != nil {
 			s.setup()
 		}
-		r := run(s.crash, "payout", "resume", "--manifest", planned.ManifestSHA256, "--concurrency", "2")
+		args := []string{"payout", "resume", "--manifest", planned.ManifestSHA256, "--concurrency", "2"}
+		if s.signer {
+			args = []string{"signer", "--once", "--concurrency", "2"}
+		}
+		r := run(s.crash, args...)
 		if !r.killed {
 			t.Fatalf("%s: not killed (code %d)\n%s", s.name, r.code, r.stderr)
 		}
@@ -204,7 +217,8 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 				rcancel()
 			}
 		}}
-	if _, err := eng.run(rctx, dao, period, runOptions{}); err == nil || !dead.Load() {
+	killed, err := eng.run(rctx, dao, period, runOptions{})
+	if err == nil || !dead.Load() {
 		t.Fatalf("the in-process run was not killed after an attempt: %v", err)
 	}
 	rcancel()
@@ -215,10 +229,11 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatalf("final resume: %v", err)
 	}
-	if sum.Paid != planned.Transfers || sum.NewAttempts == 0 {
-		t.Fatalf("final resume: %d paid of %d, %d new attempts (want > 0), %d settled from blocks", sum.Paid, planned.Transfers, sum.NewAttempts, sum.Reconciled)
+	if sum.Paid != planned.Transfers || sum.NewAttempts == 0 || killed.Reconciled+sum.Reconciled == 0 {
+		t.Fatalf("final resume: %d paid of %d, %d new attempts (want > 0), %d settled from blocks (want > 0)", sum.Paid, planned.Transfers, sum.NewAttempts, sum.Reconciled)
 	}
-	t.Logf("final resume: %d sent, %d settled from blocks, %d new attempts, %d already paid", sum.Sent, sum.Reconciled, sum.NewAttempts, sum.Skipped)
+	t.Logf("after the window: killed run settled %d from blocks; final resume: %d sent, %d settled from blocks, %d new attempts, %d already paid",
+		killed.Reconciled, sum.Sent, sum.Reconciled, sum.NewAttempts, sum.Skipped)
 
 	// Everything paid once, the ledger moved exactly the manifest.
 	if n := noDouble("final"); n != planned.Transfers {

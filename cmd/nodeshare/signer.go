@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aviate-labs/agent-go/identity"
@@ -240,6 +241,11 @@ type signerPass struct {
 
 	id     identity.Identity
 	ledger *ic.Client
+
+	// crash and armed: the NODESHARE_PAYOUT_CRASH_AT test hook (nil in
+	// production), as in nodeshare payout run.
+	crash func(string)
+	armed atomic.Bool
 }
 
 func newSignerPass(ctx context.Context, f payoutFlags, log *slog.Logger) (*signerPass, error) {
@@ -254,7 +260,7 @@ func newSignerPass(ctx context.Context, f payoutFlags, log *slog.Logger) (*signe
 		store.Close()
 		return nil, err
 	}
-	return &signerPass{f: f, log: log, store: store, producer: kafka.NewProducer(f.cfg.brokers()), ctx: ctx}, nil
+	return &signerPass{f: f, log: log, store: store, producer: kafka.NewProducer(f.cfg.brokers()), ctx: ctx, crash: crashHookFromEnv()}, nil
 }
 
 func (p *signerPass) close() {
@@ -274,6 +280,9 @@ func (p *signerPass) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("open the signer (Vault): %w", err)
 		}
+		if p.crash != nil {
+			id = hookedIdentity{Identity: id, armed: &p.armed, hook: p.crash}
+		}
 		ledger, err := openLedger(p.f.cfg, id, p.log)
 		if err != nil {
 			return err
@@ -284,6 +293,14 @@ func (p *signerPass) run(ctx context.Context) error {
 		store:  &chPayoutStore{brokers: p.f.cfg.brokers(), store: p.store, producer: p.producer, now: time.Now},
 		ledger: p.ledger, treasury: ic.Account{Owner: p.id.Sender()}, approval: p.f.approval(), caps: p.f.caps(),
 		concurrency: p.f.concurrency, log: p.log, now: time.Now,
+	}
+	if p.crash != nil {
+		eng.crash = func(point string) {
+			if point == phaseSending {
+				p.armed.Store(true)
+			}
+			p.crash(point)
+		}
 	}
 	return signerPassOver(ctx, eng, p.f.dao, p.log)
 }
