@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -239,14 +238,4 @@ func (s *chPayoutStore) insert(ctx context.Context, table, token string, row []a
 		return fmt.Errorf("clickhouse: insert into %s (outcome unknown, safe to retry with the same token): %w", table, err)
 	}
 	return nil
-}
-
-// sortedIntentIDs is a helper for deterministic iteration.
-func sortedIntentIDs(m map[string]schemas.PayoutResult) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
 }
