@@ -78,6 +78,12 @@ type PoolPeriod struct {
 	// an auditor can recompute it byte for byte from the same input.
 	AllocationJSON string `json:"allocation_json"`
 	InputJSON      string `json:"input_json"`
+	// WeightSource is "nrc" when the pool's level-1 weight came from the
+	// Node Rewards Canister (ic.node-period-weights.v1), with that weight in
+	// WeightXDRPermyriad; both are absent when the configured node weights of
+	// dao.pools.v1 were used.
+	WeightSource       string `json:"weight_source,omitempty"`
+	WeightXDRPermyriad int64  `json:"weight_xdr_permyriad,omitempty"`
 }
 
 // Entitlement is what one recipient is owed for one pool period.

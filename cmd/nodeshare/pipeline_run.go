@@ -86,7 +86,7 @@ func publishNew(ctx context.Context, brokers []string, p *kafka.Producer, evs []
 // dead-lettered when first consumed and are left out.
 func rebuildState(ctx context.Context, brokers []string, entitlementsTopic string, log *slog.Logger) (*entitle.State, error) {
 	st := entitle.NewState()
-	for _, topic := range []string{schemas.TopicPools, schemas.TopicContributions, entitlementsTopic} {
+	for _, topic := range []string{schemas.TopicPools, schemas.TopicContributions, schemas.TopicNodePeriodWeights, entitlementsTopic} {
 		msgs, err := kafka.ReadAll(ctx, brokers, topic)
 		if err != nil {
 			return nil, err
@@ -175,6 +175,14 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 			st, err := rebuildState(ctx, cfg.Brokers, cfg.EntitlementsTopic, log)
 			if err != nil {
 				return err
+			}
+			// A reward is allocated once: on redelivery (a crash before the
+			// commit) its decisions stand, even if a fact arrived since.
+			// A partly published reward (a crash mid-publish) is recomputed
+			// and completed; publishNew refuses any record that differs.
+			if st.Allocated(env.EventID) {
+				log.Info("reward already allocated", "reward", env.EventID)
+				continue
 			}
 			evs, err := st.Reward(r, cfg.Params)
 			if err != nil {

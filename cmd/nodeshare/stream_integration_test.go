@@ -225,7 +225,7 @@ func TestProcessorKilledMidPublishThenReplayIsIdentical(t *testing.T) {
 		}
 		seen[k] = true
 		if !bytes.Equal(liveByKey[k], m.Value) {
-			t.Fatalf("key %s: replay differs from the live topic\nlive:   %s\nreplay: %s", k, liveByKey[k], m.Value)
+			t.Fatalf("key %s: replay differs from the live topic\nlive:   %.400s\nreplay: %.400s", k, liveByKey[k], m.Value)
 		}
 	}
 	if len(seen) != len(liveByKey) {

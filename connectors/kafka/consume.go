@@ -82,10 +82,33 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) err
 	for {
 		batch, raw = batch[:0], raw[:0]
 		// Block for the first record, then gather more for up to MaxWait.
-		m, err := r.FetchMessage(ctx)
+		// A draining loop looks up every few seconds whether the group has
+		// reached its targets anyway: another member of the group may hold
+		// the partitions (a daemon running beside a one-off drain).
+		fctx, fcancel := ctx, context.CancelFunc(func() {})
+		if drain {
+			fctx, fcancel = context.WithTimeout(ctx, 3*time.Second)
+		}
+		m, err := r.FetchMessage(fctx)
+		fcancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if drain && errors.Is(err, context.DeadlineExceeded) {
+				for k, target := range targets {
+					done, cerr := committedAtLeast(ctx, cfg, k, target)
+					if cerr != nil {
+						return fmt.Errorf("kafka consumer %s: committed offsets: %w", cfg.GroupID, cerr)
+					}
+					if done {
+						delete(targets, k)
+					}
+				}
+				if len(targets) == 0 {
+					return nil
+				}
+				continue
 			}
 			return fmt.Errorf("kafka consumer %s: fetch: %w", cfg.GroupID, err)
 		}
@@ -204,4 +227,20 @@ func closeWithDeadline(r *kgo.Reader, d time.Duration) {
 	case <-done:
 	case <-time.After(d):
 	}
+}
+
+// committedAtLeast reports whether the group's committed offset of k is at
+// least target.
+func committedAtLeast(ctx context.Context, cfg ConsumerConfig, k tp, target int64) (bool, error) {
+	client := newClient(cfg.Brokers)
+	res, err := client.OffsetFetch(ctx, &kgo.OffsetFetchRequest{GroupID: cfg.GroupID, Topics: map[string][]int{k.topic: {k.partition}}})
+	if err != nil {
+		return false, err
+	}
+	for _, p := range res.Topics[k.topic] {
+		if p.Partition == k.partition && p.Error == nil {
+			return p.CommittedOffset >= target, nil
+		}
+	}
+	return false, nil
 }

@@ -115,3 +115,41 @@ func TestLargeBatchesAndRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A drain returns once the group has reached its targets even when another
+// member of the group consumed them.
+func TestDrainEndsWhenAnotherMemberConsumed(t *testing.T) {
+	brokers := brokersOrSkip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := freshTopic(t, ctx, brokers, 1)
+	p := NewProducer(brokers)
+	defer p.Close()
+	if err := p.Publish(ctx, Record{Topic: topic, Key: []byte("a"), Value: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ConsumerConfig{Brokers: brokers, GroupID: "it-drain-" + topic, Topics: []string{topic}, MaxWait: 20 * time.Millisecond}
+	// A long-running member holds the partition and commits the record.
+	mctx, stop := context.WithCancel(ctx)
+	got := make(chan struct{}, 1)
+	go func() {
+		_ = Consume(mctx, cfg, func(ctx context.Context, b []Message) error { got <- struct{}{}; return nil }, false)
+	}()
+	select {
+	case <-got:
+	case <-ctx.Done():
+		t.Fatal("the long-running member never got the record")
+	}
+	// Another record arrives; the drain starts while the member still runs.
+	if err := p.Publish(ctx, Record{Topic: topic, Key: []byte("b"), Value: []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 60*time.Second)
+	defer dcancel()
+	start := time.Now()
+	err := Consume(dctx, cfg, func(ctx context.Context, b []Message) error { return nil }, true)
+	stop()
+	if err != nil || dctx.Err() != nil {
+		t.Fatalf("drain: %v after %s (ctx %v)", err, time.Since(start), dctx.Err())
+	}
+}

@@ -96,7 +96,7 @@ func Recompute(rows []Row, entitlementsTopic string) (periods int, findings []Fi
 		switch r.Topic {
 		case schemas.TopicNodeRewards:
 			rewards = append(rewards, s)
-		case schemas.TopicPools, schemas.TopicContributions:
+		case schemas.TopicPools, schemas.TopicContributions, schemas.TopicNodePeriodWeights:
 			state = append(state, s)
 		case entitlementsTopic:
 			state = append(state, s)

@@ -195,3 +195,59 @@ func TestRewardErrorsNameTheProblem(t *testing.T) {
 		t.Fatal("pool without node provider accepted")
 	}
 }
+
+// NRC per-node weights replace the configured ones when every node has
+// one for the reward, and never partly.
+func TestNRCWeightsWhenPresentForEveryNode(t *testing.T) {
+	evs, r := fixture(t)
+	split := func(evs []schemas.Envelope) map[string]int64 {
+		out := map[string]int64{}
+		for _, ev := range run(t, evs, r) {
+			if ev.Envelope.Type == schemas.TypePoolPeriod {
+				var p schemas.PoolPeriod
+				_ = ev.Envelope.DecodePayload(ev.Envelope.Type, &p)
+				out[p.PoolID] = p.GrossE8s
+				out[p.PoolID+"/source="+p.WeightSource] = p.WeightXDRPermyriad
+			}
+		}
+		return out
+	}
+	configured := split(evs) // configured weights 3:1
+	if configured["p1/source="] != 0 || configured["p1/source=nrc"] != 0 || configured["p1"] != r.AmountE8s*3/4+1 && configured["p1"] != r.AmountE8s*3/4 {
+		t.Fatalf("configured split: %v", configured)
+	}
+	w := func(node string, x int64) schemas.Envelope {
+		return mustEnv(t, schemas.TypeNodePeriodWeight, "w-"+node, schemas.NodePeriodWeight{NodeProvider: "np",
+			RewardTimestampSeconds: r.TimestampSeconds, RewardEventID: RewardEventID(r), NodeID: node, WeightXDRPermyriad: x})
+	}
+	partial := split(append(append([]schemas.Envelope(nil), evs...), w("n1", 1)))
+	if partial["p1"] != configured["p1"] || partial["p1/source=nrc"] != 0 {
+		t.Fatalf("one node without an NRC weight must keep the configured weights: %v", partial)
+	}
+	full := split(append(append([]schemas.Envelope(nil), evs...), w("n1", 1), w("n2", 1)))
+	if full["p1/source=nrc"] != 1 || full["p1"] != r.AmountE8s/2+1 && full["p1"] != r.AmountE8s/2 {
+		t.Fatalf("NRC split 1:1: %v", full)
+	}
+}
+
+// Allocated is true only when every pool period and every entitlement of
+// the reward is on the topic.
+func TestAllocatedNeedsEveryRecord(t *testing.T) {
+	evs, r := fixture(t)
+	out := run(t, evs, r)
+	st := NewState()
+	for _, e := range evs {
+		_ = st.Apply(e)
+	}
+	if st.Allocated(RewardEventID(r)) {
+		t.Fatal("allocated before anything was published")
+	}
+	for i, ev := range out {
+		if err := st.Apply(ev.Envelope); err != nil {
+			t.Fatal(err)
+		}
+		if done := st.Allocated(RewardEventID(r)); done != (i == len(out)-1) {
+			t.Fatalf("after %d of %d records: allocated=%v", i+1, len(out), done)
+		}
+	}
+}

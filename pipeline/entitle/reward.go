@@ -72,14 +72,36 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 	period := PeriodOf(r.TimestampSeconds)
 	rewardAt := time.Unix(int64(r.TimestampSeconds), 0).UTC()
 
-	// Level 1: the NP reward to pools by node weight.
+	// Level 1: the NP reward to pools by node weight: the Node Rewards
+	// Canister's per-node XDR for this reward period when it is known for
+	// every node of every pool, else the configured weights (one source for
+	// all pools, never a mix).
+	nrc := s.nodeWeights[RewardEventID(r)]
+	useNRC := len(nrc) > 0
+	for _, pl := range pools {
+		for _, n := range pl.Nodes {
+			if _, ok := nrc[n.NodeID]; !ok {
+				useNRC = false
+			}
+		}
+	}
 	weights := make([]allocation.PoolWeight, len(pools))
+	weightOf := map[string]int64{}
 	for i, pl := range pools {
 		var w int64
 		for _, n := range pl.Nodes {
-			w += n.WeightXDRPermyriad
+			if useNRC {
+				w += nrc[n.NodeID]
+			} else {
+				w += n.WeightXDRPermyriad
+			}
 		}
 		weights[i] = allocation.PoolWeight{PoolID: pl.PoolID, WeightXDRPermyriad: money.XDRPermyriad(w)}
+		weightOf[pl.PoolID] = w
+	}
+	source := WeightsConfigured
+	if useNRC {
+		source = WeightsNRC
 	}
 	grosses, err := allocation.SplitReward(version, money.E8s(r.AmountE8s), weights)
 	if err != nil {
@@ -100,7 +122,7 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reward %s: pool %s: %w", RewardEventID(r), pl.PoolID, err)
 		}
-		evs, err := poolEvents(pl, period, RewardEventID(r), in, res)
+		evs, err := poolEvents(pl, period, RewardEventID(r), in, res, source, weightOf[pl.PoolID])
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +167,13 @@ func (s *State) poolInput(pl schemas.Pool, period string, rewardAt time.Time, gr
 	return in, nil
 }
 
-func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeriod, res allocation.PoolResult) ([]Event, error) {
+// Sources of the level-1 weights.
+const (
+	WeightsNRC        = "nrc"        // ic.node-period-weights.v1 (Node Rewards Canister)
+	WeightsConfigured = "configured" // the pool configuration's node weights
+)
+
+func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeriod, res allocation.PoolResult, weightSource string, weight int64) ([]Event, error) {
 	manifest, err := allocation.ManifestSHA256(res)
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: manifest: %w", pl.PoolID, err)
@@ -169,6 +197,12 @@ func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeri
 		DistributableE8s: int64(res.DistributableE8s), Whale: res.Whale, Recipients: len(res.Shares) + 1,
 		InputsSHA256: hex.EncodeToString(inSum[:]), ManifestSHA256: manifest,
 		InputJSON: string(inputJSON), AllocationJSON: string(outputJSON),
+	}
+	if weightSource == WeightsNRC {
+		// Only NRC-weighted periods say so: a configured-weight period keeps
+		// the bytes it had before the field existed, so replays of old
+		// periods stay byte-identical.
+		pp.WeightSource, pp.WeightXDRPermyriad = weightSource, weight
 	}
 	ev, err := event(schemas.TypePoolPeriod, base, pp)
 	if err != nil {

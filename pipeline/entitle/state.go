@@ -3,6 +3,7 @@ package entitle
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nodeshare/nodeshare/schemas"
@@ -14,6 +15,12 @@ type State struct {
 	contributions map[string]schemas.Contribution // dao/pool/contribution id
 	// carry[dao/pool/role/recipient][period] = carry_out of that period.
 	carry map[string]map[string]int64
+	// nodeWeights[reward event id][node id] = NRC weight (XDR permyriad).
+	nodeWeights map[string]map[string]int64
+	// periods[reward event id][dao/period/pool] = recipients announced by
+	// the pool period; entitled[dao/period/pool] = entitlements seen.
+	periods  map[string]map[string]int
+	entitled map[string]int
 }
 
 // NewState returns an empty state.
@@ -22,6 +29,9 @@ func NewState() *State {
 		pools:         map[string]schemas.Pool{},
 		contributions: map[string]schemas.Contribution{},
 		carry:         map[string]map[string]int64{},
+		nodeWeights:   map[string]map[string]int64{},
+		periods:       map[string]map[string]int{},
+		entitled:      map[string]int{},
 	}
 }
 
@@ -49,11 +59,33 @@ func (s *State) Apply(env schemas.Envelope) error {
 			return fmt.Errorf("event %s: contribution %s republished with different content", env.EventID, key)
 		}
 		s.contributions[key] = c
+	case schemas.TypeNodePeriodWeight:
+		var w schemas.NodePeriodWeight
+		if err := env.DecodePayload(schemas.TypeNodePeriodWeight, &w); err != nil {
+			return err
+		}
+		if w.WeightXDRPermyriad < 0 {
+			return fmt.Errorf("event %s: weight_xdr_permyriad must be >= 0, got %d", env.EventID, w.WeightXDRPermyriad)
+		}
+		if s.nodeWeights[w.RewardEventID] == nil {
+			s.nodeWeights[w.RewardEventID] = map[string]int64{}
+		}
+		s.nodeWeights[w.RewardEventID][w.NodeID] = w.WeightXDRPermyriad
+	case schemas.TypePoolPeriod:
+		var p schemas.PoolPeriod
+		if err := env.DecodePayload(schemas.TypePoolPeriod, &p); err != nil {
+			return err
+		}
+		if s.periods[p.RewardEventID] == nil {
+			s.periods[p.RewardEventID] = map[string]int{}
+		}
+		s.periods[p.RewardEventID][p.DAO+"/"+p.Period+"/"+p.PoolID] = p.Recipients
 	case schemas.TypeEntitlement:
 		var e schemas.Entitlement
 		if err := env.DecodePayload(schemas.TypeEntitlement, &e); err != nil {
 			return err
 		}
+		s.entitled[e.DAO+"/"+e.Period+"/"+e.PoolID]++
 		k := carryKey(e.DAO, e.PoolID, e.Role, e.Recipient)
 		if s.carry[k] == nil {
 			s.carry[k] = map[string]int64{}
@@ -219,4 +251,35 @@ func ValidateContribution(c schemas.Contribution) error {
 		return fmt.Errorf("contribution %s: at must be RFC 3339, got %q", c.ContributionID, c.At)
 	}
 	return nil
+}
+
+// Allocated reports whether every pool of the reward's node provider has
+// its pool period and every announced entitlement on the topic: the reward
+// is fully decided and must not be recomputed.
+func (s *State) Allocated(rewardEventID string) bool {
+	pps := s.periods[rewardEventID]
+	if len(pps) == 0 {
+		return false
+	}
+	np := rewardEventID
+	if i := strings.LastIndexByte(np, '/'); i >= 0 {
+		np = np[:i]
+	}
+	for _, pl := range s.poolsOf(np) {
+		found := false
+		for k := range pps {
+			if strings.HasPrefix(k, pl.DAO+"/") && strings.HasSuffix(k, "/"+pl.PoolID) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	for k, n := range pps {
+		if s.entitled[k] != n {
+			return false
+		}
+	}
+	return true
 }
