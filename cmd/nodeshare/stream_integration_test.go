@@ -185,7 +185,8 @@ func TestProcessorKilledMidPublishThenReplayIsIdentical(t *testing.T) {
 	cfg := requireServices(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, err := demo(ctx, cfg, fmt.Sprintf("it-replay-%d", time.Now().UnixNano()), time.Date(2026, 8, 3, 6, 0, 0, 0, time.UTC), quietLog()); err != nil {
+	dao := fmt.Sprintf("it-replay-%d", time.Now().UnixNano())
+	if _, err := demo(ctx, cfg, dao, time.Date(2026, 8, 3, 6, 0, 0, 0, time.UTC), quietLog()); err != nil {
 		t.Fatal(err)
 	}
 	topic := fmt.Sprintf("it.entitlements-replay-%d", time.Now().UnixNano())
@@ -213,15 +214,29 @@ func TestProcessorKilledMidPublishThenReplayIsIdentical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The records of this test's DAO, made by this version of the code,
+	// must come out byte for byte (older history on a long-lived stack may
+	// predate a format change, so it is not compared).
+	mine := func(k string) bool { return strings.HasPrefix(k, dao+"/") }
 	liveByKey := map[string][]byte{}
 	for _, m := range live {
-		liveByKey[string(m.Key)] = m.Value
+		if mine(string(m.Key)) {
+			liveByKey[string(m.Key)] = m.Value
+		}
+	}
+	if len(liveByKey) != 75 { // 2 pool periods + 73 entitlements
+		t.Fatalf("the live topic holds %d records of %s, want 75", len(liveByKey), dao)
 	}
 	seen := map[string]bool{}
+	all := map[string]bool{}
 	for _, m := range replayed {
 		k := string(m.Key)
-		if seen[k] {
+		if all[k] {
 			t.Fatalf("key %s published twice in the replay", k)
+		}
+		all[k] = true
+		if !mine(k) {
+			continue
 		}
 		seen[k] = true
 		if !bytes.Equal(liveByKey[k], m.Value) {
