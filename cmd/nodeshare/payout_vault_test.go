@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,11 @@ func rootVault(t *testing.T, cfg config) *vapi.Client {
 
 func unsealKey(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{"../../.local/vault/init.json", ".local/vault/init.json"} {
+	paths := []string{"../../.local/vault/init.json", ".local/vault/init.json"}
+	if d := os.Getenv("NODESHARE_LOCAL_DIR"); d != "" {
+		paths = append([]string{filepath.Join(d, "vault", "init.json")}, paths...)
+	}
+	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
@@ -162,7 +167,7 @@ func unsealKey(t *testing.T) string {
 			return init.Keys[0]
 		}
 	}
-	t.Skip("no .local/vault/init.json: cannot unseal, so the sealed test does not seal")
+	t.Skip("no vault/init.json under NODESHARE_LOCAL_DIR or .local: cannot unseal, so the sealed test does not seal")
 	return ""
 }
 
