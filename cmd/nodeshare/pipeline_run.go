@@ -146,7 +146,9 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 			}
 			return err
 		}
-		for _, m := range batch {
+		// Decoding and validating are independent per record: done on every
+		// core first; the records are then handled in order.
+		checks := parallel(batch, func(m kafka.Message) checkedRecord {
 			env, err := schemas.DecodeEnvelope(m.Value)
 			if err == nil {
 				if typ, ok := cfg.InputTypes[m.Topic]; ok {
@@ -155,10 +157,23 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 					err = entitle.Validate(m.Topic, env)
 				}
 			}
+			c := checkedRecord{env: env, err: err}
 			if err != nil {
-				if err := reject(m, err); err != nil {
-					return err
+				c.dead, c.deadErr = deadLetter(m, err)
+				c.dead.Topic = cfg.dlqTopic()
+			}
+			return c
+		})
+		for i, m := range batch {
+			env, err := checks[i].env, checks[i].err
+			if err != nil {
+				if checks[i].deadErr != nil {
+					return checks[i].deadErr
 				}
+				if len(dead) == 0 {
+					log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
+				}
+				dead = append(dead, checks[i].dead)
 				continue
 			}
 			if m.Topic == schemas.TopicRates {
@@ -214,6 +229,40 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 		}
 		return p.Publish(ctx, dead...)
 	}
+}
+
+// checkedRecord is one input record decoded and validated.
+type checkedRecord struct {
+	env     schemas.Envelope
+	err     error        // why the record is rejected, if it is
+	dead    kafka.Record // its dead letter when rejected
+	deadErr error
+}
+
+// parallel applies f to every element on every core, keeping the order.
+func parallel[T, R any](in []T, f func(T) R) []R {
+	out := make([]R, len(in))
+	workers := runtime.GOMAXPROCS(0)
+	if len(in) < 256 || workers < 2 {
+		for i, x := range in {
+			out[i] = f(x)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	chunk := (len(in) + workers - 1) / workers
+	for lo := 0; lo < len(in); lo += chunk {
+		hi := min(lo+chunk, len(in))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				out[i] = f(in[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // publishAverages publishes, for every spot rate of the batch, the 30-day
@@ -407,29 +456,11 @@ type sinkRow struct {
 // every core: that is the sink's main CPU cost, and rows are independent
 // (only the cheap linking of the chain is done after, in order).
 func decodeForSink(batch []kafka.Message) []sinkRow {
-	rows := make([]sinkRow, len(batch))
-	workers := runtime.GOMAXPROCS(0)
-	if len(batch) < 256 || workers < 2 {
-		workers = 1
-	}
-	var wg sync.WaitGroup
-	chunk := (len(batch) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(batch))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				rows[i] = decodeSinkRow(batch[i])
-				rows[i].raw.Digest, rows[i].raw.HasDigest = schemas.ChainDigest(rows[i].raw.ChainRow()), true
-			}
-		}()
-	}
-	wg.Wait()
-	return rows
+	return parallel(batch, func(m kafka.Message) sinkRow {
+		r := decodeSinkRow(m)
+		r.raw.Digest, r.raw.HasDigest = schemas.ChainDigest(r.raw.ChainRow()), true
+		return r
+	})
 }
 
 func decodeSinkRow(m kafka.Message) sinkRow {

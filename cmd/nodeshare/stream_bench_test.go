@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/schemas"
 )
+
+// benchSeq numbers topics and groups of the stream benchmarks.
+var benchSeq atomic.Int64
 
 // benchRecords is the number of records each stream benchmark moves; set
 // NODESHARE_BENCH_RECORDS to change it.
@@ -95,7 +99,8 @@ func BenchmarkProcessorVsRawKafka(b *testing.B) {
 	fillTopic(b, ctx, brokers, in, contributionRecords(b, n, true))
 
 	b.Run("raw-kafka-go", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
+		for range b.N {
+			i := benchSeq.Add(1) // unique per call: Go runs a benchmark function more than once
 			out := fmt.Sprintf("bench.raw-out-%s-%d", run, i)
 			if err := kafka.EnsureTopics(ctx, brokers, []schemas.TopicSpec{{Name: out, Partitions: 1}}, 1); err != nil {
 				b.Fatal(err)
@@ -106,7 +111,8 @@ func BenchmarkProcessorVsRawKafka(b *testing.B) {
 		}
 	})
 	b.Run("nodeshare-processor", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
+		for range b.N {
+			i := benchSeq.Add(1)
 			dlq := fmt.Sprintf("bench.dlq-%s-%d", run, i)
 			if err := kafka.EnsureTopics(ctx, brokers, []schemas.TopicSpec{{Name: dlq, Partitions: 1}}, 1); err != nil {
 				b.Fatal(err)
@@ -133,7 +139,7 @@ func rawConsumeProduce(b *testing.B, ctx context.Context, brokers []string, in, 
 	r := kgo.NewReader(kgo.ReaderConfig{Brokers: brokers, GroupID: group, GroupTopics: []string{in},
 		StartOffset: kgo.FirstOffset, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond})
 	defer r.Close()
-	w := &kgo.Writer{Addr: kgo.TCP(brokers...), Balancer: &kgo.Hash{}, RequiredAcks: kgo.RequireAll,
+	w := &kgo.Writer{Addr: kgo.TCP(brokers...), Transport: &kgo.Transport{}, Balancer: &kgo.Hash{}, RequiredAcks: kgo.RequireAll,
 		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, BatchBytes: 16 << 20}
 	defer w.Close()
 	done := 0
