@@ -307,12 +307,17 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 		// Like the IC when a synchronous call does not finish in time.
 		mode = CallModeAsync
 	}
-	var cert []byte
-	var err error
+	var tree *stateTree
 	if mode == CallModeSync {
-		cert, err = s.certifyStatus([][]byte{req.id[:]})
+		tree = s.statusTree([][]byte{req.id[:]})
 	}
 	s.mu.Unlock()
+	// BLS signing is the expensive part and needs no state: outside the lock.
+	var cert []byte
+	var err error
+	if tree != nil {
+		cert, err = s.certify(tree)
+	}
 	s.log.Info("call", "method", req.method, "canister_id", req.canisterID.String(), "sender", req.sender.String(),
 		"request_id", fmt.Sprintf("%x", req.id), "status", st.status, "mode", string(mode), "replayed", seen)
 	s.sleep(r.Context(), f.delay)
@@ -471,6 +476,12 @@ func (s *Server) certify(t *stateTree) ([]byte, error) {
 
 // certifyStatus certifies the statuses of the given request ids.
 func (s *Server) certifyStatus(rids [][]byte) ([]byte, error) {
+	return s.certify(s.statusTree(rids))
+}
+
+// statusTree is the state tree of the given request ids' statuses; callers
+// hold s.mu.
+func (s *Server) statusTree(rids [][]byte) *stateTree {
 	t := newStateTree()
 	for _, id := range rids {
 		var rid [32]byte
@@ -479,7 +490,7 @@ func (s *Server) certifyStatus(rids [][]byte) ([]byte, error) {
 			s.addStatus(t, rid, st)
 		}
 	}
-	return s.certify(t)
+	return t
 }
 
 func (s *Server) addStatus(t *stateTree, rid [32]byte, st *requestStatus) {
