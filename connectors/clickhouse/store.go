@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"regexp"
+	"strings"
+	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -38,8 +42,36 @@ type Store struct {
 	db   string
 }
 
-// Open connects, creates the database if missing and pings it.
+// Open connects, creates the database if missing and pings it. A server
+// that is (re)starting is waited for: connection errors are retried for up
+// to 30 seconds.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := open(ctx, cfg)
+		if err == nil || !isConnError(err) || time.Now().After(deadline) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// isConnError reports a failure to reach the server (refused, reset,
+// closed), as opposed to a query or configuration error.
+func isConnError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe")
+}
+
+func open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
