@@ -52,3 +52,38 @@ func TestDecodeEnvelopeIsStrict(t *testing.T) {
 		t.Errorf("payload unknown field: %v", err)
 	}
 }
+
+// NewEnvelope encodes payloads with segmentio/encoding/json; its bytes must
+// be exactly encoding/json's, or replays of old periods would differ.
+func TestPayloadEncodingMatchesEncodingJSON(t *testing.T) {
+	tricky := "a<b>&c\u2028\u2029\"\\\x01é𝄞"
+	payloads := []any{
+		Pool{DAO: tricky, PoolID: "p", Nodes: []Node{{NodeID: tricky, WeightXDRPermyriad: -1}}, Hoster: HosterTerms{Account: tricky}},
+		Contribution{DAO: tricky, AmountE8s: 1 << 62, At: tricky},
+		NodeReward{NodeProvider: tricky, TimestampSeconds: 1<<64 - 1, AmountE8s: -5},
+		Rate{Kind: tricky},
+		PoolPeriod{AllocationJSON: "{\n  \"x\": 1\n}\n" + tricky, InputJSON: tricky, Whale: tricky},
+		Entitlement{Explanation: tricky, Recipient: tricky},
+		PayoutIntent{MemoHex: tricky}, PayoutResult{Error: tricky, Duplicate: true},
+		DeadLetter{Reason: tricky, RawBase64: "AAEC/+8="},
+		Provenance{Source: tricky, CertTimeNanos: 7},
+	}
+	for i, p := range payloads {
+		want, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := NewEnvelope("t", "k", Provenance{Source: tricky}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(env.Payload, want) {
+			t.Errorf("payload %d (%T):\nsegmentio: %s\nstd:       %s", i, p, env.Payload, want)
+		}
+		got, _ := env.Marshal()
+		std, _ := json.Marshal(env)
+		if !bytes.Equal(got, std) {
+			t.Errorf("envelope %d (%T):\n%s\n%s", i, p, got, std)
+		}
+	}
+}
