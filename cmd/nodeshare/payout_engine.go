@@ -123,7 +123,7 @@ func (e *payoutEngine) plan(ctx context.Context, dao, period string, write bool)
 	if err != nil {
 		return m, false, err
 	}
-	if err := checkConservation(pools, ents); err != nil {
+	if err := payout.CheckConservation(pools, ents); err != nil {
 		return m, false, fmt.Errorf("payout %s %s: %w", dao, period, err)
 	}
 	h, err := e.store.Manifest(ctx, dao, period)
@@ -268,7 +268,7 @@ func (e *payoutEngine) run(ctx context.Context, dao, period string, opt runOptio
 	if err != nil {
 		return sum, err
 	}
-	if err := checkConservation(pools, ents); err != nil {
+	if err := payout.CheckConservation(pools, ents); err != nil {
 		return sum, fmt.Errorf("payout %s %s: %w: nothing signed", dao, period, err)
 	}
 	var again payout.Manifest

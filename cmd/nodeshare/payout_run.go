@@ -1,50 +1,10 @@
 package main
 
 import (
-	"fmt"
-
-	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	"github.com/nodeshare/nodeshare/pipeline/payout"
-	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // demoApproval is the documented approver set of the demo: one approver,
 // "demo", threshold 1 (docs/payouts.md). Production configures its own set
 // (--approvers, --threshold).
 var demoApproval = payout.Approval{Approvers: []string{"demo"}, Threshold: 1}
-
-// checkConservation re-checks, from the stored rows, that every pool period
-// conserves its gross and every recipient's owed amount.
-func checkConservation(pools []schemas.PoolPeriod, ents []schemas.Entitlement) error {
-	byPool := map[string]*[2]int64{} // shares, hoster
-	for _, e := range ents {
-		if e.TransferE8s+e.FeeE8s+e.CarryOutE8s != e.OwedE8s || e.ShareE8s+e.CarryInE8s != e.OwedE8s {
-			return fmt.Errorf("conservation: %s %s %s %s: owed %d != share %d + carry-in %d or != transfer %d + fee %d + carry-out %d",
-				e.Period, e.PoolID, e.Role, e.Recipient, e.OwedE8s, e.ShareE8s, e.CarryInE8s, e.TransferE8s, e.FeeE8s, e.CarryOutE8s)
-		}
-		t := byPool[e.PoolID]
-		if t == nil {
-			t = &[2]int64{}
-			byPool[e.PoolID] = t
-		}
-		if e.Role == entitle.RoleHoster {
-			t[1] += e.ShareE8s
-		} else {
-			t[0] += e.ShareE8s
-		}
-	}
-	if len(pools) != len(byPool) {
-		return fmt.Errorf("conservation: %d pool periods but entitlements for %d pools", len(pools), len(byPool))
-	}
-	for _, p := range pools {
-		t := byPool[p.PoolID]
-		if t == nil {
-			return fmt.Errorf("conservation: pool %s has no entitlements", p.PoolID)
-		}
-		if t[1] != p.HosterFeeE8s || p.GrossE8s != p.HosterFeeE8s+p.DAOFeeE8s+t[0] {
-			return fmt.Errorf("conservation: pool %s %s: gross %d != hoster %d + dao %d + shares %d (hoster entitlement %d)",
-				p.PoolID, p.Period, p.GrossE8s, p.HosterFeeE8s, p.DAOFeeE8s, t[0], t[1])
-		}
-	}
-	return nil
-}

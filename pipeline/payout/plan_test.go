@@ -69,3 +69,32 @@ func TestPlanRejectsBrokenEntitlements(t *testing.T) {
 		t.Errorf("duplicate recipient: %v", err)
 	}
 }
+
+func TestCheckConservation(t *testing.T) {
+	pools := []schemas.PoolPeriod{{DAO: "d", Period: "2026-10-01", PoolID: "a", GrossE8s: 1305, HosterFeeE8s: 300, DAOFeeE8s: 0}}
+	conserving := func() []schemas.Entitlement {
+		e := ents()
+		for i := range e {
+			e[i].ShareE8s = e[i].OwedE8s
+		}
+		return e
+	}
+	if err := CheckConservation(pools, conserving()); err != nil {
+		t.Fatalf("a conserving period was refused: %v", err)
+	}
+	cases := map[string]func(p []schemas.PoolPeriod, e []schemas.Entitlement){
+		"gross":     func(p []schemas.PoolPeriod, e []schemas.Entitlement) { p[0].GrossE8s++ },
+		"hoster":    func(p []schemas.PoolPeriod, e []schemas.Entitlement) { p[0].HosterFeeE8s--; p[0].DAOFeeE8s++ },
+		"owed":      func(p []schemas.PoolPeriod, e []schemas.Entitlement) { e[0].CarryOutE8s++ },
+		"no pool":   func(p []schemas.PoolPeriod, e []schemas.Entitlement) { e[1].PoolID = "b" },
+		"no shares": func(p []schemas.PoolPeriod, e []schemas.Entitlement) { p[0].PoolID = "z" },
+	}
+	for name, mut := range cases {
+		p := append([]schemas.PoolPeriod(nil), pools...)
+		e := conserving()
+		mut(p, e)
+		if err := CheckConservation(p, e); err == nil {
+			t.Errorf("%s: broken period accepted", name)
+		}
+	}
+}
