@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
@@ -52,31 +53,48 @@ func Explain(w io.Writer, r PoolResult) error {
 	total := money.FormatICPUint64(r.StakeTotalE8s) + " ICP"
 	p("Total stake: %s from %d sponsors.\n", total, len(r.Shares))
 
-	h := r.Hoster
-	p("\nHoster %s: fee %s plus carry-in %s makes %s owed. %s\n", h.Account, icp(r.HosterFeeE8s), icp(h.CarryInE8s), icp(h.OwedE8s), settlement(h.Payout, r))
-
+	p("\n%s\n", HosterStatement(r))
 	for i := range r.Shares {
-		s := &r.Shares[i]
-		p("\nSponsor %s: stake %s of %s (%s%% of the pool). ", s.Sponsor, icp(s.StakeE8s),
-			total, money.FormatPercent(uint64(s.StakeE8s), r.StakeTotalE8s, 4))
-		switch {
-		case refund:
-			p("Refund of the stake less the %s slash: %s. ", money.FormatBps(r.Proposal.SlashBps), icp(s.ShareE8s))
-		case s.Sponsor == r.Whale:
-			p("Whale (largest stake; ties go to the earliest first contribution, then the smallest id): premium %s instead of %s pro rata. ", icp(s.ShareE8s), icp(r.WhaleProRataE8s))
-		case r.Whale != "":
-			p("No premium (not the whale): pro-rata share of the %s left after the premium: %s. ", icp(r.DistributableE8s-r.PremiumE8s), icp(s.ShareE8s))
-		case s.Sponsor == r.WhaleCandidate && len(r.Shares) >= 2:
-			p("Largest stake, but no premium because it would not be more than the pro-rata share: %s. ", icp(s.ShareE8s))
-		default:
-			p("No premium applied: pro-rata share of the distributable: %s. ", icp(s.ShareE8s))
-		}
-		p("Carry-in %s makes %s owed. %s\n", icp(s.CarryInE8s), icp(s.OwedE8s()), settlement(Payout{
-			OwedE8s: s.OwedE8s(), TransferE8s: s.TransferE8s, FeeE8s: s.FeeE8s, CarryOutE8s: s.CarryOutE8s,
-		}, r))
+		p("\n%s\n", SponsorStatement(r, i))
 	}
 	return b.Flush()
 }
+
+// HosterStatement is the hoster's paragraph of Explain, in one line.
+func HosterStatement(r PoolResult) string {
+	h := r.Hoster
+	return fmt.Sprintf("Hoster %s: fee %s plus carry-in %s makes %s owed. %s", h.Account, icpText(r.HosterFeeE8s), icpText(h.CarryInE8s), icpText(h.OwedE8s), settlement(h.Payout, r))
+}
+
+// SponsorStatement is the paragraph of Explain for r.Shares[i], in one
+// line: stake, share of the pool, premium or not and why, carry, transfer.
+func SponsorStatement(r PoolResult, i int) string {
+	icp := icpText
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	s := &r.Shares[i]
+	refund := r.Proposal != nil && r.Proposal.Status == ProposalRejected
+	p("Sponsor %s: stake %s of %s (%s%% of the pool). ", s.Sponsor, icp(s.StakeE8s),
+		money.FormatICPUint64(r.StakeTotalE8s)+" ICP", money.FormatPercent(uint64(s.StakeE8s), r.StakeTotalE8s, 4))
+	switch {
+	case refund:
+		p("Refund of the stake less the %s slash: %s. ", money.FormatBps(r.Proposal.SlashBps), icp(s.ShareE8s))
+	case s.Sponsor == r.Whale:
+		p("Whale (largest stake; ties go to the earliest first contribution, then the smallest id): premium %s instead of %s pro rata. ", icp(s.ShareE8s), icp(r.WhaleProRataE8s))
+	case r.Whale != "":
+		p("No premium (not the whale): pro-rata share of the %s left after the premium: %s. ", icp(r.DistributableE8s-r.PremiumE8s), icp(s.ShareE8s))
+	case s.Sponsor == r.WhaleCandidate && len(r.Shares) >= 2:
+		p("Largest stake, but no premium because it would not be more than the pro-rata share: %s. ", icp(s.ShareE8s))
+	default:
+		p("No premium applied: pro-rata share of the distributable: %s. ", icp(s.ShareE8s))
+	}
+	p("Carry-in %s makes %s owed. %s", icp(s.CarryInE8s), icp(s.OwedE8s()), settlement(Payout{
+		OwedE8s: s.OwedE8s(), TransferE8s: s.TransferE8s, FeeE8s: s.FeeE8s, CarryOutE8s: s.CarryOutE8s,
+	}, r))
+	return b.String()
+}
+
+func icpText(e money.E8s) string { return money.FormatICP(e) + " ICP" }
 
 func settlement(pay Payout, r PoolResult) string {
 	if pay.TransferE8s > 0 {
