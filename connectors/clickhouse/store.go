@@ -120,36 +120,35 @@ func (s *Store) Close() error { return s.conn.Close() }
 // insertColumns is insert with whole columns (each a slice of the column's
 // Go type, all of one length).
 func (s *Store) insertColumns(ctx context.Context, table, token string, cols []any) error {
-	settings := ch.Settings{"insert_deduplicate": 1}
-	if token != "" {
-		settings["insert_deduplication_token"] = token
-	}
-	bctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	bctx = ch.Context(bctx, ch.WithSettings(settings))
-	batch, err := s.conn.PrepareBatch(bctx, "INSERT INTO "+table)
-	if err != nil {
-		return fmt.Errorf("clickhouse: prepare insert into %s: %w", table, err)
-	}
-	defer batch.Close()
-	for i, c := range cols {
-		if err := batch.Column(i).Append(c); err != nil {
-			return fmt.Errorf("clickhouse: insert into %s: column %d: %w", table, i, err)
+	return s.send(ctx, table, token, func(batch driver.Batch) error {
+		for i, c := range cols {
+			if err := batch.Column(i).Append(c); err != nil {
+				return fmt.Errorf("column %d: %w", i, err)
+			}
 		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhouse: insert into %s (outcome unknown, safe to retry with the same token): %w", table, err)
-	}
-	return nil
+		return nil
+	})
 }
 
-// insert appends rows to table in one batch with a de-duplication token, so
-// that resending the same batch (same token) is a no-op (PITFALLS C5). The
-// batch is always closed (C1) and Send is called once (C3).
+// insert appends rows to table in one batch.
 func (s *Store) insert(ctx context.Context, table, token string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	return s.send(ctx, table, token, func(batch driver.Batch) error {
+		for i, r := range rows {
+			if err := batch.Append(r...); err != nil {
+				return fmt.Errorf("row %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+}
+
+// send runs one INSERT batch with a de-duplication token, so that resending
+// the same batch (same token) is a no-op (PITFALLS C5). fill appends the
+// data; the batch is always closed (C1) and Send is called once (C3).
+func (s *Store) send(ctx context.Context, table, token string, fill func(driver.Batch) error) error {
 	settings := ch.Settings{"insert_deduplicate": 1}
 	if token != "" {
 		settings["insert_deduplication_token"] = token
@@ -162,13 +161,11 @@ func (s *Store) insert(ctx context.Context, table, token string, rows [][]any) e
 		return fmt.Errorf("clickhouse: prepare insert into %s: %w", table, err)
 	}
 	defer batch.Close()
-	for i, r := range rows {
-		if err := batch.Append(r...); err != nil {
-			return fmt.Errorf("clickhouse: insert into %s: row %d: %w", table, i, err)
-		}
+	if err := fill(batch); err != nil {
+		return fmt.Errorf("clickhouse: insert into %s: %w", table, err)
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhouse: insert %d rows into %s (outcome unknown, safe to retry with the same token): %w", len(rows), table, err)
+		return fmt.Errorf("clickhouse: insert into %s (outcome unknown, safe to retry with the same token): %w", table, err)
 	}
 	return nil
 }
