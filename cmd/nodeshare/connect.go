@@ -18,7 +18,6 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/dashboard"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
-	"github.com/nodeshare/nodeshare/connectors/vault"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -207,16 +206,7 @@ func connectIdentity(ctx context.Context, cc connectConfig, log *slog.Logger) (i
 		}
 		return id, nil
 	case "vault":
-		vc, err := vault.New(cc.Vault)
-		if err != nil {
-			return nil, err
-		}
-		login, err := vc.Login(ctx)
-		if err != nil {
-			return nil, err
-		}
-		go vc.KeepAlive(ctx, login, log)
-		return vault.NewTransitIdentity(ctx, vc)
+		return openSigner(ctx, cc.Vault, signerConfig{KeyMode: "transit"}, log)
 	}
 	return new(identity.AnonymousIdentity), nil
 }

@@ -266,7 +266,7 @@ func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr i
 			hook(p)
 		}
 	}
-	id, err := openSigner(ctx, f.cfg, f.signer, log)
+	id, err := openSigner(ctx, f.cfg.Vault, f.signer, log)
 	if err != nil {
 		return 1, err
 	}

@@ -276,7 +276,7 @@ func (p *signerPass) run(ctx context.Context) error {
 	defer unlock()
 	if p.ledger == nil {
 		// The identity keeps its token alive for the daemon's life (p.ctx).
-		id, err := openSigner(p.ctx, p.f.cfg, p.f.signer, p.log)
+		id, err := openSigner(p.ctx, p.f.cfg.Vault, p.f.signer, p.log)
 		if err != nil {
 			return fmt.Errorf("open the signer (Vault): %w", err)
 		}

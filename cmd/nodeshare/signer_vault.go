@@ -51,8 +51,8 @@ func (s *signerConfig) validate() error {
 
 // openSigner logs in to Vault, starts keeping the token alive until ctx
 // ends, and returns the treasury identity.
-func openSigner(ctx context.Context, cfg config, sc signerConfig, log *slog.Logger) (identity.Identity, error) {
-	vc, err := vault.New(cfg.Vault)
+func openSigner(ctx context.Context, vcfg vault.Config, sc signerConfig, log *slog.Logger) (identity.Identity, error) {
+	vc, err := vault.New(vcfg)
 	if err != nil {
 		return nil, err
 	}
