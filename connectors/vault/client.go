@@ -164,14 +164,56 @@ func (c *Client) Sign(ctx context.Context, msg []byte, version int) ([]byte, err
 	if s == nil || s.Data == nil {
 		return nil, fmt.Errorf("vault: sign with %s: %w: empty response", path, ErrSigning)
 	}
-	sigStr, _ := s.Data["signature"].(string)
+	return parseSignature(path, s.Data["signature"])
+}
+
+// SignBatch signs every message in one transit request (batch_input),
+// with the given key version. It returns one signature or one error per
+// message, in order; the error is for the whole batch when the request
+// itself failed (every message then wraps ErrSigning).
+func (c *Client) SignBatch(ctx context.Context, msgs [][]byte, version int) ([][]byte, []error, error) {
+	path := c.cfg.TransitMount + "/sign/" + c.cfg.TransitKey
+	in := make([]map[string]any, len(msgs))
+	for i, m := range msgs {
+		in[i] = map[string]any{"input": base64.StdEncoding.EncodeToString(m)}
+	}
+	body := map[string]any{"batch_input": in}
+	if version > 0 {
+		body["key_version"] = version
+	}
+	s, err := c.api.Logical().WriteWithContext(ctx, path, body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("vault: sign with %s: %w: %w", path, ErrSigning, err)
+	}
+	if s == nil || s.Data == nil {
+		return nil, nil, fmt.Errorf("vault: sign with %s: %w: empty response", path, ErrSigning)
+	}
+	results, _ := s.Data["batch_results"].([]any)
+	if len(results) != len(msgs) {
+		return nil, nil, fmt.Errorf("vault: sign with %s: %w: %d batch results for %d inputs", path, ErrSigning, len(results), len(msgs))
+	}
+	sigs, errs := make([][]byte, len(msgs)), make([]error, len(msgs))
+	for i, r := range results {
+		item, _ := r.(map[string]any)
+		if msg, _ := item["error"].(string); msg != "" {
+			errs[i] = fmt.Errorf("vault: sign with %s: %w: batch item %d: %s", path, ErrSigning, i, msg)
+			continue
+		}
+		sigs[i], errs[i] = parseSignature(path, item["signature"])
+	}
+	return sigs, errs, nil
+}
+
+// parseSignature reads "vault:v<N>:<base64>" into a raw Ed25519 signature.
+func parseSignature(path string, v any) ([]byte, error) {
+	sigStr, _ := v.(string)
 	parts := strings.Split(sigStr, ":")
 	if len(parts) != 3 || parts[0] != "vault" {
-		return nil, fmt.Errorf("vault: sign with %s: unexpected signature format", path)
+		return nil, fmt.Errorf("vault: sign with %s: %w: unexpected signature format", path, ErrSigning)
 	}
 	sig, err := base64.StdEncoding.DecodeString(parts[2])
 	if err != nil || len(sig) != ed25519.SignatureSize {
-		return nil, fmt.Errorf("vault: sign with %s: signature is not 64 bytes of base64", path)
+		return nil, fmt.Errorf("vault: sign with %s: %w: signature is not 64 bytes of base64", path, ErrSigning)
 	}
 	return sig, nil
 }

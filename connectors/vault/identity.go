@@ -23,6 +23,7 @@ type TransitIdentity struct {
 	version int
 	sender  principal.Principal
 	timeout time.Duration
+	batch   *signBatcher
 }
 
 var _ identity.Identity = (*TransitIdentity)(nil)
@@ -36,6 +37,8 @@ func NewTransitIdentity(ctx context.Context, c *Client) (*TransitIdentity, error
 	}
 	der := append(append([]byte{}, ed25519DERPrefix...), pub...)
 	id := &TransitIdentity{c: c, pub: pub, der: der, version: v, sender: principal.NewSelfAuthenticating(der), timeout: c.cfg.Timeout}
+	id.batch = &signBatcher{timeout: id.timeout, maxBatch: 64, maxInflight: 2,
+		sign: func(ctx context.Context, msgs [][]byte) ([][]byte, []error, error) { return c.SignBatch(ctx, msgs, v) }}
 	// Prove the pair once: a signature from Vault must verify locally.
 	probe := []byte("nodeshare transit identity self-check")
 	sig, err := id.Sign(probe)
@@ -58,11 +61,11 @@ func (t *TransitIdentity) PublicKey() []byte { return append([]byte{}, t.der...)
 func (t *TransitIdentity) KeyVersion() int { return t.version }
 
 // Sign signs msg inside Vault. agent-go calls it for every request it sends,
-// including read_state polls.
+// including read_state polls; concurrent calls share transit batch
+// requests (see signBatcher). Each signature is checked against the public
+// key before it is used.
 func (t *TransitIdentity) Sign(msg []byte) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
-	defer cancel()
-	sig, err := t.c.Sign(ctx, msg, t.version)
+	sig, err := t.batch.do(msg)
 	if err != nil {
 		return nil, err
 	}

@@ -79,4 +79,20 @@ func TestTransitIdentity(t *testing.T) {
 	if _, err := id.ToPEM(); err == nil {
 		t.Fatal("a transit key was exported")
 	}
+	// One batch request: every signature verifies, in order.
+	msgs := [][]byte{[]byte("a"), []byte("b"), msg}
+	sigs, errs, err := c.SignBatch(ctx, msgs, id.KeyVersion())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range msgs {
+		if errs[i] != nil || !ed25519.Verify(id.pub, m, sigs[i]) {
+			t.Fatalf("batch item %d: %v", i, errs[i])
+		}
+	}
+	// A key version that does not exist fails every item with ErrSigning.
+	_, errs, err = c.SignBatch(ctx, msgs[:2], id.KeyVersion()+100)
+	if err != nil || len(errs) != 2 || !errors.Is(errs[0], ErrSigning) || !errors.Is(errs[1], ErrSigning) {
+		t.Fatalf("unknown key version: %v, %v", err, errs)
+	}
 }
