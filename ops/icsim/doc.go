@@ -15,6 +15,14 @@
 // fetched unauthenticated from /api/v2/status, which is only acceptable for a
 // local simulator.
 //
+// Certification rounds: like the IC, which certifies its state once per
+// round, synchronous call replies are certified in rounds (group commit,
+// rounds.go). Calls that arrive while a round is being signed gather in the
+// next one; each round is BLS-signed once, and each caller gets that
+// signature with the round's tree pruned to its own request_status/<rid>
+// and /time. A lone call signs its own round at once. read_state and the CMC
+// certificate are still signed one by one.
+//
 // Time: the HTTP layer (ingress_expiry checks and the certificate /time) runs
 // on the wall clock because agent-go checks certificate freshness against its
 // own wall clock. Canister time (ledger block timestamps, the 24 h

@@ -77,22 +77,26 @@ type certificate struct {
 	Signature []byte          `cbor:"signature"`
 }
 
-// sign builds the hash tree of t, signs its root with the root key and returns
-// the CBOR-encoded certificate.
-func (k *keys) sign(t *stateTree) ([]byte, error) {
-	root := t.node()
-	digest := root.Reconstruct()
+// signRoot signs a state tree's root digest with the root key and returns
+// the 48-byte signature. The message is "\x0Dic-state-root" || digest.
+func (k *keys) signRoot(digest [32]byte) ([]byte, error) {
 	msg := append(hashtree.DomainSeparator("ic-state-root"), digest[:]...)
 	sig, err := k.rootSK.Sign(msg)
 	if err != nil {
 		return nil, fmt.Errorf("icsim: sign certificate: %w", err)
 	}
 	sig48 := (*bls12381.G1Affine)(sig).Bytes()
-	tree, err := hashtree.Serialize(root)
+	return sig48[:], nil
+}
+
+// encodeCertificate is the CBOR certificate of tree and its root signature.
+// tree may be pruned: its digest is what was signed.
+func encodeCertificate(tree hashtree.Node, sig []byte) ([]byte, error) {
+	raw, err := hashtree.Serialize(tree)
 	if err != nil {
 		return nil, fmt.Errorf("icsim: serialize tree: %w", err)
 	}
-	return cbor.Marshal(certificate{Tree: tree, Signature: sig48[:]})
+	return cbor.Marshal(certificate{Tree: raw, Signature: sig})
 }
 
 // certKV is one field of a representation-independent hash.

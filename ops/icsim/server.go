@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aviate-labs/agent-go/principal"
@@ -70,6 +71,11 @@ type Server struct {
 	status map[[32]byte]*requestStatus
 	// appliedScenarios are sha256 digests of scenario files already applied.
 	appliedScenarios []string
+	// rounds batches the certificates of synchronous call replies
+	// (rounds.go); it has its own lock and is never used under s.mu.
+	rounds certRounds
+	// certSignatures counts BLS signatures, so tests can see the batching.
+	certSignatures atomic.Uint64
 }
 
 // requestStatus is what the replica remembers about an update call.
@@ -307,16 +313,18 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 		// Like the IC when a synchronous call does not finish in time.
 		mode = CallModeAsync
 	}
-	var tree *stateTree
+	var status *stateTree
 	if mode == CallModeSync {
-		tree = s.statusTree([][]byte{req.id[:]})
+		// st was just recorded or seen under s.mu, so the subtree exists.
+		status = s.statusTree([][]byte{req.id[:]}).sub([]byte("request_status"), req.id[:])
 	}
 	s.mu.Unlock()
-	// BLS signing is the expensive part and needs no state: outside the lock.
+	// BLS signing is the expensive part and needs no state: outside the
+	// lock, and shared by every reply of the round.
 	var cert []byte
 	var err error
-	if tree != nil {
-		cert, err = s.certify(tree)
+	if mode == CallModeSync {
+		cert, err = s.certifyInRound(r.Context(), req.id, status)
 	}
 	s.log.Info("call", "method", req.method, "canister_id", req.canisterID.String(), "sender", req.sender.String(),
 		"request_id", fmt.Sprintf("%x", req.id), "status", st.status, "mode", string(mode), "replayed", seen)
@@ -468,10 +476,22 @@ func (s *Server) readState(w http.ResponseWriter, r *http.Request, req *request)
 	writeCBOR(w, http.StatusOK, map[string]any{"certificate": cert})
 }
 
-// certify adds /time (wall clock) and signs t.
+// certify adds /time (wall clock) and signs t on its own, outside any
+// round: read_state and the CMC's certificate are not hot.
 func (s *Server) certify(t *stateTree) ([]byte, error) {
 	t.set(leb(uint64(s.wall().UnixNano())), []byte("time"))
-	return s.keys.sign(t)
+	root := t.node()
+	sig, err := s.signRoot(root.Reconstruct())
+	if err != nil {
+		return nil, err
+	}
+	return encodeCertificate(root, sig)
+}
+
+// signRoot is the only place a certificate is BLS-signed.
+func (s *Server) signRoot(digest [32]byte) ([]byte, error) {
+	s.certSignatures.Add(1)
+	return s.keys.signRoot(digest)
 }
 
 // certifyStatus certifies the statuses of the given request ids.
