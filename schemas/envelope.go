@@ -52,9 +52,14 @@ type Envelope struct {
 // NewEnvelope marshals payload and fills the content hash. The event id is
 // the caller's deterministic id (usually the record key).
 func NewEnvelope(typ, eventID string, prov Provenance, payload any) (Envelope, error) {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return Envelope{}, fmt.Errorf("event %s %s: encode payload: %w", typ, eventID, err)
+	var b []byte
+	if a, ok := payload.(jsonAppender); ok {
+		b = a.appendJSON(nil)
+	} else {
+		var err error
+		if b, err = json.Marshal(payload); err != nil {
+			return Envelope{}, fmt.Errorf("event %s %s: encode payload: %w", typ, eventID, err)
+		}
 	}
 	sum := sha256.Sum256(b)
 	prov.ContentSHA256 = hex.EncodeToString(sum[:])
@@ -113,25 +118,19 @@ func strictUnmarshal(b []byte, v any) error {
 // Marshal encodes the envelope as the record value. The payload is already
 // JSON (NewEnvelope made it) and is written as it is, not re-compacted.
 func (e Envelope) Marshal() ([]byte, error) {
-	prov, err := json.Marshal(e.Provenance)
-	if err != nil {
-		return nil, err
-	}
-	typ, _ := json.Marshal(e.Type)
-	id, _ := json.Marshal(e.EventID)
 	payload := e.Payload
 	if len(payload) == 0 {
 		payload = []byte("null")
 	}
-	out := make([]byte, 0, len(prov)+len(typ)+len(id)+len(payload)+80)
+	out := make([]byte, 0, len(e.Type)+len(e.EventID)+len(payload)+300)
 	out = append(out, `{"schema_version":`...)
 	out = strconv.AppendInt(out, int64(e.SchemaVersion), 10)
 	out = append(out, `,"type":`...)
-	out = append(out, typ...)
+	out = appendJSONString(out, e.Type)
 	out = append(out, `,"event_id":`...)
-	out = append(out, id...)
+	out = appendJSONString(out, e.EventID)
 	out = append(out, `,"provenance":`...)
-	out = append(out, prov...)
+	out = e.Provenance.appendJSON(out)
 	out = append(out, `,"payload":`...)
 	out = append(out, payload...)
 	out = append(out, '}')
