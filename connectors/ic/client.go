@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aviate-labs/agent-go"
+	"github.com/aviate-labs/agent-go/certification"
 	"github.com/aviate-labs/agent-go/identity"
 	"github.com/aviate-labs/agent-go/principal"
 )
@@ -84,6 +85,9 @@ type Client struct {
 	agent *agent.Agent
 	id    identity.Identity
 	log   *slog.Logger
+	// certs skips the BLS check for certificates of a round already
+	// verified (certcache.go).
+	certs *certCache
 }
 
 // New validates cfg and creates the agent. With FetchRootKey it contacts
@@ -131,7 +135,7 @@ func New(cfg Config) (*Client, error) {
 	if len(a.GetRootKey()) == 0 {
 		return nil, &Error{Op: "connect", Err: fmt.Errorf("%s returned no root key", cfg.URL)}
 	}
-	return &Client{cfg: cfg, agent: a, id: cfg.Identity, log: log}, nil
+	return &Client{cfg: cfg, agent: a, id: cfg.Identity, log: log, certs: newCertCache(certCacheSize, certification.VerifyCertificate)}, nil
 }
 
 // Sender is the principal requests are signed as.

@@ -15,7 +15,11 @@
 // BLS signature against the root key, freshness (VerifyTime), and the
 // request_status/<request id> path. A forged reply is an error, never a
 // result. On the asynchronous path (HTTP 202) it polls read_state through
-// agent-go, which verifies those certificates.
+// agent-go, which verifies those certificates. The IC signs once per round,
+// so the replies of a round share a root hash and signature: the BLS check
+// is cached per (root key, canister, delegation, signature, root hash), and
+// only successes are cached (certcache.go). Freshness and the request_status
+// lookup run for every reply.
 //
 // Errors: a ledger refusal is a *TransferError (Duplicate means the transfer
 // already happened, see IsDuplicate); anything else is an *Error whose

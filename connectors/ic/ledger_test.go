@@ -10,6 +10,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,14 +218,16 @@ func TestForgedReplicaRejected(t *testing.T) {
 }
 
 // TestTamperedCertificateRejected flips a byte of the certificate signature
-// on the synchronous call path, which agent-go itself does not verify.
+// on the synchronous call path, which agent-go itself does not verify. A
+// good certificate verified (and cached) first must not help it pass.
 func TestTamperedCertificateRejected(t *testing.T) {
 	ctx := context.Background()
 	s, sim := startSim(t, icsim.CallModeSync)
 	su, _ := url.Parse(sim.URL)
 	proxy := httputil.NewSingleHostReverseProxy(su)
+	var tamper atomic.Bool
 	proxy.ModifyResponse = func(resp *http.Response) error {
-		if !strings.HasSuffix(resp.Request.URL.Path, "/call") || resp.StatusCode != http.StatusOK {
+		if !tamper.Load() || !strings.HasSuffix(resp.Request.URL.Path, "/call") || resp.StatusCode != http.StatusOK {
 			return nil
 		}
 		body, err := io.ReadAll(resp.Body)
@@ -263,9 +267,64 @@ func TestTamperedCertificateRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newClient(t, hs.URL, id)
-	_, err := c.Transfer(ctx, ic.TransferRequest{To: dest(t), AmountE8s: 10, CreatedAtNanos: uint64(time.Now().UnixNano())})
+	if _, err := c.Transfer(ctx, ic.TransferRequest{To: dest(t), AmountE8s: 10, CreatedAtNanos: uint64(time.Now().UnixNano())}); err != nil {
+		t.Fatal(err)
+	}
+	tamper.Store(true)
+	_, err := c.Transfer(ctx, ic.TransferRequest{To: dest(t), AmountE8s: 11, CreatedAtNanos: uint64(time.Now().UnixNano())})
 	if !errors.Is(err, ic.ErrUnverified) {
 		t.Fatalf("want ErrUnverified, got %v", err)
+	}
+}
+
+// TestConcurrentTransfersShareRounds sends 64 transfers through one client
+// from 16 goroutines. The simulator certifies them in shared rounds (one
+// signature, trees pruned per reply) and the client caches the round's
+// signature check; every transfer must still get its own block from its own
+// synchronous certificate, never by falling back to read_state.
+func TestConcurrentTransfersShareRounds(t *testing.T) {
+	ctx := context.Background()
+	s, err := icsim.New(icsim.Options{CallMode: icsim.CallModeSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readStates atomic.Int64
+	h := s.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/read_state") {
+			readStates.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	c := funded(t, s, hs, 100_000_000)
+	readStates.Store(0) // funded's setup may read state; count transfers only
+	const workers, each = 16, 4
+	blocks := make([]uint64, workers*each)
+	errs := make([]error, workers*each)
+	var wg sync.WaitGroup
+	now := uint64(time.Now().UnixNano())
+	for w := range workers {
+		wg.Go(func() {
+			for k := range each {
+				i := w*each + k
+				blocks[i], errs[i] = c.Transfer(ctx, ic.TransferRequest{To: dest(t), AmountE8s: uint64(i + 1), CreatedAtNanos: now + uint64(i)})
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("transfer %d: %v", i, err)
+		}
+		if seen[blocks[i]] {
+			t.Fatalf("transfer %d: block %d given twice", i, blocks[i])
+		}
+		seen[blocks[i]] = true
+	}
+	if n := readStates.Load(); n != 0 {
+		t.Fatalf("%d read_state requests: some synchronous certificates did not hold their own reply", n)
 	}
 }
 

@@ -78,7 +78,9 @@ func (c *Client) verifiedReply(method string, canister principal.Principal, rid 
 	if err := cbor.Unmarshal(raw, &cert); err != nil {
 		return nil, unverified(fmt.Errorf("decode certificate: %w", err))
 	}
-	if err := certification.VerifyCertificate(cert, canister, c.agent.GetRootKey()); err != nil {
+	// The signature check is cached per round; freshness and the lookup of
+	// this request's status run for every reply.
+	if err := c.certs.Verify(cert, canister, c.agent.GetRootKey()); err != nil {
 		return nil, unverified(err)
 	}
 	if err := cert.VerifyTime(c.cfg.IngressExpiry); err != nil {
