@@ -88,7 +88,11 @@ func BenchmarkPayout10k(b *testing.B) {
 // fresh in-process simulator and returns how long the run took.
 func benchPayout(b *testing.B, ctx context.Context, id identity.Identity, n, conc int, seed uint64) time.Duration {
 	b.Helper()
-	sim, err := icsim.New(icsim.Options{})
+	round := 5 * time.Millisecond
+	if v, err := time.ParseDuration(os.Getenv("NODESHARE_BENCH_ROUND")); err == nil {
+		round = v
+	}
+	sim, err := icsim.New(icsim.Options{RoundInterval: round})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -117,6 +121,7 @@ func benchPayout(b *testing.B, ctx context.Context, id identity.Identity, n, con
 	if err != nil || sum.Paid != n {
 		b.Fatalf("run: %v, %d paid of %d", err, sum.Paid, n)
 	}
+	b.Logf("%d transfers, %d certificate signatures", n, sim.CertSignatures())
 	return d
 }
 

@@ -30,17 +30,27 @@ const certCacheSize = 4096
 type certCache struct {
 	verify func(certification.Certificate, principal.Principal, []byte) error
 
-	mu   sync.Mutex
-	seen map[[32]byte]struct{}
-	ring [][32]byte // keys in insertion order; ring[next] goes first when full
-	next int
-	size int
+	mu       sync.Mutex
+	seen     map[[32]byte]struct{}
+	inflight map[[32]byte]*certFlight // verifications under way
+	ring     [][32]byte               // keys in insertion order; ring[next] goes first when full
+	next     int
+	size     int
 }
 
 // newCertCache caches up to size certificates that verify accepted.
 func newCertCache(size int, verify func(certification.Certificate, principal.Principal, []byte) error) *certCache {
 	size = max(size, 1)
-	return &certCache{verify: verify, seen: make(map[[32]byte]struct{}, size), size: size}
+	return &certCache{verify: verify, seen: make(map[[32]byte]struct{}, size), inflight: map[[32]byte]*certFlight{}, size: size}
+}
+
+// certFlight is one verification that callers with the same key wait for:
+// the replies of a round arrive together, and without it each would run
+// the same pairing at the same time.
+type certFlight struct {
+	done    chan struct{}
+	err     error
+	waiters int // callers waiting on done (tests read it)
 }
 
 // Verify is certification.VerifyCertificate, answered from the cache for a
@@ -55,23 +65,32 @@ func (c *certCache) Verify(cert certification.Certificate, canister principal.Pr
 		return c.verify(cert, canister, rootKeyDER)
 	}
 	c.mu.Lock()
-	_, hit := c.seen[key]
-	c.mu.Unlock()
-	if hit {
+	if _, hit := c.seen[key]; hit {
+		c.mu.Unlock()
 		return nil
 	}
-	// Verify outside the lock: concurrent misses of one round may each
-	// verify, which costs time, never correctness.
-	if err := c.verify(cert, canister, rootKeyDER); err != nil {
-		return err
+	if f, ok := c.inflight[key]; ok {
+		f.waiters++
+		c.mu.Unlock()
+		<-f.done
+		return f.err // the same inputs: the same answer
 	}
-	c.add(key)
-	return nil
+	f := &certFlight{done: make(chan struct{})}
+	c.inflight[key] = f
+	c.mu.Unlock()
+	f.err = c.verify(cert, canister, rootKeyDER)
+	c.mu.Lock()
+	delete(c.inflight, key)
+	if f.err == nil {
+		c.addLocked(key)
+	}
+	c.mu.Unlock()
+	close(f.done)
+	return f.err
 }
 
-func (c *certCache) add(key [32]byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// addLocked stores key; callers hold c.mu.
+func (c *certCache) addLocked(key [32]byte) {
 	if _, ok := c.seen[key]; ok {
 		return
 	}

@@ -2,9 +2,11 @@ package ic
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aviate-labs/agent-go/certification"
 	"github.com/aviate-labs/agent-go/certification/bls"
@@ -215,4 +217,60 @@ func TestCertCacheConcurrent(t *testing.T) {
 		t.Fatalf("%d cached, bound is 2", c.len())
 	}
 	t.Logf("%d verifications for %d calls", n.Load(), 16*4*2+4*4)
+}
+
+// TestCertCacheConcurrentMissesVerifyOnce: the replies of one round arrive
+// together; the first miss verifies and the others wait for its answer
+// instead of running the same pairing, good or bad.
+func TestCertCacheConcurrentMissesVerifyOnce(t *testing.T) {
+	a, b, der := roundCerts(t)
+	for _, tc := range []struct {
+		name string
+		fail error
+	}{{"good", nil}, {"bad", errors.New("bad signature")}} {
+		var n atomic.Int64
+		gate := make(chan struct{})
+		c := newCertCache(16, func(certification.Certificate, principal.Principal, []byte) error {
+			n.Add(1)
+			<-gate // hold the first verification until every caller is waiting
+			return tc.fail
+		})
+		const callers = 8
+		errs := make(chan error, callers)
+		for i := range callers {
+			cert := a
+			if i%2 == 1 {
+				cert = b // the other reply of the same round: same key
+			}
+			go func() { errs <- c.Verify(cert, LedgerCanisterID, der) }()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c.mu.Lock()
+			waiters := 0
+			for _, f := range c.inflight {
+				waiters += f.waiters
+			}
+			c.mu.Unlock()
+			if waiters == callers-1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d callers waiting on the flight, want %d", tc.name, waiters, callers-1)
+			}
+			runtime.Gosched()
+		}
+		close(gate)
+		for range callers {
+			if err := <-errs; !errors.Is(err, tc.fail) {
+				t.Fatalf("%s: got %v, want %v", tc.name, err, tc.fail)
+			}
+		}
+		if n.Load() != 1 {
+			t.Fatalf("%s: %d verifications for %d concurrent callers of one round, want 1", tc.name, n.Load(), callers)
+		}
+		if got := c.len(); (tc.fail == nil) != (got == 1) {
+			t.Fatalf("%s: %d cached", tc.name, got)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/aviate-labs/agent-go/candid"
 	"github.com/aviate-labs/agent-go/candid/idl"
+
+	"github.com/nodeshare/nodeshare/schemas/didl"
 )
 
 // MaxMemoBytes is the ICP ledger's ICRC-1 memo limit; a longer memo traps.
@@ -99,7 +101,7 @@ func (c *Client) Transfer(ctx context.Context, r TransferRequest) (blockIndex ui
 	if err := r.Validate(); err != nil {
 		return 0, &Error{Op: op, Err: err}
 	}
-	arg, err := candid.Marshal([]any{r.candid()})
+	arg, err := didl.Marshal(r.candid())
 	if err != nil {
 		return 0, &Error{Op: op, Err: fmt.Errorf("encode arguments: %w", err)}
 	}

@@ -37,8 +37,25 @@ func NewTransitIdentity(ctx context.Context, c *Client) (*TransitIdentity, error
 	}
 	der := append(append([]byte{}, ed25519DERPrefix...), pub...)
 	id := &TransitIdentity{c: c, pub: pub, der: der, version: v, sender: principal.NewSelfAuthenticating(der), timeout: c.cfg.Timeout}
-	id.batch = &signBatcher{timeout: id.timeout, maxBatch: 64, maxInflight: 2,
-		sign: func(ctx context.Context, msgs [][]byte) ([][]byte, []error, error) { return c.SignBatch(ctx, msgs, v) }}
+	id.batch = &signBatcher{timeout: id.timeout, maxBatch: 64, maxInflight: 1,
+		sign: func(ctx context.Context, msgs [][]byte) ([][]byte, []error, error) {
+			sigs, errs, err := c.SignBatch(ctx, msgs, v)
+			if err != nil {
+				return nil, nil, err
+			}
+			// One signature per batch is checked against the public key:
+			// every item is signed by the same key version, so a wrong key
+			// or version shows on any of them (the IC checks every one).
+			for i := range sigs {
+				if errs[i] == nil {
+					if !ed25519.Verify(pub, msgs[i], sigs[i]) {
+						return nil, nil, fmt.Errorf("vault: %w: transit key %s v%d returned a signature that does not verify", ErrSigning, c.cfg.TransitKey, v)
+					}
+					break
+				}
+			}
+			return sigs, errs, nil
+		}}
 	// Prove the pair once: a signature from Vault must verify locally.
 	probe := []byte("nodeshare transit identity self-check")
 	sig, err := id.Sign(probe)
@@ -62,17 +79,9 @@ func (t *TransitIdentity) KeyVersion() int { return t.version }
 
 // Sign signs msg inside Vault. agent-go calls it for every request it sends,
 // including read_state polls; concurrent calls share transit batch
-// requests (see signBatcher). Each signature is checked against the public
-// key before it is used.
+// requests (see signBatcher).
 func (t *TransitIdentity) Sign(msg []byte) ([]byte, error) {
-	sig, err := t.batch.do(msg)
-	if err != nil {
-		return nil, err
-	}
-	if !ed25519.Verify(t.pub, msg, sig) {
-		return nil, fmt.Errorf("vault: %w: transit returned a signature that does not verify", ErrSigning)
-	}
-	return sig, nil
+	return t.batch.do(msg)
 }
 
 // Verify checks a signature against the public key.

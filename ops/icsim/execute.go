@@ -7,6 +7,8 @@ import (
 	"github.com/aviate-labs/agent-go/candid"
 	"github.com/aviate-labs/agent-go/leb128"
 	"github.com/aviate-labs/agent-go/principal"
+
+	"github.com/nodeshare/nodeshare/schemas/didl"
 )
 
 // method is one canister entry point. fn runs with s.mu held; an update
@@ -92,7 +94,7 @@ func decodeArgs(arg []byte, out ...any) (err error) {
 }
 
 func encode(vals ...any) ([]byte, error) {
-	b, err := candid.Marshal(vals)
+	b, err := didl.Marshal(vals...)
 	if err != nil {
 		return nil, fmt.Errorf("encode reply: %w", err)
 	}

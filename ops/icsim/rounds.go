@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // Certification rounds (group commit). The IC certifies its state once per
@@ -25,6 +26,7 @@ type certRounds struct {
 	mu      sync.Mutex
 	open    *certRound // collecting members; nil when nobody waits
 	signing bool       // a round is being signed; new calls join open
+	last    time.Time  // when the last round was closed for signing
 }
 
 // certRound is one round: its state tree, its members, and once done is
@@ -63,11 +65,30 @@ func (s *Server) certifyInRound(ctx context.Context, rid [32]byte, status *state
 			return nil, fmt.Errorf("icsim: waiting for certification round: %w", ctx.Err())
 		}
 	}
-	c.open, c.signing = nil, true
+	c.signing = true
 	c.mu.Unlock()
+	s.roundPace()
+	if got := c.take(); got != r {
+		// Only the holder of signing takes rounds: ours is still open.
+		panic("icsim: certification round taken by another signer")
+	}
 	s.signRound(r)
 	s.nextRounds()
 	return r.result(i)
+}
+
+// roundPace waits until RoundInterval has passed since the last round was
+// closed; the open round keeps collecting calls meanwhile.
+func (s *Server) roundPace() {
+	if s.opts.RoundInterval <= 0 {
+		return
+	}
+	s.rounds.mu.Lock()
+	wait := time.Until(s.rounds.last.Add(s.opts.RoundInterval))
+	s.rounds.mu.Unlock()
+	if wait > 0 {
+		time.Sleep(wait)
+	}
 }
 
 // result is member i's certificate; only after done is closed.
@@ -83,25 +104,33 @@ func (r *certRound) result(i int) ([]byte, error) {
 // that signed the first one can answer now. The goroutine ends when no call
 // is waiting.
 func (s *Server) nextRounds() {
-	r := s.rounds.take()
-	if r == nil {
+	if !s.rounds.pending() {
 		return
 	}
 	go func() {
-		for ; r != nil; r = s.rounds.take() {
-			s.signRound(r)
+		for s.rounds.pending() {
+			s.roundPace()
+			s.signRound(s.rounds.take())
 		}
 	}()
 }
 
-// take closes the open round for signing, or, when none is open, records
-// that signing has stopped.
+// pending reports whether calls wait in the open round; when none do, it
+// records that signing has stopped.
+func (c *certRounds) pending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.signing = c.open != nil
+	return c.signing
+}
+
+// take closes the open round for signing (signing stays set).
 func (c *certRounds) take() *certRound {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.open
 	c.open = nil
-	c.signing = r != nil
+	c.last = time.Now()
 	return r
 }
 
@@ -127,3 +156,7 @@ func (s *Server) signRound(r *certRound) {
 	}
 	r.certs = certs
 }
+
+// CertSignatures is the number of BLS signatures made so far (rounds,
+// read_state and certified data): with Calls, what the rounds saved.
+func (s *Server) CertSignatures() uint64 { return s.certSignatures.Load() }

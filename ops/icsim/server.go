@@ -49,6 +49,12 @@ type Options struct {
 	Now func() time.Time
 	// MaxBodyBytes caps request bodies (default 2 MiB, the IC's ingress limit).
 	MaxBodyBytes int64
+	// RoundInterval is the shortest time between two certification rounds,
+	// like the IC's block rate (about one block a second there). Calls that
+	// arrive within it share one round and one BLS signature; a call that
+	// finds the last round older than this is signed at once. 0 (default)
+	// signs a round whenever the previous one is done.
+	RoundInterval time.Duration
 }
 
 // Server is the simulated replica. It is safe for concurrent use: one mutex
@@ -69,6 +75,8 @@ type Server struct {
 	dash   dashboardState
 	faults Faults
 	status map[[32]byte]*requestStatus
+	// swept is when status was last swept of expired requests.
+	swept time.Time
 	// appliedScenarios are sha256 digests of scenario files already applied.
 	appliedScenarios []string
 	// rounds batches the certificates of synchronous call replies
@@ -348,11 +356,15 @@ func (s *Server) handleCall(w http.ResponseWriter, r *http.Request) {
 // record stores the outcome of an update call; callers hold s.mu.
 func (s *Server) record(req *request, reply []byte, rej *reject) *requestStatus {
 	now := s.wall()
-	for id, st := range s.status {
+	if now.Sub(s.swept) >= time.Second || now.Before(s.swept) {
 		// Forget requests whose expiry passed long ago; the IC keeps them
-		// until expiry, the simulator a little longer.
-		if uint64(now.Add(-maxIngressTTL).UnixNano()) > st.expiry {
-			delete(s.status, id)
+		// until expiry, the simulator a little longer. Swept at most once
+		// a second: a sweep per call made a busy run quadratic.
+		s.swept = now
+		for id, st := range s.status {
+			if uint64(now.Add(-maxIngressTTL).UnixNano()) > st.expiry {
+				delete(s.status, id)
+			}
 		}
 	}
 	st := &requestStatus{reply: reply, reject: rej, sender: req.sender.Raw, expiry: req.ingressExpiry, created: now}
