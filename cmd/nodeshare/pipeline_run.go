@@ -434,7 +434,7 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 }
 
 // sinkChunk is the size of one raw insert inside a batch.
-const sinkChunk = 5000
+const sinkChunk = 10000
 
 func sinkChunks(batch []kafka.Message) [][]kafka.Message {
 	var out [][]kafka.Message
@@ -526,7 +526,9 @@ func chainRaw(ctx context.Context, store *clickhouse.Store, tips chainTips, raws
 	next := chainTips{}
 	for _, k := range order {
 		is := idx[k]
-		sort.Slice(is, func(a, b int) bool { return raws[is[a]].Offset < raws[is[b]].Offset })
+		if !sort.SliceIsSorted(is, func(a, b int) bool { return raws[is[a]].Offset < raws[is[b]].Offset }) { // batches come in offset order
+			sort.Slice(is, func(a, b int) bool { return raws[is[a]].Offset < raws[is[b]].Offset })
+		}
 		first := raws[is[0]].Offset
 		var prev string
 		if tip, ok := tips[k]; ok && tip.offset == first-1 {
