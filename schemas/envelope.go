@@ -69,10 +69,30 @@ func NewEnvelope(typ, eventID string, prov Provenance, payload any) (Envelope, e
 // DecodeEnvelope parses a record value strictly: unknown fields, a wrong
 // schema version or a payload whose hash does not match are errors.
 func DecodeEnvelope(b []byte) (Envelope, error) {
+	// The canonical layout (see peekCanonical) has exactly the five known
+	// fields: only the provenance needs the strict decoder.
+	if raw, _, ok := peekCanonical(b); ok {
+		prov, ok := decodeCanonicalProvenance(raw.Provenance)
+		if ok || strictUnmarshal(raw.Provenance, &prov) == nil {
+			e := Envelope{SchemaVersion: raw.SchemaVersion, Type: raw.Type, EventID: raw.EventID, Provenance: prov,
+				Payload: append(json.RawMessage(nil), raw.Payload...)}
+			return checkEnvelope(e)
+		}
+	}
+	return decodeGeneral(b)
+}
+
+// decodeGeneral is DecodeEnvelope for any JSON.
+func decodeGeneral(b []byte) (Envelope, error) {
 	var e Envelope
 	if err := strictUnmarshal(b, &e); err != nil {
 		return Envelope{}, fmt.Errorf("envelope: %w", err)
 	}
+	return checkEnvelope(e)
+}
+
+// checkEnvelope applies DecodeEnvelope's checks to a decoded envelope.
+func checkEnvelope(e Envelope) (Envelope, error) {
 	if e.SchemaVersion != SchemaVersion {
 		return Envelope{}, fmt.Errorf("envelope: schema_version must be %d, got %d", SchemaVersion, e.SchemaVersion)
 	}

@@ -242,3 +242,74 @@ func (p *canonScanner) number() bool {
 	p.i = i
 	return true
 }
+
+// provenanceFields are the provenance keys in the order Provenance.appendJSON
+// writes them.
+var provenanceFields = [...]string{"source", "canister", "method", "cert_time_nanos", "fetch_time", "content_sha256"}
+
+// decodeCanonicalProvenance is the strict provenance decoder's fast path:
+// known keys only, each at most once and in their written order, plain
+// strings and a plain unsigned cert_time_nanos. Anything else returns
+// false and goes to the strict decoder.
+func decodeCanonicalProvenance(b []byte) (p Provenance, ok bool) {
+	s := canonScanner{b: b}
+	if !s.lit(`{`) {
+		return p, false
+	}
+	if s.lit(`}`) {
+		return p, s.i == len(b)
+	}
+	next := 0
+	for {
+		key, ok := s.plainString()
+		if !ok || !s.lit(`:`) {
+			return p, false
+		}
+		f := next
+		for f < len(provenanceFields) && provenanceFields[f] != string(key) {
+			f++
+		}
+		if f == len(provenanceFields) {
+			return p, false // unknown, repeated or out of order
+		}
+		next = f + 1
+		if f == 3 {
+			start := s.i
+			for s.i < len(b) && b[s.i] >= '0' && b[s.i] <= '9' {
+				s.i++
+			}
+			d := b[start:s.i]
+			if len(d) == 0 || (len(d) > 1 && d[0] == '0') {
+				return p, false
+			}
+			v, err := strconv.ParseUint(string(d), 10, 64)
+			if err != nil {
+				return p, false
+			}
+			p.CertTimeNanos = v
+		} else {
+			v, ok := s.plainString()
+			if !ok {
+				return p, false
+			}
+			switch f {
+			case 0:
+				p.Source = string(v)
+			case 1:
+				p.Canister = string(v)
+			case 2:
+				p.Method = string(v)
+			case 4:
+				p.FetchTime = string(v)
+			case 5:
+				p.ContentSHA256 = string(v)
+			}
+		}
+		if s.lit(`}`) {
+			return p, s.i == len(b)
+		}
+		if !s.lit(`,`) {
+			return p, false
+		}
+	}
+}

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -69,8 +70,9 @@ func TestPeekFastPathAgreesWithGeneral(t *testing.T) {
 	fast := 0
 	for _, b := range peekCases(r) {
 		checkPeekAgrees(t, b)
-		if _, _, ok := peekCanonical(b); ok {
+		if e, _, ok := peekCanonical(b); ok {
 			fast++
+			checkPeekAgrees(t, e.Provenance) // provenance-shaped inputs too
 		}
 	}
 	if fast < 5 {
@@ -80,6 +82,20 @@ func TestPeekFastPathAgreesWithGeneral(t *testing.T) {
 
 func checkPeekAgrees(t *testing.T, b []byte) {
 	t.Helper()
+	// The provenance fast path agrees with the strict decoder.
+	if p, ok := decodeCanonicalProvenance(b); ok {
+		var want Provenance
+		if err := strictUnmarshal(b, &want); err != nil || p != want {
+			t.Fatalf("provenance %q: fast %+v, strict %+v %v", b, p, want, err)
+		}
+	}
+	// DecodeEnvelope's fast path and its general parser agree too, errors
+	// included.
+	d, derr := DecodeEnvelope(b)
+	g2, g2err := decodeGeneral(b)
+	if fmt.Sprint(derr) != fmt.Sprint(g2err) || !reflect.DeepEqual(d, g2) {
+		t.Fatalf("DecodeEnvelope %q:\nfast    %+v %v\ngeneral %+v %v", b, d, derr, g2, g2err)
+	}
 	e, sum, ok := peekCanonical(b)
 	if !ok {
 		return

@@ -29,20 +29,11 @@ const (
 )
 
 // deadLetter builds the dead-letter record of a record that cannot be
-// processed: its reason, coordinates and raw bytes. The stream goes on.
+// processed (DLQ v1, schemas.DeadLetterRecord): its value unchanged, the
+// reason and coordinates in headers. The stream goes on.
 func deadLetter(m kafka.Message, reason error) (kafka.Record, error) {
-	d := schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key),
-		Reason: reason.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)}
-	key := fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset)
-	env, err := schemas.NewEnvelope(schemas.TypeDeadLetter, key, schemas.Provenance{Source: "nodeshare", Method: "dlq"}, d)
-	if err != nil {
-		return kafka.Record{}, err
-	}
-	b, err := env.Marshal()
-	if err != nil {
-		return kafka.Record{}, err
-	}
-	return kafka.Record{Topic: schemas.TopicDLQ, Key: []byte(key), Value: b}, nil
+	k, v, h := schemas.DeadLetterRecord(m.Topic, m.Partition, m.Offset, m.Key, m.Value, reason.Error())
+	return kafka.Record{Topic: schemas.TopicDLQ, Key: k, Value: v, Headers: h}, nil
 }
 
 // publishNew publishes the events whose key is not yet on their topic with
@@ -465,6 +456,16 @@ func decodeForSink(batch []kafka.Message) []sinkRow {
 
 func decodeSinkRow(m kafka.Message) sinkRow {
 	c := clickhouse.Coord{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Time: m.Time}
+	if schemas.IsDeadLetterRecord(m.Headers) {
+		// DLQ v1: the rejected value as it arrived, the why in headers; the
+		// row keeps both (provenance holds the headers as JSON).
+		d, err := schemas.ReadDeadLetter(m.Value, m.Headers)
+		if err != nil {
+			return sinkRow{raw: clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventType: "undecodable", Payload: string(m.Value)}, err: err}
+		}
+		return sinkRow{raw: clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventID: string(m.Key), EventType: schemas.TypeDeadLetter,
+			SchemaVersion: schemas.SchemaVersion, Provenance: d.AuditJSON(), Payload: string(m.Value)}, typed: d}
+	}
 	env, err := schemas.PeekEnvelope(m.Value)
 	if err != nil {
 		return sinkRow{raw: clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventType: "undecodable", Payload: string(m.Value)}, err: err}

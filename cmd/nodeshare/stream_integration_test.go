@@ -306,15 +306,25 @@ func TestMalformedEventsGoToTheDeadLetterTopic(t *testing.T) {
 	}
 	reasons := map[string]string{}
 	for _, m := range dl {
-		e, err := schemas.DecodeEnvelope(m.Value)
-		if err != nil {
-			continue
+		if !schemas.IsDeadLetterRecord(m.Headers) {
+			continue // an older dead letter of another run
 		}
-		var d schemas.DeadLetter
-		if e.DecodePayload(schemas.TypeDeadLetter, &d) == nil && strings.HasPrefix(d.Key, nonce+"/") {
+		d, err := schemas.ReadDeadLetter(m.Value, m.Headers)
+		if err != nil {
+			t.Fatalf("dead letter %s/%d@%d: %v", m.Topic, m.Partition, m.Offset, err)
+		}
+		if strings.HasPrefix(d.Key, nonce+"/") {
+			// DLQ v1: the value is the rejected record, byte for byte.
+			if want := schemas.DeadLetterKey(d.SourceTopic, d.Partition, d.Offset); string(m.Key) != want {
+				t.Errorf("dead letter key %q, want %q", m.Key, want)
+			}
 			reasons[d.Key] = d.Reason
-			if d.RawBase64 == "" || d.SourceTopic == "" {
-				t.Errorf("dead letter %s lacks its raw bytes or coordinates", d.Key)
+			var i int
+			if _, err := fmt.Sscanf(strings.TrimPrefix(d.Key, nonce+"/"), "%d", &i); err != nil || i >= len(cases) {
+				t.Fatalf("dead letter key %q is none of the cases", d.Key)
+			}
+			if !bytes.Equal(m.Value, cases[i].value) || d.SourceTopic != cases[i].topic {
+				t.Errorf("dead letter %s: value %q from %s, want the record as published %q from %s", d.Key, m.Value, d.SourceTopic, cases[i].value, cases[i].topic)
 			}
 		}
 	}
@@ -328,10 +338,28 @@ func TestMalformedEventsGoToTheDeadLetterTopic(t *testing.T) {
 		if !strings.Contains(reasons[key], c.reason) {
 			t.Errorf("case %d on %s: dead letter reason %q, want it to mention %q", i, c.topic, reasons[key], c.reason)
 		}
-		if n := count(t, ctx, store, "SELECT count() FROM dead_letters FINAL WHERE key = ? AND position(reason, ?) > 0", key, c.reason); n == 0 {
-			t.Errorf("case %d: no dead_letters row in ClickHouse with reason %q", i, c.reason)
+		if n := count(t, ctx, store, "SELECT count() FROM dead_letters FINAL WHERE key = ? AND position(reason, ?) > 0 AND base64Decode(raw_base64) = ?", key, c.reason, string(c.value)); n == 0 {
+			t.Errorf("case %d: no dead_letters row in ClickHouse with reason %q and the raw bytes", i, c.reason)
+		}
+		// The raw audit row of the dead letter, through the auditors' view.
+		if n := count(t, ctx, store, "SELECT count() FROM raw_dead_letters_v1 WHERE event_id = ? AND source_topic = ? AND position(reason, ?) > 0",
+			deadLetterEventID(t, dl, key), c.topic, c.reason); n == 0 {
+			t.Errorf("case %d: no raw_dead_letters_v1 row with source %s and reason %q", i, c.topic, c.reason)
 		}
 	}
+}
+
+// deadLetterEventID is the DLQ record key (the raw row's event id) of the
+// dead letter of the record published with key.
+func deadLetterEventID(t *testing.T, dl []kafka.Message, key string) string {
+	t.Helper()
+	for _, m := range dl {
+		if d, err := schemas.ReadDeadLetter(m.Value, m.Headers); err == nil && d.Key == key {
+			return string(m.Key)
+		}
+	}
+	t.Fatalf("no dead letter for %s", key)
+	return ""
 }
 
 // TestRatesProcessorAveragesThirtyDays publishes spot rates on three days

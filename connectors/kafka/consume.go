@@ -123,7 +123,7 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) err
 		}
 		cancel()
 		for _, m := range raw {
-			batch = append(batch, Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time})
+			batch = append(batch, Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time, Headers: fromKafkaHeaders(m.Headers)})
 		}
 		if err := h(ctx, batch); err != nil {
 			return fmt.Errorf("kafka consumer %s: handler: %w", cfg.GroupID, err)

@@ -7,13 +7,16 @@ import (
 	"time"
 
 	kgo "github.com/segmentio/kafka-go"
+
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // Record is one message to publish. Key must be deterministic (schemas).
 type Record struct {
-	Topic string
-	Key   []byte
-	Value []byte
+	Topic   string
+	Key     []byte
+	Value   []byte
+	Headers []schemas.Header
 }
 
 // Producer publishes synchronously: WriteMessages returns only after all
@@ -49,7 +52,7 @@ func (p *Producer) Publish(ctx context.Context, recs ...Record) error {
 		if r.Topic == "" {
 			return fmt.Errorf("kafka: record %d has no topic", i)
 		}
-		msgs[i] = kgo.Message{Topic: r.Topic, Key: r.Key, Value: r.Value}
+		msgs[i] = kgo.Message{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: toKafkaHeaders(r.Headers)}
 	}
 	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
 		var werrs kgo.WriteErrors
@@ -67,3 +70,25 @@ func (p *Producer) Publish(ctx context.Context, recs ...Record) error {
 
 // Close flushes and closes the writer.
 func (p *Producer) Close() error { return p.w.Close() }
+
+func toKafkaHeaders(hs []schemas.Header) []kgo.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]kgo.Header, len(hs))
+	for i, h := range hs {
+		out[i] = kgo.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}
+
+func fromKafkaHeaders(hs []kgo.Header) []schemas.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]schemas.Header, len(hs))
+	for i, h := range hs {
+		out[i] = schemas.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}

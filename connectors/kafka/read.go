@@ -9,6 +9,8 @@ import (
 	"time"
 
 	kgo "github.com/segmentio/kafka-go"
+
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // Message is a consumed record with its coordinates.
@@ -19,6 +21,7 @@ type Message struct {
 	Key       []byte
 	Value     []byte
 	Time      time.Time
+	Headers   []schemas.Header
 }
 
 // ReadAll reads every partition of topic from its first offset up to the
@@ -112,7 +115,7 @@ func readPartition(ctx context.Context, client *kgo.Client, topic string, partit
 			if rec.Offset >= end {
 				break
 			}
-			m := Message{Topic: topic, Partition: partition, Offset: rec.Offset, Time: rec.Time}
+			m := Message{Topic: topic, Partition: partition, Offset: rec.Offset, Time: rec.Time, Headers: fromKafkaHeaders(rec.Headers)}
 			if m.Key, err = readBytes(rec.Key); err == nil {
 				m.Value, err = readBytes(rec.Value)
 			}

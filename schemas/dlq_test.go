@@ -1,0 +1,68 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// A dead letter keeps the rejected value byte for byte (even when it is not
+// text) and reads back with its reason and coordinates.
+func TestDeadLetterRecordRoundTrip(t *testing.T) {
+	raw := []byte("\xff\x00not json \"at\" all\n")
+	k, v, h := DeadLetterRecord("dao.pools.v1", 2, 41, []byte("dao/pool\xfe"), raw, "envelope: invalid character")
+	if string(k) != "dao.pools.v1/2/41" || !bytes.Equal(v, raw) || !IsDeadLetterRecord(h) {
+		t.Fatalf("record: key %q, value %q, headers %v", k, v, h)
+	}
+	d, err := ReadDeadLetter(v, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DeadLetter{SourceTopic: "dao.pools.v1", Partition: 2, Offset: 41, Key: "dao/pool\xfe", Reason: "envelope: invalid character",
+		RawBase64: base64.StdEncoding.EncodeToString(raw)}
+	if d != want {
+		t.Fatalf("read back %+v, want %+v", d, want)
+	}
+	// The audit row's JSON names the same fields as the dead letter.
+	var a map[string]any
+	if err := json.Unmarshal([]byte(d.AuditJSON()), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a["source_topic"] != "dao.pools.v1" || a["partition"] != 2.0 || a["offset"] != 41.0 || a["reason"] != d.Reason || a["method"] != "dlq" {
+		t.Fatalf("audit JSON %s", d.AuditJSON())
+	}
+	if IsDeadLetterRecord(nil) || IsDeadLetterRecord([]Header{{Key: "other"}}) {
+		t.Fatal("a record without the version header is not a dead letter")
+	}
+}
+
+// A malformed dead letter names the header at fault.
+func TestReadDeadLetterErrors(t *testing.T) {
+	_, _, good := DeadLetterRecord("t", 0, 1, nil, []byte("x"), "r")
+	without := func(name string) []Header {
+		var out []Header
+		for _, h := range good {
+			if h.Key != name {
+				out = append(out, h)
+			}
+		}
+		return out
+	}
+	with := func(name, value string) []Header {
+		out := append([]Header{}, without(name)...)
+		return append(out, Header{Key: name, Value: []byte(value)})
+	}
+	for name, hs := range map[string][]Header{
+		HeaderDLQVersion:         with(HeaderDLQVersion, "2"),
+		HeaderDLQReason:          without(HeaderDLQReason),
+		HeaderDLQSourceKey:       without(HeaderDLQSourceKey),
+		HeaderDLQSourcePartition: with(HeaderDLQSourcePartition, "-1"),
+		HeaderDLQSourceOffset:    with(HeaderDLQSourceOffset, "x"),
+	} {
+		if _, err := ReadDeadLetter([]byte("x"), hs); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v does not name it", name, err)
+		}
+	}
+}
