@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Header is one Kafka record header.
@@ -13,23 +14,20 @@ type Header struct {
 }
 
 // Dead letters on dao.dlq.v1 (DLQ v1) carry the rejected record's value
-// exactly as it arrived, and say why in headers, as Kafka Connect's
+// exactly as it arrived and say why in headers, as Kafka Connect's
 // dead-letter queues do: nothing is re-encoded (a bad record may not even
-// be text), a dead letter costs the broker no more than its original, and
-// replaying one is producing its value to the source topic again. The
-// record key is "<source topic>/<partition>/<offset>", so a redelivered
-// batch writes the same key again.
+// be text), a dead letter costs the broker little more than its original,
+// and replaying one is producing its value to the source topic again. The
+// record key is the source coordinates "<topic>/<partition>/<offset>"
+// (Kafka topic names have no '/'), so a redelivered batch writes the same
+// key again. Two headers, because each costs the producer and the broker
+// per record: the reason, and the original key.
 const (
-	HeaderDLQVersion         = "nodeshare.dlq.version" // "1"
-	HeaderDLQReason          = "nodeshare.dlq.reason"
-	HeaderDLQSourceTopic     = "nodeshare.dlq.source_topic"
-	HeaderDLQSourcePartition = "nodeshare.dlq.source_partition" // decimal
-	HeaderDLQSourceOffset    = "nodeshare.dlq.source_offset"    // decimal
-	HeaderDLQSourceKey       = "nodeshare.dlq.source_key"       // the original key bytes
-	dlqVersion               = "1"
+	HeaderDLQReason    = "nodeshare.dlq.reason"
+	HeaderDLQSourceKey = "nodeshare.dlq.source_key" // the original key bytes
 )
 
-// DeadLetterKey is the dead letter's record key.
+// DeadLetterKey is the dead letter's record key: the source coordinates.
 func DeadLetterKey(topic string, partition int, offset int64) string {
 	return topic + "/" + strconv.Itoa(partition) + "/" + strconv.FormatInt(offset, 10)
 }
@@ -38,21 +36,28 @@ func DeadLetterKey(topic string, partition int, offset int64) string {
 // offset) with key and value raw, rejected for reason: its key, value and
 // headers on dao.dlq.v1.
 func DeadLetterRecord(topic string, partition int, offset int64, key, raw []byte, reason string) (k, v []byte, h []Header) {
-	h = []Header{
-		{HeaderDLQVersion, []byte(dlqVersion)},
-		{HeaderDLQReason, []byte(reason)},
-		{HeaderDLQSourceTopic, []byte(topic)},
-		{HeaderDLQSourcePartition, strconv.AppendInt(nil, int64(partition), 10)},
-		{HeaderDLQSourceOffset, strconv.AppendInt(nil, offset, 10)},
-		{HeaderDLQSourceKey, key},
-	}
-	return []byte(DeadLetterKey(topic, partition, offset)), raw, h
+	// One buffer holds the record key and the header values: the
+	// processor writes one dead letter per bad input.
+	buf := make([]byte, 0, len(topic)+2*20+2+len(reason)+len(key))
+	buf = append(buf, topic...)
+	buf = append(buf, '/')
+	buf = strconv.AppendInt(buf, int64(partition), 10)
+	buf = append(buf, '/')
+	buf = strconv.AppendInt(buf, offset, 10)
+	k = buf[:len(buf):len(buf)]
+	n := len(buf)
+	buf = append(buf, reason...)
+	rsn := buf[n:len(buf):len(buf)]
+	n = len(buf)
+	buf = append(buf, key...)
+	src := buf[n:len(buf):len(buf)]
+	return k, raw, []Header{{HeaderDLQReason, rsn}, {HeaderDLQSourceKey, src}}
 }
 
 // IsDeadLetterRecord reports whether headers mark a DLQ v1 record.
 func IsDeadLetterRecord(headers []Header) bool {
 	for _, h := range headers {
-		if h.Key == HeaderDLQVersion {
+		if h.Key == HeaderDLQReason {
 			return true
 		}
 	}
@@ -60,29 +65,30 @@ func IsDeadLetterRecord(headers []Header) bool {
 }
 
 // ReadDeadLetter reads a DLQ v1 record back (RawBase64 is the value in
-// base64, as the dead_letters table keeps it). Every header is required.
-func ReadDeadLetter(value []byte, headers []Header) (DeadLetter, error) {
+// base64, as the dead_letters table keeps it). Both headers are required.
+func ReadDeadLetter(key, value []byte, headers []Header) (DeadLetter, error) {
 	got := map[string][]byte{}
 	for _, h := range headers {
 		got[h.Key] = h.Value
 	}
-	if v := string(got[HeaderDLQVersion]); v != dlqVersion {
-		return DeadLetter{}, fmt.Errorf("dead letter: header %s must be %q, got %q", HeaderDLQVersion, dlqVersion, v)
-	}
-	for _, k := range []string{HeaderDLQReason, HeaderDLQSourceTopic, HeaderDLQSourcePartition, HeaderDLQSourceOffset, HeaderDLQSourceKey} {
+	for _, k := range []string{HeaderDLQReason, HeaderDLQSourceKey} {
 		if _, ok := got[k]; !ok {
-			return DeadLetter{}, fmt.Errorf("dead letter: header %s is missing", k)
+			return DeadLetter{}, fmt.Errorf("dead letter %q: header %s is missing", key, k)
 		}
 	}
-	p, err := strconv.Atoi(string(got[HeaderDLQSourcePartition]))
+	parts := strings.Split(string(key), "/")
+	if len(parts) != 3 || parts[0] == "" {
+		return DeadLetter{}, fmt.Errorf("dead letter: key must be <topic>/<partition>/<offset>, got %q", key)
+	}
+	p, err := strconv.Atoi(parts[1])
 	if err != nil || p < 0 {
-		return DeadLetter{}, fmt.Errorf("dead letter: header %s must be a partition number, got %q", HeaderDLQSourcePartition, got[HeaderDLQSourcePartition])
+		return DeadLetter{}, fmt.Errorf("dead letter: key %q: partition must be a number, got %q", key, parts[1])
 	}
-	o, err := strconv.ParseInt(string(got[HeaderDLQSourceOffset]), 10, 64)
+	o, err := strconv.ParseInt(parts[2], 10, 64)
 	if err != nil || o < 0 {
-		return DeadLetter{}, fmt.Errorf("dead letter: header %s must be an offset, got %q", HeaderDLQSourceOffset, got[HeaderDLQSourceOffset])
+		return DeadLetter{}, fmt.Errorf("dead letter: key %q: offset must be a number, got %q", key, parts[2])
 	}
-	return DeadLetter{SourceTopic: string(got[HeaderDLQSourceTopic]), Partition: p, Offset: o, Key: string(got[HeaderDLQSourceKey]),
+	return DeadLetter{SourceTopic: parts[0], Partition: p, Offset: o, Key: string(got[HeaderDLQSourceKey]),
 		Reason: string(got[HeaderDLQReason]), RawBase64: base64.StdEncoding.EncodeToString(value)}, nil
 }
 

@@ -16,7 +16,7 @@ func TestDeadLetterRecordRoundTrip(t *testing.T) {
 	if string(k) != "dao.pools.v1/2/41" || !bytes.Equal(v, raw) || !IsDeadLetterRecord(h) {
 		t.Fatalf("record: key %q, value %q, headers %v", k, v, h)
 	}
-	d, err := ReadDeadLetter(v, h)
+	d, err := ReadDeadLetter(k, v, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,9 +38,9 @@ func TestDeadLetterRecordRoundTrip(t *testing.T) {
 	}
 }
 
-// A malformed dead letter names the header at fault.
+// A malformed dead letter names the header or key at fault.
 func TestReadDeadLetterErrors(t *testing.T) {
-	_, _, good := DeadLetterRecord("t", 0, 1, nil, []byte("x"), "r")
+	k, v, good := DeadLetterRecord("t", 0, 1, nil, []byte("x"), "r")
 	without := func(name string) []Header {
 		var out []Header
 		for _, h := range good {
@@ -50,19 +50,14 @@ func TestReadDeadLetterErrors(t *testing.T) {
 		}
 		return out
 	}
-	with := func(name, value string) []Header {
-		out := append([]Header{}, without(name)...)
-		return append(out, Header{Key: name, Value: []byte(value)})
+	for name, hs := range map[string][]Header{HeaderDLQReason: without(HeaderDLQReason), HeaderDLQSourceKey: without(HeaderDLQSourceKey)} {
+		if _, err := ReadDeadLetter(k, v, hs); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s missing: error %v does not name it", name, err)
+		}
 	}
-	for name, hs := range map[string][]Header{
-		HeaderDLQVersion:         with(HeaderDLQVersion, "2"),
-		HeaderDLQReason:          without(HeaderDLQReason),
-		HeaderDLQSourceKey:       without(HeaderDLQSourceKey),
-		HeaderDLQSourcePartition: with(HeaderDLQSourcePartition, "-1"),
-		HeaderDLQSourceOffset:    with(HeaderDLQSourceOffset, "x"),
-	} {
-		if _, err := ReadDeadLetter([]byte("x"), hs); err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: error %v does not name it", name, err)
+	for _, key := range []string{"t/0", "t/x/1", "t/0/-1", "/0/1", "a/b/0/1"} {
+		if _, err := ReadDeadLetter([]byte(key), v, good); err == nil || !strings.Contains(err.Error(), "key") {
+			t.Errorf("key %q: error %v", key, err)
 		}
 	}
 }

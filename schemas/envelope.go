@@ -103,8 +103,10 @@ func checkEnvelope(e Envelope) (Envelope, error) {
 		return Envelope{}, fmt.Errorf("envelope: event_id is empty")
 	}
 	sum := sha256.Sum256(e.Payload)
-	if got := hex.EncodeToString(sum[:]); got != e.Provenance.ContentSHA256 {
-		return Envelope{}, fmt.Errorf("envelope %s: provenance.content_sha256 is %q, payload hashes to %q", e.EventID, e.Provenance.ContentSHA256, got)
+	var got [64]byte
+	hex.Encode(got[:], sum[:])
+	if string(got[:]) != e.Provenance.ContentSHA256 {
+		return Envelope{}, fmt.Errorf("envelope %s: provenance.content_sha256 is %q, payload hashes to %q", e.EventID, e.Provenance.ContentSHA256, got[:])
 	}
 	return e, nil
 }

@@ -459,7 +459,7 @@ func decodeSinkRow(m kafka.Message) sinkRow {
 	if schemas.IsDeadLetterRecord(m.Headers) {
 		// DLQ v1: the rejected value as it arrived, the why in headers; the
 		// row keeps both (provenance holds the headers as JSON).
-		d, err := schemas.ReadDeadLetter(m.Value, m.Headers)
+		d, err := schemas.ReadDeadLetter(m.Key, m.Value, m.Headers)
 		if err != nil {
 			return sinkRow{raw: clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventType: "undecodable", Payload: string(m.Value)}, err: err}
 		}

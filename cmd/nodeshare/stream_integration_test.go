@@ -309,7 +309,7 @@ func TestMalformedEventsGoToTheDeadLetterTopic(t *testing.T) {
 		if !schemas.IsDeadLetterRecord(m.Headers) {
 			continue // an older dead letter of another run
 		}
-		d, err := schemas.ReadDeadLetter(m.Value, m.Headers)
+		d, err := schemas.ReadDeadLetter(m.Key, m.Value, m.Headers)
 		if err != nil {
 			t.Fatalf("dead letter %s/%d@%d: %v", m.Topic, m.Partition, m.Offset, err)
 		}
@@ -354,7 +354,7 @@ func TestMalformedEventsGoToTheDeadLetterTopic(t *testing.T) {
 func deadLetterEventID(t *testing.T, dl []kafka.Message, key string) string {
 	t.Helper()
 	for _, m := range dl {
-		if d, err := schemas.ReadDeadLetter(m.Value, m.Headers); err == nil && d.Key == key {
+		if d, err := schemas.ReadDeadLetter(m.Key, m.Value, m.Headers); err == nil && d.Key == key {
 			return string(m.Key)
 		}
 	}
