@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/nodeshare/nodeshare/ops/icsim"
 )
@@ -19,6 +20,8 @@ type icsimConfig struct {
 	CallMode string
 	Scenario string
 	LogLevel string
+	// RoundInterval paces certification rounds (icsim.Options).
+	RoundInterval time.Duration
 }
 
 func (c icsimConfig) Validate() error {
@@ -27,6 +30,9 @@ func (c icsimConfig) Validate() error {
 	}
 	if c.CallMode != string(icsim.CallModeSync) && c.CallMode != string(icsim.CallModeAsync) {
 		return fmt.Errorf("--call-mode must be sync or async, got %q", c.CallMode)
+	}
+	if c.RoundInterval < 0 || c.RoundInterval > 10*time.Second {
+		return fmt.Errorf("--round-interval must be between 0 and 10s, got %s", c.RoundInterval)
 	}
 	return nil
 }
@@ -47,6 +53,7 @@ func runICSim(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.StringVar(&cfg.State, "state", icsimEnv("NODESHARE_ICSIM_STATE", ""), "state file: loaded at start, rewritten after every change; empty = in-memory (env NODESHARE_ICSIM_STATE)")
 	fs.StringVar(&cfg.CallMode, "call-mode", icsimEnv("NODESHARE_ICSIM_CALL_MODE", "sync"), "update call answers: sync (200 + certificate) or async (202, the agent polls) (env NODESHARE_ICSIM_CALL_MODE)")
 	fs.StringVar(&cfg.Scenario, "scenario", icsimEnv("NODESHARE_ICSIM_SCENARIO", ""), "JSON scenario to load at start (balances, rewards, rates) (env NODESHARE_ICSIM_SCENARIO)")
+	fs.DurationVar(&cfg.RoundInterval, "round-interval", 0, "shortest time between two certification rounds, like the IC's block rate; calls within it share one BLS-signed certificate (0 = sign whenever the last round is done)")
 	fs.StringVar(&cfg.LogLevel, "log-level", icsimEnv("NODESHARE_ICSIM_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nodeshare icsim [--listen 127.0.0.1:18080] [--state FILE] [--call-mode sync|async] [--scenario FILE]")
@@ -72,7 +79,7 @@ func runICSim(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})).With("component", "icsim")
-	sim, err := icsim.New(icsim.Options{StatePath: cfg.State, CallMode: icsim.CallMode(cfg.CallMode), Logger: log})
+	sim, err := icsim.New(icsim.Options{StatePath: cfg.State, CallMode: icsim.CallMode(cfg.CallMode), Logger: log, RoundInterval: cfg.RoundInterval})
 	if err != nil {
 		log.Error("start failed", "error", err.Error())
 		return 1
