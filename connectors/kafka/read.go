@@ -29,7 +29,7 @@ type Message struct {
 // (partition, offset) order. It is how state is rebuilt and replays start;
 // records produced after the call began are not included.
 func ReadAll(ctx context.Context, brokers []string, topic string) (out []Message, err error) {
-	err = retryUnknownTopic(ctx, func() error {
+	err = retryUntilReady(ctx, func() error {
 		out, err = readAll(ctx, brokers, topic)
 		return err
 	})

@@ -17,13 +17,15 @@ func newClient(brokers []string) *kgo.Client {
 	return &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 30 * time.Second, Transport: transport}
 }
 
-// retryUnknownTopic retries f while the broker (or the cached metadata)
-// does not know a topic yet, for up to 5 seconds.
-func retryUnknownTopic(ctx context.Context, f func() error) error {
+// retryUntilReady retries f while a topic is not ready yet, for up to 5
+// seconds: the broker (or the cached metadata) does not know it, or its
+// partitions have no leader yet (just after creation or a broker start).
+func retryUntilReady(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		err := f()
-		if err == nil || !errors.Is(err, kgo.UnknownTopicOrPartition) || time.Now().After(deadline) {
+		notReady := errors.Is(err, kgo.UnknownTopicOrPartition) || errors.Is(err, kgo.NotLeaderForPartition) || errors.Is(err, kgo.LeaderNotAvailable)
+		if err == nil || !notReady || time.Now().After(deadline) {
 			return err
 		}
 		select {
