@@ -212,8 +212,8 @@ func demoAllocate(ctx context.Context, cfg config, store *clickhouse.Store, prod
 
 	// 2. The entitlement processor, until it has seen every reward.
 	pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: int64(fee)}}
-	err = kafka.Consume(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: groupEntitle, Topics: processorTopics, Logger: log},
-		processHandler(pcfg, producer, log), true)
+	err = kafka.ConsumeStage(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: groupEntitle, Topics: processorTopics, Logger: log},
+		processStage(pcfg, producer, log), true)
 	if err != nil {
 		return out.Period, out.Minted, err
 	}

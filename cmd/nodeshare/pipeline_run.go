@@ -116,30 +116,16 @@ func (c processorConfig) dlqTopic() string {
 // processorTopics are the processor's inputs.
 var processorTopics = []string{schemas.TopicPools, schemas.TopicContributions, schemas.TopicRates, schemas.TopicNodeRewards}
 
-// processHandler validates every input record (invalid ones go to the
+// processStage validates every input record (invalid ones go to the
 // dead-letter topic with the reason and the stream goes on) and, for each
 // NNS reward, rebuilds the state, allocates, and publishes the pool periods
 // and entitlements before the offset moves.
-func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) kafka.Handler {
-	return func(ctx context.Context, batch []kafka.Message) error {
-		// Dead letters of the batch are published together, before the
-		// batch's offsets are committed.
-		var dead []kafka.Record
-		var spots []kafka.Message
-		reject := func(m kafka.Message, reason error) error {
-			if len(dead) == 0 { // one line per batch, not per record: a flood stays readable
-				log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
-			}
-			rec, err := deadLetter(m, reason)
-			rec.Topic = cfg.dlqTopic()
-			if err == nil {
-				dead = append(dead, rec)
-			}
-			return err
-		}
-		// Decoding and validating are independent per record: done on every
-		// core first; the records are then handled in order.
-		checks := parallel(batch, func(m kafka.Message) checkedRecord {
+func processStage(cfg processorConfig, p *kafka.Producer, log *slog.Logger) kafka.Stage {
+	// Decoding and validating are independent per record and pure: done on
+	// every core, for the next batch while the current one is handled (see
+	// kafka.Stage); the records are then handled in order.
+	prepare := func(batch []kafka.Message) any {
+		return parallel(batch, func(m kafka.Message) checkedRecord {
 			env, err := schemas.DecodeEnvelope(m.Value)
 			if err == nil {
 				if typ, ok := cfg.InputTypes[m.Topic]; ok {
@@ -155,6 +141,24 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 			}
 			return c
 		})
+	}
+	handle := func(ctx context.Context, batch []kafka.Message, prepared any) error {
+		// Dead letters of the batch are published together, before the
+		// batch's offsets are committed.
+		var dead []kafka.Record
+		var spots []kafka.Message
+		reject := func(m kafka.Message, reason error) error {
+			if len(dead) == 0 { // one line per batch, not per record: a flood stays readable
+				log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
+			}
+			rec, err := deadLetter(m, reason)
+			rec.Topic = cfg.dlqTopic()
+			if err == nil {
+				dead = append(dead, rec)
+			}
+			return err
+		}
+		checks := prepared.([]checkedRecord)
 		for i, m := range batch {
 			env, err := checks[i].env, checks[i].err
 			if err != nil {
@@ -220,6 +224,7 @@ func processHandler(cfg processorConfig, p *kafka.Producer, log *slog.Logger) ka
 		}
 		return p.Publish(ctx, dead...)
 	}
+	return kafka.Stage{Prepare: prepare, Handle: handle}
 }
 
 // checkedRecord is one input record decoded and validated.

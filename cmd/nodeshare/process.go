@@ -63,8 +63,8 @@ func process(ctx context.Context, brokers []string, group, entitlementsTopic str
 	defer producer.Close()
 	pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: entitlementsTopic, Params: entitle.Params{LedgerFeeE8s: feeE8s}}
 	log.Info("processor started", "group", group, "entitlements_topic", entitlementsTopic, "drain", drain)
-	return kafka.Consume(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: group, Topics: processorTopics, Logger: log},
-		processHandler(pcfg, producer, log), drain)
+	return kafka.ConsumeStage(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: group, Topics: processorTopics, Logger: log},
+		processStage(pcfg, producer, log), drain)
 }
 
 func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

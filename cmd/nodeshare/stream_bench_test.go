@@ -124,8 +124,8 @@ func BenchmarkProcessorVsRawKafka(b *testing.B) {
 			pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: schemas.TopicEntitlements, DLQTopic: dlq,
 				InputTypes: map[string]string{in: schemas.TypeContribution}}
 			start := time.Now()
-			err := kafka.Consume(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: fmt.Sprintf("bench-proc-%s-%d", run, i),
-				Topics: []string{in}, Logger: quietLog()}, processHandler(pcfg, p, quietLog()), true)
+			err := kafka.ConsumeStage(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: fmt.Sprintf("bench-proc-%s-%d", run, i),
+				Topics: []string{in}, Logger: quietLog()}, processStage(pcfg, p, quietLog()), true)
 			if err != nil {
 				b.Fatal(err)
 			}

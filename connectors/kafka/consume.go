@@ -48,10 +48,29 @@ func (c *ConsumerConfig) validate() error {
 	return nil
 }
 
+// Stage is a handler in two steps. Prepare is pure: it reads the batch and
+// returns what Handle needs (decoded and validated records), with no
+// outputs and no shared state. Because of that, Consume prepares the next
+// batch while the current one is handled and committed: on a loop bound by
+// round trips to the broker, the CPU work of one batch overlaps the waiting
+// of the other. Handle has Handler's contract.
+type Stage struct {
+	Prepare func(batch []Message) any
+	Handle  func(ctx context.Context, batch []Message, prepared any) error
+}
+
 // Consume runs the loop until ctx is cancelled (returns nil) or the handler
 // fails (returns its error). With drain set, it returns nil as soon as the
 // group has processed everything that was in the topics when it started.
 func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) error {
+	return ConsumeStage(ctx, cfg, Stage{Handle: func(ctx context.Context, batch []Message, _ any) error { return h(ctx, batch) }}, drain)
+}
+
+// ConsumeStage is Consume with a two-step handler. The next batch is
+// fetched (and prepared) while the current one is handled; it is never
+// committed before its own Handle returned nil, so a failure or a crash
+// delivers it again.
+func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
@@ -77,25 +96,34 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) err
 	})
 	defer closeWithDeadline(r, 10*time.Second)
 
-	batch := make([]Message, 0, cfg.MaxBatch)
-	raw := make([]kgo.Message, 0, cfg.MaxBatch)
-	for {
-		batch, raw = batch[:0], raw[:0]
-		// Block for the first record, then gather more for up to MaxWait.
-		// A draining loop looks up every few seconds whether the group has
-		// reached its targets anyway: another member of the group may hold
-		// the partitions (a daemon running beside a one-off drain).
-		fctx, fcancel := ctx, context.CancelFunc(func() {})
-		if drain {
-			fctx, fcancel = context.WithTimeout(ctx, 3*time.Second)
+	// One fetch is outstanding at a time, in its own goroutine; it is
+	// cancelled and waited for before the reader closes.
+	fctx, stopFetch := context.WithCancel(ctx)
+	next := make(chan fetchedBatch, 1)
+	pending := false
+	fetch := func() {
+		pending = true
+		go func() { next <- fetchBatch(fctx, r, cfg, st.Prepare, drain) }()
+	}
+	defer func() {
+		stopFetch()
+		if pending {
+			<-next
 		}
-		m, err := r.FetchMessage(fctx)
-		fcancel()
-		if err != nil {
+	}()
+	fetch()
+	for {
+		f := <-next
+		pending = false
+		if f.err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if drain && errors.Is(err, context.DeadlineExceeded) {
+			if drain && errors.Is(f.err, context.DeadlineExceeded) {
+				// A draining loop looks up every few seconds whether the
+				// group has reached its targets anyway: another member of
+				// the group may hold the partitions (a daemon running beside
+				// a one-off drain).
 				for k, target := range targets {
 					done, cerr := committedAtLeast(ctx, cfg, k, target)
 					if cerr != nil {
@@ -108,30 +136,19 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) err
 				if len(targets) == 0 {
 					return nil
 				}
+				fetch()
 				continue
 			}
-			return fmt.Errorf("kafka consumer %s: fetch: %w", cfg.GroupID, err)
+			return fmt.Errorf("kafka consumer %s: fetch: %w", cfg.GroupID, f.err)
 		}
-		raw = append(raw, m)
-		wctx, cancel := context.WithTimeout(ctx, cfg.MaxWait)
-		for len(raw) < cfg.MaxBatch {
-			m, err := r.FetchMessage(wctx)
-			if err != nil {
-				break
-			}
-			raw = append(raw, m)
-		}
-		cancel()
-		for _, m := range raw {
-			batch = append(batch, Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time, Headers: fromKafkaHeaders(m.Headers)})
-		}
-		if err := h(ctx, batch); err != nil {
+		fetch() // the next batch, while this one is handled
+		if err := st.Handle(ctx, f.batch, f.prepared); err != nil {
 			return fmt.Errorf("kafka consumer %s: handler: %w", cfg.GroupID, err)
 		}
 		// Commit the last record of every partition in the batch (PITFALLS
 		// K8: CommitMessages(msg) commits only msg's partition).
 		last := map[tp]kgo.Message{}
-		for _, m := range raw {
+		for _, m := range f.raw {
 			k := tp{m.Topic, m.Partition}
 			if prev, ok := last[k]; !ok || m.Offset > prev.Offset {
 				last[k] = m
@@ -142,7 +159,7 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) err
 			commits = append(commits, m)
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		err = r.CommitMessages(cctx, commits...)
+		err := r.CommitMessages(cctx, commits...)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("kafka consumer %s: commit: %w", cfg.GroupID, err)
@@ -158,6 +175,49 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler, drain bool) err
 			}
 		}
 	}
+}
+
+// fetchedBatch is one batch read from the group, prepared when the stage
+// has a Prepare step.
+type fetchedBatch struct {
+	raw      []kgo.Message
+	batch    []Message
+	prepared any
+	err      error
+}
+
+// fetchBatch blocks for the first record (a draining loop for at most 3 s),
+// then gathers more for up to MaxWait, up to MaxBatch.
+func fetchBatch(ctx context.Context, r *kgo.Reader, cfg ConsumerConfig, prepare func([]Message) any, drain bool) fetchedBatch {
+	var f fetchedBatch
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if drain {
+		wctx, cancel = context.WithTimeout(ctx, 3*time.Second)
+	}
+	m, err := r.FetchMessage(wctx)
+	cancel()
+	if err != nil {
+		f.err = err
+		return f
+	}
+	f.raw = append(make([]kgo.Message, 0, cfg.MaxBatch), m)
+	wctx, cancel = context.WithTimeout(ctx, cfg.MaxWait)
+	for len(f.raw) < cfg.MaxBatch {
+		m, err := r.FetchMessage(wctx)
+		if err != nil {
+			break
+		}
+		f.raw = append(f.raw, m)
+	}
+	cancel()
+	f.batch = make([]Message, len(f.raw))
+	for i, m := range f.raw {
+		f.batch[i] = Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time, Headers: fromKafkaHeaders(m.Headers)}
+	}
+	if prepare != nil {
+		f.prepared = prepare(f.batch)
+	}
+	return f
 }
 
 type tp struct {

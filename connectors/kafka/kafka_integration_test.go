@@ -153,3 +153,73 @@ func TestDrainEndsWhenAnotherMemberConsumed(t *testing.T) {
 		t.Fatalf("drain: %v after %s (ctx %v)", err, time.Since(start), dctx.Err())
 	}
 }
+
+// A staged consumer prepares the next batch while the current one is
+// handled: each Handle gets what Prepare made of that very batch, a failed
+// batch and the one prepared after it are not committed, and a restart
+// sees exactly the records not committed before, none of the committed.
+func TestConsumeStagePreparesAheadAndCommitsInOrder(t *testing.T) {
+	brokers := brokersOrSkip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := freshTopic(t, ctx, brokers, 1)
+	p := NewProducer(brokers)
+	defer p.Close()
+	const n = 400
+	var recs []Record
+	for i := 0; i < n; i++ {
+		recs = append(recs, Record{Topic: topic, Key: []byte(fmt.Sprintf("k%03d", i)), Value: []byte(fmt.Sprintf("v%03d", i))})
+	}
+	if err := p.Publish(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ConsumerConfig{Brokers: brokers, GroupID: "it-stage-" + topic, Topics: []string{topic}, MaxBatch: 50, MaxWait: 20 * time.Millisecond}
+	keysOf := func(b []Message) any {
+		ks := make([]string, len(b))
+		for i, m := range b {
+			ks[i] = string(m.Key)
+		}
+		return ks
+	}
+	boom := errors.New("handler failed")
+	committed := map[string]bool{}
+	handled := 0
+	err := ConsumeStage(ctx, cfg, Stage{Prepare: keysOf, Handle: func(ctx context.Context, b []Message, prepared any) error {
+		ks := prepared.([]string)
+		if len(ks) != len(b) {
+			t.Fatalf("prepared %d keys for a batch of %d", len(ks), len(b))
+		}
+		for i, m := range b {
+			if ks[i] != string(m.Key) {
+				t.Fatalf("prepared key %s for record %s: another batch's preparation", ks[i], m.Key)
+			}
+		}
+		handled++
+		if handled == 3 {
+			return boom
+		}
+		for _, k := range ks {
+			committed[k] = true
+		}
+		return nil
+	}}, true)
+	if !errors.Is(err, boom) || handled != 3 || len(committed) == 0 {
+		t.Fatalf("failing third batch: err %v after %d batches, %d committed", err, handled, len(committed))
+	}
+	seen := map[string]bool{}
+	err = ConsumeStage(ctx, cfg, Stage{Prepare: keysOf, Handle: func(ctx context.Context, b []Message, _ any) error {
+		for _, m := range b {
+			if committed[string(m.Key)] {
+				t.Errorf("record %s was committed and is delivered again", m.Key)
+			}
+			seen[string(m.Key)] = true
+		}
+		return nil
+	}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen)+len(committed) != n {
+		t.Fatalf("restart saw %d records, %d were committed before: %d of %d", len(seen), len(committed), len(seen)+len(committed), n)
+	}
+}
