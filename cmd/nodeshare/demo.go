@@ -138,7 +138,7 @@ func demo(ctx context.Context, cfg config, dao string, rewardAt time.Time, log *
 		return out, err
 	}
 	// 5. Intents and results into the raw audit trail too.
-	if err := kafka.Consume(ctx, sink, sinkHandler(store, log), true); err != nil {
+	if err := kafka.ConsumeStage(ctx, sink, sinkStage(store, log), true); err != nil {
 		return out, err
 	}
 	out.ReportPath, err = writePayoutReport(filepath.Join(cfg.LocalDir, "reports"), out)
@@ -219,7 +219,7 @@ func demoAllocate(ctx context.Context, cfg config, store *clickhouse.Store, prod
 	}
 	// 3. The sink, until ClickHouse holds everything on the topics.
 	sink := kafka.ConsumerConfig{Brokers: brokers, GroupID: groupSink, Topics: sinkTopics(), Logger: log}
-	if err := kafka.Consume(ctx, sink, sinkHandler(store, log), true); err != nil {
+	if err := kafka.ConsumeStage(ctx, sink, sinkStage(store, log), true); err != nil {
 		return out.Period, out.Minted, err
 	}
 	return out.Period, out.Minted, nil

@@ -329,13 +329,16 @@ func publishAverages(ctx context.Context, cfg processorConfig, p *kafka.Producer
 	return err
 }
 
-// sinkHandler writes every record to events_raw and the typed tables. Rows
+// sinkStage writes every record to events_raw and the typed tables. Rows
 // are keyed by their business key (ReplacingMergeTree) and each insert
 // carries a token derived from the batch's coordinates, so a redelivered
-// batch changes nothing.
-func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
+// batch changes nothing. Decoding and the per-row chain digests (the
+// sink's CPU work, pure) are the Prepare step: they run for the next batch
+// while the current one is inserted (kafka.ConsumeStage).
+func sinkStage(store *clickhouse.Store, log *slog.Logger) kafka.Stage {
 	tips := chainTips{}
-	return func(ctx context.Context, batch []kafka.Message) error {
+	prepare := func(batch []kafka.Message) any { return decodeForSink(batch) }
+	handle := func(ctx context.Context, batch []kafka.Message, prepared any) error {
 		var (
 			ents    []clickhouse.EntitlementRow
 			periods []clickhouse.PoolPeriodRow
@@ -343,33 +346,17 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 			results []clickhouse.ResultRow
 			dead    []schemas.DeadLetter
 		)
+		decoded := prepared.([]sinkRow)
 		var all bytes.Buffer
-		// The raw rows go in chunks: while one chunk is being inserted, the
-		// next one is decoded, so the client's CPU work overlaps the
-		// server's. Chunk boundaries depend only on the batch, so tokens
-		// are stable for a redelivered batch.
-		chunks := sinkChunks(batch)
-		decoded := make(chan []sinkRow, 1)
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() {
-			defer close(decoded)
-			for _, c := range chunks {
-				select {
-				case decoded <- decodeForSink(c):
-				case <-stop:
-					return
-				}
-			}
-		}()
+		// The raw rows go in chunks; chunk boundaries depend only on the
+		// batch, so tokens are stable for a redelivered batch.
 		local := chainTips{}
 		for k, v := range tips {
 			local[k] = v
 		}
-		ci := 0
-		for rows := range decoded {
-			chunk := chunks[ci]
-			ci++
+		for lo := 0; lo < len(batch); lo += sinkChunk {
+			chunk := batch[lo:min(lo+sinkChunk, len(batch))]
+			rows := decoded[lo : lo+len(chunk)]
 			raws := make([]clickhouse.RawEvent, len(rows))
 			var coords bytes.Buffer
 			for i, r := range rows {
@@ -427,18 +414,11 @@ func sinkHandler(store *clickhouse.Store, log *slog.Logger) kafka.Handler {
 		log.Debug("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
 		return nil
 	}
+	return kafka.Stage{Prepare: prepare, Handle: handle}
 }
 
 // sinkChunk is the size of one raw insert inside a batch.
 const sinkChunk = 10000
-
-func sinkChunks(batch []kafka.Message) [][]kafka.Message {
-	var out [][]kafka.Message
-	for i := 0; i < len(batch); i += sinkChunk {
-		out = append(out, batch[i:min(i+sinkChunk, len(batch))])
-	}
-	return out
-}
 
 // sinkRow is one record decoded for the sink: its raw row, and the typed
 // row of the decision and payout tables when it has one.

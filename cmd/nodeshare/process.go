@@ -104,7 +104,7 @@ func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return 1
 	}
 	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: *group, Topics: sinkTopics(), MaxBatch: *batch, MaxWait: *wait, Logger: log}
-	if err := kafka.Consume(ctx, cc, sinkHandler(store, log), *drain); err != nil {
+	if err := kafka.ConsumeStage(ctx, cc, sinkStage(store, log), *drain); err != nil {
 		fmt.Fprintf(stderr, "sink: %v\n", err)
 		return 1
 	}
