@@ -418,7 +418,7 @@ func sinkStage(store *clickhouse.Store, log *slog.Logger) kafka.Stage {
 }
 
 // sinkChunk is the size of one raw insert inside a batch.
-const sinkChunk = 10000
+const sinkChunk = 50000
 
 // sinkRow is one record decoded for the sink: its raw row, and the typed
 // row of the decision and payout tables when it has one.

@@ -74,7 +74,7 @@ func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	cfg.register(fs, "kafka", "clickhouse")
 	group := fs.String("group", groupSink, "consumer group id")
 	drain := fs.Bool("drain", false, "stop once everything on the topics when it started is stored")
-	batch := fs.Int("batch", 10000, "records per ClickHouse insert (max)")
+	batch := fs.Int("batch", 50000, "records per ClickHouse insert (max)")
 	wait := fs.Duration("batch-wait", 200*time.Millisecond, "how long a partial batch waits for more records")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nodeshare sink [flags]\n\nApplies the ClickHouse migrations, then stores every record of every nodeshare topic in the audit\ntrail (events_raw with its hash chain, plus the decision and payout tables), idempotently.\n\nflags:")

@@ -179,7 +179,7 @@ func rawConsumeProduce(b *testing.B, ctx context.Context, brokers []string, in, 
 // BenchmarkSinkVsRawClickHouse: the sink handler (strict envelope decode,
 // content hash check, hash chain, idempotent insert with a dedup token)
 // against a raw clickhouse-go batch insert of the same rows into an
-// identical table, in batches of 10,000, in the same run.
+// identical table, in batches of 50,000 (the sink's default --batch), in the same run.
 func BenchmarkSinkVsRawClickHouse(b *testing.B) {
 	cfg := benchServices(b)
 	ctx := context.Background()
@@ -221,7 +221,10 @@ func BenchmarkSinkVsRawClickHouse(b *testing.B) {
 	if _, err := chainRaw(ctx, store, chainTips{}, rows); err != nil {
 		b.Fatal(err)
 	}
-	const batch = 10_000
+	batch := 50_000 // rows per insert on both sides, the sink's default --batch; NODESHARE_BENCH_BATCH changes it
+	if v, err := strconv.Atoi(os.Getenv("NODESHARE_BENCH_BATCH")); err == nil && v > 0 {
+		batch = v
+	}
 
 	b.Run("raw-clickhouse-go", func(b *testing.B) {
 		var total time.Duration // the mean over every iteration
