@@ -31,9 +31,9 @@ const (
 // deadLetter builds the dead-letter record of a record that cannot be
 // processed (DLQ v1, schemas.DeadLetterRecord): its value unchanged, the
 // reason and coordinates in headers. The stream goes on.
-func deadLetter(m kafka.Message, reason error) (kafka.Record, error) {
+func deadLetter(dlqTopic string, m kafka.Message, reason error) kafka.Record {
 	k, v, h := schemas.DeadLetterRecord(m.Topic, m.Partition, m.Offset, m.Key, m.Value, reason.Error())
-	return kafka.Record{Topic: schemas.TopicDLQ, Key: k, Value: v, Headers: h}, nil
+	return kafka.Record{Topic: dlqTopic, Key: k, Value: v, Headers: h}
 }
 
 // publishNew publishes the events whose key is not yet on their topic with
@@ -136,8 +136,7 @@ func processStage(cfg processorConfig, p *kafka.Producer, log *slog.Logger) kafk
 			}
 			c := checkedRecord{env: env, err: err}
 			if err != nil {
-				c.dead, c.deadErr = deadLetter(m, err)
-				c.dead.Topic = cfg.dlqTopic()
+				c.dead = deadLetter(cfg.dlqTopic(), m, err)
 			}
 			return c
 		})
@@ -147,28 +146,22 @@ func processStage(cfg processorConfig, p *kafka.Producer, log *slog.Logger) kafk
 		// batch's offsets are committed.
 		var dead []kafka.Record
 		var spots []kafka.Message
-		reject := func(m kafka.Message, reason error) error {
+		// reject dead-letters a record (rec, when already built).
+		reject := func(m kafka.Message, reason error, rec *kafka.Record) {
 			if len(dead) == 0 { // one line per batch, not per record: a flood stays readable
 				log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
 			}
-			rec, err := deadLetter(m, reason)
-			rec.Topic = cfg.dlqTopic()
-			if err == nil {
-				dead = append(dead, rec)
+			if rec == nil {
+				r := deadLetter(cfg.dlqTopic(), m, reason)
+				rec = &r
 			}
-			return err
+			dead = append(dead, *rec)
 		}
 		checks := prepared.([]checkedRecord)
 		for i, m := range batch {
 			env, err := checks[i].env, checks[i].err
 			if err != nil {
-				if checks[i].deadErr != nil {
-					return checks[i].deadErr
-				}
-				if len(dead) == 0 {
-					log.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
-				}
-				dead = append(dead, checks[i].dead)
+				reject(m, err, &checks[i].dead)
 				continue
 			}
 			if m.Topic == schemas.TopicRates {
@@ -196,9 +189,7 @@ func processStage(cfg processorConfig, p *kafka.Producer, log *slog.Logger) kafk
 			}
 			evs, err := st.Reward(r, cfg.Params)
 			if err != nil {
-				if err := reject(m, err); err != nil {
-					return err
-				}
+				reject(m, err, nil)
 				continue
 			}
 			for i := range evs {
@@ -229,10 +220,9 @@ func processStage(cfg processorConfig, p *kafka.Producer, log *slog.Logger) kafk
 
 // checkedRecord is one input record decoded and validated.
 type checkedRecord struct {
-	env     schemas.Envelope
-	err     error        // why the record is rejected, if it is
-	dead    kafka.Record // its dead letter when rejected
-	deadErr error
+	env  schemas.Envelope
+	err  error        // why the record is rejected, if it is
+	dead kafka.Record // its dead letter when rejected
 }
 
 // parallel applies f to every element on every core, keeping the order.
@@ -482,28 +472,29 @@ func decodeSinkRow(m kafka.Message) sinkRow {
 	}
 	r := sinkRow{raw: clickhouse.RawEvent{Coord: c, Key: string(m.Key), EventID: env.EventID, EventType: env.Type,
 		SchemaVersion: env.SchemaVersion, Provenance: string(env.Provenance), Payload: string(env.Payload)}}
-	strict := schemas.Envelope{SchemaVersion: env.SchemaVersion, Type: env.Type, EventID: env.EventID, Payload: env.Payload}
-	switch env.Type {
-	case schemas.TypeEntitlement:
-		var v schemas.Entitlement
-		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
-	case schemas.TypePoolPeriod:
-		var v schemas.PoolPeriod
-		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
-	case schemas.TypePayoutIntent:
-		var v schemas.PayoutIntent
-		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
-	case schemas.TypePayoutResult:
-		var v schemas.PayoutResult
-		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
-	case schemas.TypeDeadLetter:
-		var v schemas.DeadLetter
-		r.err, r.typed = strict.DecodePayload(env.Type, &v), v
-	}
-	if r.err != nil {
-		r.typed = nil
+	if decode, ok := sinkTyped[env.Type]; ok {
+		strict := schemas.Envelope{SchemaVersion: env.SchemaVersion, Type: env.Type, EventID: env.EventID, Payload: env.Payload}
+		r.typed, r.err = decode(strict)
 	}
 	return r
+}
+
+// sinkTyped decodes the payloads the sink also stores in typed tables.
+var sinkTyped = map[string]func(schemas.Envelope) (any, error){
+	schemas.TypeEntitlement:  decodeTyped[schemas.Entitlement],
+	schemas.TypePoolPeriod:   decodeTyped[schemas.PoolPeriod],
+	schemas.TypePayoutIntent: decodeTyped[schemas.PayoutIntent],
+	schemas.TypePayoutResult: decodeTyped[schemas.PayoutResult],
+	schemas.TypeDeadLetter:   decodeTyped[schemas.DeadLetter],
+}
+
+// decodeTyped decodes env's payload strictly as a T (nil on error).
+func decodeTyped[T any](env schemas.Envelope) (any, error) {
+	var v T
+	if err := env.DecodePayload(env.Type, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // chainTip is the last row this sink stored for a (topic, partition).
