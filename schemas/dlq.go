@@ -96,7 +96,7 @@ func ReadDeadLetter(key, value []byte, headers []Header) (DeadLetter, error) {
 // besides its value (in the provenance column): who rejected it, where it
 // came from and why, as JSON with the dead letter's field names.
 func (d DeadLetter) AuditJSON() string {
-	b := append([]byte(`{"source":"nodeshare","method":"dlq","source_topic":`), nil...)
+	b := []byte(`{"source":"nodeshare","method":"dlq","source_topic":`)
 	b = appendJSONString(b, d.SourceTopic)
 	b = append(b, `,"partition":`...)
 	b = strconv.AppendInt(b, int64(d.Partition), 10)

@@ -52,14 +52,9 @@ type Envelope struct {
 // NewEnvelope marshals payload and fills the content hash. The event id is
 // the caller's deterministic id (usually the record key).
 func NewEnvelope(typ, eventID string, prov Provenance, payload any) (Envelope, error) {
-	var b []byte
-	if a, ok := payload.(jsonAppender); ok {
-		b = a.appendJSON(nil)
-	} else {
-		var err error
-		if b, err = json.Marshal(payload); err != nil {
-			return Envelope{}, fmt.Errorf("event %s %s: encode payload: %w", typ, eventID, err)
-		}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("event %s %s: encode payload: %w", typ, eventID, err)
 	}
 	sum := sha256.Sum256(b)
 	prov.ContentSHA256 = hex.EncodeToString(sum[:])

@@ -1,22 +1,15 @@
 package schemas
 
 import (
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
 
-// The hot records (envelopes, provenance, dead letters) are written by hand
-// instead of through encoding/json's reflection: the processor writes one
-// dead letter per bad input and the reflection was most of its CPU. The
-// output is byte-identical to json.Marshal's (a property test compares
-// them), because record bytes are hashed and must never depend on which
-// path wrote them.
-
-// jsonAppender is a payload that writes its own JSON (see NewEnvelope).
-type jsonAppender interface {
-	appendJSON(dst []byte) []byte
-}
+// Envelopes (their provenance) and the JSON of dead letters' audit rows are
+// written by hand instead of through encoding/json's reflection, which was
+// most of the processor's CPU per record. The output is byte-identical to
+// json.Marshal's (a property test compares them), because record bytes are
+// hashed and must never depend on which path wrote them.
 
 const hexDigits = "0123456789abcdef"
 
@@ -105,23 +98,5 @@ func (p Provenance) appendJSON(dst []byte) []byte {
 	}
 	dst = append(dst, `,"content_sha256":`...)
 	dst = appendJSONString(dst, p.ContentSHA256)
-	return append(dst, '}')
-}
-
-// appendJSON writes d as json.Marshal does.
-func (d DeadLetter) appendJSON(dst []byte) []byte {
-	dst = slices.Grow(dst, len(d.SourceTopic)+len(d.Key)+len(d.Reason)+len(d.RawBase64)+128)
-	dst = append(dst, `{"source_topic":`...)
-	dst = appendJSONString(dst, d.SourceTopic)
-	dst = append(dst, `,"partition":`...)
-	dst = strconv.AppendInt(dst, int64(d.Partition), 10)
-	dst = append(dst, `,"offset":`...)
-	dst = strconv.AppendInt(dst, d.Offset, 10)
-	dst = append(dst, `,"key":`...)
-	dst = appendJSONString(dst, d.Key)
-	dst = append(dst, `,"reason":`...)
-	dst = appendJSONString(dst, d.Reason)
-	dst = append(dst, `,"raw_base64":`...)
-	dst = appendJSONString(dst, d.RawBase64)
 	return append(dst, '}')
 }

@@ -37,12 +37,6 @@ func TestHandWrittenJSONMatchesEncodingJSON(t *testing.T) {
 		if got := p.appendJSON(nil); !bytes.Equal(got, want) {
 			t.Fatalf("provenance %+v:\ngot  %s\nwant %s", p, got, want)
 		}
-		d := DeadLetter{SourceTopic: randomText(r), Partition: int(r.Int32()) - 1<<30, Offset: r.Int64() - 1<<62,
-			Key: randomText(r), Reason: randomText(r), RawBase64: randomText(r)}
-		want, _ = json.Marshal(d)
-		if got := d.appendJSON(nil); !bytes.Equal(got, want) {
-			t.Fatalf("dead letter %+v:\ngot  %s\nwant %s", d, got, want)
-		}
 	}
 }
 
