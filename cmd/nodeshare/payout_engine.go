@@ -126,11 +126,7 @@ func (e *payoutEngine) plan(ctx context.Context, dao, period string, write bool)
 	if err := payout.CheckConservation(pools, ents); err != nil {
 		return m, false, fmt.Errorf("payout %s %s: %w", dao, period, err)
 	}
-	h, err := e.store.Manifest(ctx, dao, period)
-	if err != nil {
-		return m, false, err
-	}
-	intents, err := e.store.Intents(ctx, dao, period)
+	h, intents, err := e.storedPlan(ctx, dao, period)
 	if err != nil {
 		return m, false, err
 	}
@@ -204,11 +200,7 @@ func (e *payoutEngine) approve(ctx context.Context, dao, period, sha, approver s
 // intents) or a v1 plan from before headers (intents only). found is false
 // when nothing is planned.
 func (e *payoutEngine) stored(ctx context.Context, dao, period string) (m payout.Manifest, found bool, err error) {
-	h, err := e.store.Manifest(ctx, dao, period)
-	if err != nil {
-		return m, false, err
-	}
-	intents, err := e.store.Intents(ctx, dao, period)
+	h, intents, err := e.storedPlan(ctx, dao, period)
 	if err != nil {
 		return m, false, err
 	}
@@ -221,6 +213,20 @@ func (e *payoutEngine) stored(ctx context.Context, dao, period string) (m payout
 		return m, false, nil
 	}
 	return m, err == nil, err
+}
+
+// storedPlan reads the period's stored manifest header (nil when there is
+// none) and its intents.
+func (e *payoutEngine) storedPlan(ctx context.Context, dao, period string) (*schemas.PayoutManifest, []schemas.PayoutIntent, error) {
+	h, err := e.store.Manifest(ctx, dao, period)
+	if err != nil {
+		return nil, nil, err
+	}
+	intents, err := e.store.Intents(ctx, dao, period)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, intents, nil
 }
 
 // runOptions select what a run accepts.
