@@ -33,6 +33,20 @@ func freshTopic(t *testing.T, ctx context.Context, brokers []string, partitions 
 	return topic
 }
 
+// publishNumbered publishes n records keyed k000, k001, ... to topic.
+func publishNumbered(t *testing.T, ctx context.Context, brokers []string, topic string, n int) {
+	t.Helper()
+	p := NewProducer(brokers)
+	defer p.Close()
+	var recs []Record
+	for i := 0; i < n; i++ {
+		recs = append(recs, Record{Topic: topic, Key: []byte(fmt.Sprintf("k%03d", i)), Value: []byte(fmt.Sprintf("v%03d", i))})
+	}
+	if err := p.Publish(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The consume loop commits only after the handler succeeded: a failing
 // handler sees the same records again after a restart, a drained group
 // returns at once, and ReadAll sees every record in order.
@@ -41,16 +55,8 @@ func TestConsumeCommitsOnlyAfterTheHandler(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	topic := freshTopic(t, ctx, brokers, 3)
-	p := NewProducer(brokers)
-	defer p.Close()
 	const n = 500
-	var recs []Record
-	for i := 0; i < n; i++ {
-		recs = append(recs, Record{Topic: topic, Key: []byte(fmt.Sprintf("k%03d", i)), Value: []byte(fmt.Sprintf("v%03d", i))})
-	}
-	if err := p.Publish(ctx, recs...); err != nil {
-		t.Fatal(err)
-	}
+	publishNumbered(t, ctx, brokers, topic, n)
 	all, err := ReadAll(ctx, brokers, topic)
 	if err != nil || len(all) != n {
 		t.Fatalf("ReadAll: %d records, %v", len(all), err)
@@ -163,16 +169,8 @@ func TestConsumeStagePreparesAheadAndCommitsInOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	topic := freshTopic(t, ctx, brokers, 1)
-	p := NewProducer(brokers)
-	defer p.Close()
 	const n = 400
-	var recs []Record
-	for i := 0; i < n; i++ {
-		recs = append(recs, Record{Topic: topic, Key: []byte(fmt.Sprintf("k%03d", i)), Value: []byte(fmt.Sprintf("v%03d", i))})
-	}
-	if err := p.Publish(ctx, recs...); err != nil {
-		t.Fatal(err)
-	}
+	publishNumbered(t, ctx, brokers, topic, n)
 	cfg := ConsumerConfig{Brokers: brokers, GroupID: "it-stage-" + topic, Topics: []string{topic}, MaxBatch: 50, MaxWait: 20 * time.Millisecond}
 	keysOf := func(b []Message) any {
 		ks := make([]string, len(b))
