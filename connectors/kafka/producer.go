@@ -11,13 +11,8 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// Record is one message to publish. Key must be deterministic (schemas).
-type Record struct {
-	Topic   string
-	Key     []byte
-	Value   []byte
-	Headers []schemas.Header
-}
+// Record is one message to publish (schemas.Record).
+type Record = schemas.Record
 
 // Producer publishes synchronously: WriteMessages returns only after all
 // in-sync replicas acknowledged, or with an error meaning "outcome unknown"

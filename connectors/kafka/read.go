@@ -13,16 +13,8 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// Message is a consumed record with its coordinates.
-type Message struct {
-	Topic     string
-	Partition int
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Time      time.Time
-	Headers   []schemas.Header
-}
+// Message is one consumed record (schemas.Message).
+type Message = schemas.Message
 
 // ReadAll reads every partition of topic from its first offset up to the
 // high-water mark observed when the call starts, and returns the records in
