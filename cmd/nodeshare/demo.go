@@ -23,6 +23,8 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	"github.com/nodeshare/nodeshare/pipeline/money"
+	"github.com/nodeshare/nodeshare/pipeline/stage"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -32,7 +34,7 @@ type demoResult struct {
 	Period     string
 	Treasury   string
 	Minted     bool
-	Payout     payoutSummary
+	Payout     payout.Summary
 	ReportPath string
 }
 
@@ -122,18 +124,18 @@ func demo(ctx context.Context, cfg config, dao string, rewardAt time.Time, log *
 	sink := kafka.ConsumerConfig{Brokers: brokers, GroupID: groupSink, Topics: sinkTopics(), Logger: log}
 	// 4. The payout run, signed by the Vault transit key.
 	// Plan (once), approve with the demo's approver set of one, run.
-	eng := &payoutEngine{
-		store:  &chPayoutStore{brokers: brokers, store: store, producer: producer, now: time.Now},
-		ledger: ledger, treasury: treasury, approval: demoApproval, log: log, now: time.Now,
+	eng := &payout.Engine{
+		Store:  payout.NewDurableStore(&kafka.Log{Brokers: brokers, Producer: producer}, store, stage.SystemClock{}),
+		Ledger: ic.PayoutLedger{Client: ledger, Treasury: treasury}, Approval: demoApproval, Log: log,
 	}
-	m, _, err := eng.plan(ctx, dao, out.Period, true)
+	m, _, err := eng.Plan(ctx, dao, out.Period, true)
 	if err != nil {
 		return out, err
 	}
-	if _, _, err := eng.approve(ctx, dao, out.Period, m.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(ctx, dao, out.Period, m.SHA256, "demo"); err != nil {
 		return out, err
 	}
-	out.Payout, err = eng.run(ctx, dao, out.Period, runOptions{ExpectSHA256: m.SHA256})
+	out.Payout, err = eng.Run(ctx, dao, out.Period, payout.RunOptions{ExpectSHA256: m.SHA256})
 	if err != nil {
 		return out, err
 	}

@@ -25,7 +25,6 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"allocate": {"compute one pool's period from a JSON input (ALLOCATION_RULES v1)", runAllocate},
-		"icsim":    {"run the local IC replica simulator (ledger, governance, CMC)", runICSim},
 		"demo":     {"run the end-to-end demo on the local stack", runDemo},
 		"migrate":  {"apply the ClickHouse audit-trail migrations", runMigrate},
 		"payout":   {"plan, approve, run, status and resume a period's payout (docs/payouts.md)", runPayout},

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -102,21 +104,21 @@ func benchPayout(b *testing.B, ctx context.Context, id identity.Identity, n, con
 	if err != nil {
 		b.Fatal(err)
 	}
-	ents, pools := simPeriod(rand.New(rand.NewPCG(seed, 7)), "bench-dao", "2026-11-01T06:00:00Z", n, int64(icsim.LedgerFeeE8s))
-	store := newMemPayoutStore(ents, pools)
-	eng := &payoutEngine{store: store, ledger: client, treasury: ic.Account{Owner: id.Sender()}, approval: demoApproval, concurrency: conc, now: time.Now}
-	m, _, err := eng.plan(ctx, "bench-dao", "2026-11-01T06:00:00Z", true)
+	ents, pools := payouttest.SimPeriod(rand.New(rand.NewPCG(seed, 7)), "bench-dao", "2026-11-01T06:00:00Z", n, int64(icsim.LedgerFeeE8s))
+	store := payouttest.NewMemStore(ents, pools)
+	eng := &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: demoApproval, Concurrency: conc}
+	m, _, err := eng.Plan(ctx, "bench-dao", "2026-11-01T06:00:00Z", true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := eng.approve(ctx, "bench-dao", "2026-11-01T06:00:00Z", m.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(ctx, "bench-dao", "2026-11-01T06:00:00Z", m.SHA256, "demo"); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := sim.Mint(ic.AccountText(ic.Account{Owner: id.Sender()}), uint64(m.TotalAmountE8s+m.TotalFeeE8s)); err != nil {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	sum, err := eng.run(ctx, "bench-dao", "2026-11-01T06:00:00Z", runOptions{})
+	sum, err := eng.Run(ctx, "bench-dao", "2026-11-01T06:00:00Z", payout.RunOptions{})
 	d := time.Since(start)
 	if err != nil || sum.Paid != n {
 		b.Fatalf("run: %v, %d paid of %d", err, sum.Paid, n)

@@ -8,20 +8,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
-	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/money"
-	"github.com/nodeshare/nodeshare/pipeline/payout"
+	rules "github.com/nodeshare/nodeshare/pipeline/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -79,18 +81,18 @@ func envInt(name string, def int64) int64 {
 	return def
 }
 
-func (f *payoutFlags) approval() payout.Approval {
+func (f *payoutFlags) approval() rules.Approval {
 	var names []string
 	for _, n := range strings.Split(f.approvers, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			names = append(names, n)
 		}
 	}
-	return payout.Approval{Approvers: names, Threshold: f.threshold}
+	return rules.Approval{Approvers: names, Threshold: f.threshold}
 }
 
-func (f *payoutFlags) caps() payout.Caps {
-	return payout.Caps{MaxRunE8s: f.maxRun, MaxRecipientE8s: f.maxRecip}
+func (f *payoutFlags) caps() rules.Caps {
+	return rules.Caps{MaxRunE8s: f.maxRun, MaxRecipientE8s: f.maxRecip}
 }
 
 var payoutHelp = map[string]string{
@@ -196,30 +198,37 @@ func payoutSub(ctx context.Context, sub string, args []string, stdout, stderr io
 	return code
 }
 
-func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr io.Writer, log *slog.Logger) (int, error) {
-	brokers := f.cfg.brokers()
+// openPayoutStore connects the payout stage's store: the event log
+// (Kafka, topics created when missing) and the tables (ClickHouse, migrated).
+func openPayoutStore(ctx context.Context, cfg config) (*payout.DurableStore, func(), error) {
+	brokers := cfg.brokers()
 	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
-		return 1, err
+		return nil, nil, err
 	}
-	store, err := clickhouse.Open(ctx, f.cfg.ClickHouse)
+	store, err := clickhouse.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	producer := kafka.NewProducer(brokers)
+	closeAll := func() { producer.Close(); store.Close() }
+	return payout.NewDurableStore(&kafka.Log{Brokers: brokers, Producer: producer}, store, stage.SystemClock{}), closeAll, nil
+}
+
+func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr io.Writer, log *slog.Logger) (int, error) {
+	store, closeStore, err := openPayoutStore(ctx, f.cfg)
 	if err != nil {
 		return 1, err
 	}
-	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
-		return 1, err
-	}
-	producer := kafka.NewProducer(brokers)
-	defer producer.Close()
-	eng := &payoutEngine{
-		store:    &chPayoutStore{brokers: brokers, store: store, producer: producer, now: time.Now},
-		approval: f.approval(), caps: f.caps(), concurrency: f.concurrency, log: log, now: time.Now,
-	}
-	hook := crashHookFromEnv()
+	defer closeStore()
+	crash, armed := armedCrash(crashFromEnv())
+	eng := &payout.Engine{Store: store, Approval: f.approval(), Caps: f.caps(), Concurrency: f.concurrency, Log: log, Crash: crash}
 	switch sub {
 	case "plan":
-		eng.crash = hook
-		m, created, err := eng.plan(ctx, f.dao, f.period, !f.dryRun)
+		m, created, err := eng.Plan(ctx, f.dao, f.period, !f.dryRun)
 		if err != nil {
 			return 1, err
 		}
@@ -228,14 +237,14 @@ func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr i
 		}
 		return 0, nil
 	case "approve":
-		ok, who, err := eng.approve(ctx, f.dao, f.period, f.manifest, f.approver)
+		ok, who, err := eng.Approve(ctx, f.dao, f.period, f.manifest, f.approver)
 		if err != nil {
 			return 1, err
 		}
-		fmt.Fprintf(stdout, "manifest %s approved by %s; approvals %v: %d of %d needed, approved=%v\n", f.manifest, f.approver, who, f.threshold, len(eng.approval.Approvers), ok)
+		fmt.Fprintf(stdout, "manifest %s approved by %s; approvals %v: %d of %d needed, approved=%v\n", f.manifest, f.approver, who, f.threshold, len(eng.Approval.Approvers), ok)
 		return 0, nil
 	case "status":
-		st, err := eng.status(ctx, f.dao, f.period)
+		st, err := eng.Status(ctx, f.dao, f.period)
 		if err != nil {
 			return 1, err
 		}
@@ -249,7 +258,7 @@ func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr i
 	}
 	defer unlock()
 	if sub == "resume" {
-		st, err := eng.status(ctx, f.dao, f.period)
+		st, err := eng.Status(ctx, f.dao, f.period)
 		if err != nil {
 			return 1, err
 		}
@@ -257,31 +266,13 @@ func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr i
 			return 1, fmt.Errorf("%s %s: nothing to resume: no manifest planned", f.dao, f.period)
 		}
 	}
-	var armed atomic.Bool
-	if hook != nil {
-		eng.crash = func(p string) {
-			if p == phaseSending {
-				armed.Store(true)
-			}
-			hook(p)
-		}
-	}
-	id, err := openSigner(ctx, f.cfg.Vault, f.signer, log)
-	if err != nil {
+	if eng.Ledger, err = payoutLedger(ctx, f.cfg, f.signer, crash, armed, log); err != nil {
 		return 1, err
 	}
-	if hook != nil {
-		id = hookedIdentity{Identity: id, armed: &armed, hook: hook}
-	}
-	ledger, err := openLedger(f.cfg, id, log)
-	if err != nil {
-		return 1, err
-	}
-	eng.ledger, eng.treasury = ledger, ic.Account{Owner: id.Sender()}
 	if isTerminal(stderr) {
-		eng.progress = progressBar(stderr)
+		eng.Progress = progressBar(stderr)
 	}
-	sum, runErr := eng.run(ctx, f.dao, f.period, runOptions{ExpectSHA256: f.manifest})
+	sum, runErr := eng.Run(ctx, f.dao, f.period, payout.RunOptions{ExpectSHA256: f.manifest})
 	fmt.Fprintf(stdout, "%s %s manifest %s: %d paid (%d before this run), %d pending, %d failed; %d sent, %d settled from blocks, %d new attempts\n",
 		f.dao, f.period, sum.Manifest.SHA256, sum.Paid, sum.Skipped, sum.Pending, sum.Failed, sum.Sent, sum.Reconciled, sum.NewAttempts)
 	if runErr != nil {
@@ -319,7 +310,7 @@ type intentJSON struct {
 	CreatedAtNanos uint64 `json:"created_at_nanos"`
 }
 
-func printManifest(w io.Writer, m payout.Manifest, written, dry bool) error {
+func printManifest(w io.Writer, m rules.Manifest, written, dry bool) error {
 	out := manifestJSON{DAO: m.DAO, Period: m.Period, ManifestSHA256: m.SHA256, RulesVersion: m.RulesVersion, InputHashes: m.InputHashes,
 		Transfers: len(m.Intents), TotalAmountE8s: m.TotalAmountE8s, TotalFeeE8s: m.TotalFeeE8s, TotalDebitE8s: m.TotalAmountE8s + m.TotalFeeE8s,
 		CarriedE8s: m.CarriedE8s, TotalICP: money.FormatICP(money.E8s(m.TotalAmountE8s)), Written: written, DryRun: dry}
@@ -332,7 +323,7 @@ func printManifest(w io.Writer, m payout.Manifest, written, dry bool) error {
 	return enc.Encode(out)
 }
 
-func printStatus(w io.Writer, dao, period string, st periodStatus, asJSON bool) {
+func printStatus(w io.Writer, dao, period string, st payout.Status, asJSON bool) {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -357,7 +348,7 @@ func printStatus(w io.Writer, dao, period string, st periodStatus, asJSON bool) 
 	if st.Attempts > 0 {
 		fmt.Fprintf(w, "new attempts after the 24 h window: %d\n", st.Attempts)
 	}
-	for _, id := range sortedKeys(st.FailedReasons) {
+	for _, id := range slices.Sorted(maps.Keys(st.FailedReasons)) {
 		fmt.Fprintf(w, "  %s: %s\n", id, st.FailedReasons[id])
 	}
 }

@@ -23,7 +23,9 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	"github.com/nodeshare/nodeshare/ops/icsim"
-	"github.com/nodeshare/nodeshare/pipeline/payout"
+	rules "github.com/nodeshare/nodeshare/pipeline/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -98,7 +100,7 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 	run := func(crashAt string, args ...string) binResult {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(append([]string{}, env...), "NODESHARE_PAYOUT_CRASH_AT="+crashAt)
+		cmd.Env = append(append([]string{}, env...), "NODESHARE_CRASH_AT="+crashAt)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
@@ -201,31 +203,31 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 	// killed right after its first new attempt is durable.
 	sim.AdvanceClock(25 * time.Hour)
 	skew := 25 * time.Hour
-	chs := &chPayoutStore{brokers: cfg.brokers(), store: store, producer: producer, now: time.Now}
+	chs := payout.NewDurableStore(&kafka.Log{Brokers: cfg.brokers(), Producer: producer}, store, nil)
 	client, err := ic.New(ic.Config{URL: hs.URL, Identity: signer, FetchRootKey: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	approval := payout.Approval{Approvers: []string{"alice", "bob", "carol"}, Threshold: 2}
+	approval := rules.Approval{Approvers: []string{"alice", "bob", "carol"}, Threshold: 2}
 	var dead atomic.Bool
 	rctx, rcancel := context.WithCancel(ctx)
-	eng := &payoutEngine{store: chs, ledger: dyingLedger{payoutLedger: client, dead: &dead}, treasury: treasury, approval: approval,
-		concurrency: 1, log: log, now: func() time.Time { return time.Now().Add(skew) },
-		crash: func(p string) {
-			if p == crashAfterAttempt {
+	eng := &payout.Engine{Store: chs, Ledger: deadAfter{Ledger: ic.PayoutLedger{Client: client, Treasury: treasury}, dead: &dead}, Approval: approval,
+		Concurrency: 1, Log: log, Clock: stage.ClockFunc(func() time.Time { return time.Now().Add(skew) }),
+		Crash: func(p string) {
+			if p == payout.CrashAfterAttempt {
 				dead.Store(true)
 				rcancel()
 			}
 		}}
-	killed, err := eng.run(rctx, dao, period, runOptions{})
+	killed, err := eng.Run(rctx, dao, period, payout.RunOptions{})
 	if err == nil || !dead.Load() {
 		t.Fatalf("the in-process run was not killed after an attempt: %v", err)
 	}
 	rcancel()
 	noDouble("killed after a new attempt")
-	eng = &payoutEngine{store: chs, ledger: client, treasury: treasury, approval: approval, concurrency: 4, log: log,
-		now: func() time.Time { return time.Now().Add(skew) }}
-	sum, err := eng.run(ctx, dao, period, runOptions{ExpectSHA256: planned.ManifestSHA256})
+	eng = &payout.Engine{Store: chs, Ledger: ic.PayoutLedger{Client: client, Treasury: treasury}, Approval: approval, Concurrency: 4, Log: log,
+		Clock: stage.ClockFunc(func() time.Time { return time.Now().Add(skew) })}
+	sum, err := eng.Run(ctx, dao, period, payout.RunOptions{ExpectSHA256: planned.ManifestSHA256})
 	if err != nil {
 		t.Fatalf("final resume: %v", err)
 	}
@@ -276,4 +278,18 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 	if r := run("", "signer", "--once"); r.code != 0 || len(sim.Ledger().Blocks) != before {
 		t.Fatalf("signer --once: %d, %d new blocks\n%s", r.code, len(sim.Ledger().Blocks)-before, r.stderr)
 	}
+}
+
+// deadAfter refuses every transfer once dead is set: the in-process
+// "killed" engine sends nothing more.
+type deadAfter struct {
+	payout.Ledger
+	dead *atomic.Bool
+}
+
+func (d deadAfter) Transfer(ctx context.Context, r rules.TransferRequest) (uint64, error) {
+	if d.dead.Load() {
+		return 0, &rules.CallError{Err: errors.New("process killed (simulated)")}
+	}
+	return d.Ledger.Transfer(ctx, r)
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"math/rand/v2"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -31,7 +33,7 @@ type vaultWorld struct {
 	cfg    config
 	sim    *icsim.Server
 	hs     *httptest.Server
-	store  *memPayoutStore
+	store  *payouttest.MemStore
 	dao    string
 	period string
 	sha    string
@@ -46,14 +48,14 @@ func newVaultWorld(t *testing.T, cfg config, seed uint64) *vaultWorld {
 	hs := httptest.NewServer(sim.Handler())
 	t.Cleanup(hs.Close)
 	w := &vaultWorld{t: t, cfg: cfg, sim: sim, hs: hs, dao: "vault-dao", period: "2026-11-01T06:00:00Z"}
-	ents, pools := simPeriod(rand.New(rand.NewPCG(seed, seed)), w.dao, w.period, 4, int64(icsim.LedgerFeeE8s))
-	w.store = newMemPayoutStore(ents, pools)
-	eng := &payoutEngine{store: w.store, approval: demoApproval, now: time.Now}
-	m, _, err := eng.plan(context.Background(), w.dao, w.period, true)
+	ents, pools := payouttest.SimPeriod(rand.New(rand.NewPCG(seed, seed)), w.dao, w.period, 4, int64(icsim.LedgerFeeE8s))
+	w.store = payouttest.NewMemStore(ents, pools)
+	eng := &payout.Engine{Store: w.store, Approval: demoApproval}
+	m, _, err := eng.Plan(context.Background(), w.dao, w.period, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := eng.approve(context.Background(), w.dao, w.period, m.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(context.Background(), w.dao, w.period, m.SHA256, "demo"); err != nil {
 		t.Fatal(err)
 	}
 	w.sha = m.SHA256
@@ -78,22 +80,22 @@ func (w *vaultWorld) identity(vc vault.Config) *vault.TransitIdentity {
 	return id
 }
 
-func (w *vaultWorld) run(id *vault.TransitIdentity) (payoutSummary, error) {
+func (w *vaultWorld) run(id *vault.TransitIdentity) (payout.Summary, error) {
 	return w.runHook(id, nil)
 }
 
-// runHook runs with hook called at the engine's crash points (phaseSending:
+// runHook runs with hook called at the engine's crash points (payout.PhaseSending:
 // every check passed, the first transfer signature follows).
-func (w *vaultWorld) runHook(id *vault.TransitIdentity, hook func(string)) (payoutSummary, error) {
+func (w *vaultWorld) runHook(id *vault.TransitIdentity, hook func(string)) (payout.Summary, error) {
 	client, err := ic.New(ic.Config{URL: w.hs.URL, Identity: id, FetchRootKey: true, PollDelay: 10 * time.Millisecond, PollTimeout: time.Second})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	eng := &payoutEngine{store: w.store, ledger: client, treasury: ic.Account{Owner: id.Sender()}, approval: demoApproval,
-		concurrency: 2, maxTries: 2, retryWait: 10 * time.Millisecond, now: time.Now, crash: hook}
+	eng := &payout.Engine{Store: w.store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: demoApproval,
+		Concurrency: 2, MaxTries: 2, RetryWait: 10 * time.Millisecond, Crash: hook}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	return eng.run(ctx, w.dao, w.period, runOptions{ExpectSHA256: w.sha})
+	return eng.Run(ctx, w.dao, w.period, payout.RunOptions{ExpectSHA256: w.sha})
 }
 
 func (w *vaultWorld) transfers() int {
@@ -108,25 +110,25 @@ func (w *vaultWorld) transfers() int {
 
 // stoppedCleanly: the run stopped on a signing failure, nothing moved,
 // nothing recorded as paid or failed.
-func (w *vaultWorld) stoppedCleanly(sum payoutSummary, err error) {
+func (w *vaultWorld) stoppedCleanly(sum payout.Summary, err error) {
 	w.t.Helper()
 	// Queries are signed too: a failure before the transfers stops at the
 	// checks ("nothing signed"); during the transfers it stops the run.
 	early := strings.Contains(err.Error(), "vault signing failed") && strings.Contains(err.Error(), "nothing signed")
-	if err == nil || !(early || (errors.Is(err, errStopRun) && strings.Contains(err.Error(), "signing failed"))) {
+	if err == nil || !(early || (errors.Is(err, payout.ErrStopRun) && strings.Contains(err.Error(), "signing failed"))) {
 		w.t.Fatalf("want a clean stop on a signing failure, got %v", err)
 	}
 	if n := w.transfers(); n != 0 || sum.Paid != 0 || sum.Failed != 0 {
 		w.t.Fatalf("after a signing failure: %d transfers, %d paid, %d failed", n, sum.Paid, sum.Failed)
 	}
-	for id, r := range w.store.results {
+	for id, r := range w.store.ResultsBy {
 		if r.Status != schemas.PayoutPending {
 			w.t.Fatalf("intent %s recorded %s after a signing failure", id, r.Status)
 		}
 	}
 }
 
-func (w *vaultWorld) resumedAll(sum payoutSummary, err error) {
+func (w *vaultWorld) resumedAll(sum payout.Summary, err error) {
 	w.t.Helper()
 	if err != nil || sum.Paid != len(sum.Manifest.Intents) || w.transfers() != len(sum.Manifest.Intents) {
 		w.t.Fatalf("resume: %v, %d paid of %d, %d transfers", err, sum.Paid, len(sum.Manifest.Intents), w.transfers())
@@ -204,14 +206,14 @@ func TestPayoutVaultSealedStopsAndResumes(t *testing.T) {
 	// Sealed after every check passed, before the first transfer: the run
 	// stops at the first signature and sends nothing.
 	sum, err = w.runHook(w.identity(cfg.Vault), func(p string) {
-		if p == phaseSending {
+		if p == payout.PhaseSending {
 			seal()
 		}
 	})
 	unseal()
 	w.stoppedCleanly(sum, err)
-	if !errors.Is(err, errStopRun) {
-		t.Fatalf("sealed mid-run: want errStopRun, got %v", err)
+	if !errors.Is(err, payout.ErrStopRun) {
+		t.Fatalf("sealed mid-run: want payout.ErrStopRun, got %v", err)
 	}
 	// Wait until transit answers again (the unsealed server may still be
 	// starting its mounts).

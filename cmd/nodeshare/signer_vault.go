@@ -7,15 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/aviate-labs/agent-go/identity"
 
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/vault"
+	"github.com/nodeshare/nodeshare/pipeline/stage"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 )
 
 // signerConfig is how the treasury key is reached: Vault auth and key mode.
@@ -80,42 +79,51 @@ func pooledHTTPClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// crashHookFromEnv reads NODESHARE_PAYOUT_CRASH_AT=<point>[:<n>] (a test
-// hook: the process SIGKILLs itself at the n-th hit of point, default the
-// first). Unset in production.
-func crashHookFromEnv() func(string) {
-	spec := os.Getenv("NODESHARE_PAYOUT_CRASH_AT")
-	if spec == "" {
-		return nil
-	}
-	point, nStr, _ := strings.Cut(spec, ":")
-	n := 1
-	if v, err := strconv.Atoi(nStr); err == nil && v > 0 {
-		n = v
-	}
-	var hits atomic.Int64
-	return func(p string) {
-		if p == point && hits.Add(1) == int64(n) {
-			fmt.Fprintf(os.Stderr, "nodeshare: NODESHARE_PAYOUT_CRASH_AT=%s: killing myself\n", spec)
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // never returns
-		}
-	}
-}
-
 // hookedIdentity fires the crash hook after each signature made while
-// armed (during the transfer phase), for the "killed after signing, before
-// sending" case.
+// armed (from the payout stage's PhaseSending point on), for the "killed
+// after signing, before sending" case.
 type hookedIdentity struct {
 	identity.Identity
 	armed *atomic.Bool
-	hook  func(string)
+	crash stage.Crash
 }
 
 func (h hookedIdentity) Sign(msg []byte) ([]byte, error) {
 	sig, err := h.Identity.Sign(msg)
-	if err == nil && h.armed.Load() && h.hook != nil {
-		h.hook(crashAfterSign)
+	if err == nil && h.armed.Load() {
+		h.crash.At(payout.CrashAfterSign)
 	}
 	return sig, err
+}
+
+// armedCrash wraps crash so that reaching PhaseSending arms the identity's
+// after-sign point. Both are nil when crash is.
+func armedCrash(crash stage.Crash) (stage.Crash, *atomic.Bool) {
+	armed := new(atomic.Bool)
+	if crash == nil {
+		return nil, armed
+	}
+	return func(p string) {
+		if p == payout.PhaseSending {
+			armed.Store(true)
+		}
+		crash(p)
+	}, armed
+}
+
+// payoutLedger opens the treasury's ledger: the Vault identity (wrapped by
+// the crash hook when armed) and the IC client behind the payout port.
+func payoutLedger(ctx context.Context, cfg config, sc signerConfig, crash stage.Crash, armed *atomic.Bool, log *slog.Logger) (ic.PayoutLedger, error) {
+	id, err := openSigner(ctx, cfg.Vault, sc, log)
+	if err != nil {
+		return ic.PayoutLedger{}, fmt.Errorf("open the signer (Vault): %w", err)
+	}
+	if crash != nil {
+		id = hookedIdentity{Identity: id, armed: armed, crash: crash}
+	}
+	client, err := openLedger(cfg, id, log)
+	if err != nil {
+		return ic.PayoutLedger{}, err
+	}
+	return ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, nil
 }

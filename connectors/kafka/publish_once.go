@@ -7,8 +7,9 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// Log is the event log as the stages see it (stage.Publisher): publish a
-// fact once per key, and read a topic back.
+// Log is the event log as the stages see it: publish a fact once per key
+// (stage.Publisher), read a topic back, and publish records as they are
+// (the process stage's process.Log port).
 type Log struct {
 	Brokers  []string
 	Producer *Producer
@@ -68,4 +69,9 @@ func (l *Log) PublishOnce(ctx context.Context, facts []schemas.Fact) (schemas.Pu
 // ReadAll reads topic from its start to the high-water mark (ReadAll).
 func (l *Log) ReadAll(ctx context.Context, topic string) ([]Message, error) {
 	return ReadAll(ctx, l.Brokers, topic)
+}
+
+// Publish writes records and returns once the broker acknowledged them all.
+func (l *Log) Publish(ctx context.Context, recs ...Record) error {
+	return l.Producer.Publish(ctx, recs...)
 }

@@ -14,7 +14,17 @@ import (
 // ErrSigning marks every failure to obtain a signature (Vault sealed,
 // unreachable, permission denied, an expired token, a bad answer). A
 // request whose signature failed was never sent.
-var ErrSigning = errors.New("vault signing failed")
+var ErrSigning error = signingError{}
+
+// signingError is ErrSigning: it says SigningFailed, so code that must not
+// import this package (the IC connector deciding whether a request left)
+// recognises it by that method alone.
+type signingError struct{}
+
+func (signingError) Error() string { return "vault signing failed" }
+
+// SigningFailed marks a request that was never signed, hence never sent.
+func (signingError) SigningFailed() bool { return true }
 
 // Login authenticates the client: with AppRole it logs in and sets the
 // token; with a token it checks the token with lookup-self. It returns the

@@ -1,4 +1,4 @@
-package main
+package signer_test
 
 import (
 	"context"
@@ -17,24 +17,51 @@ import (
 	"github.com/aviate-labs/agent-go/identity"
 
 	"github.com/nodeshare/nodeshare/connectors/ic"
+	rules "github.com/nodeshare/nodeshare/pipeline/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
+	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
 	"github.com/nodeshare/nodeshare/ops/icsim"
 )
 
-func testDaemon(t *testing.T, spec string, pass func(ctx context.Context) error) *signerDaemon {
+// memSlots keeps the last completed slot in memory.
+type memSlots struct {
+	mu   sync.Mutex
+	last *time.Time
+}
+
+func (m *memSlots) Last() (time.Time, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last == nil {
+		return time.Time{}, false
+	}
+	return *m.last, true
+}
+
+func (m *memSlots) Save(slot time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.last = &slot
+	return nil
+}
+
+func testDaemon(t *testing.T, spec string, pass func(ctx context.Context) error) (*signer.Daemon, *memSlots) {
 	t.Helper()
-	sched, err := parseSchedule(spec)
+	sched, err := signer.ParseSchedule(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &signerDaemon{spec: spec, sched: sched, pass: pass, statePath: filepath.Join(t.TempDir(), "signer.slot"),
-		log: slog.New(slog.DiscardHandler), now: time.Now, stopTimeout: 5 * time.Second}
+	slots := &memSlots{}
+	return &signer.Daemon{Spec: spec, Schedule: sched, Pass: pass, Slots: slots,
+		Log: slog.New(slog.DiscardHandler), StopTimeout: 5 * time.Second}, slots
 }
 
 // A panicking pass is recovered and the schedule goes on; passes never
 // overlap, even right after a panic (PITFALLS R2, R3).
 func TestSignerPanicAndOverlap(t *testing.T) {
 	var calls, running, maxRunning atomic.Int64
-	d := testDaemon(t, "@every 1s", func(ctx context.Context) error {
+	d, slots := testDaemon(t, "@every 1s", func(ctx context.Context) error {
 		n := running.Add(1)
 		defer running.Add(-1)
 		for {
@@ -51,7 +78,7 @@ func TestSignerPanicAndOverlap(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5500*time.Millisecond)
 	defer cancel()
-	if err := d.run(ctx); err != nil {
+	if err := d.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if c := calls.Load(); c < 3 {
@@ -76,27 +103,25 @@ func TestSignerCatchUp(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var calls atomic.Int64
-			d := testDaemon(t, defaultSignerSchedule, func(ctx context.Context) error { calls.Add(1); return nil })
+			d, slots := testDaemon(t, signer.DefaultSchedule, func(ctx context.Context) error { calls.Add(1); return nil })
 			if c.last != nil {
-				if err := os.WriteFile(d.statePath, []byte(strconv.FormatInt(c.last.UnixNano(), 10)), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				_ = slots.Save(*c.last)
 			}
 			if c.name == "three days down" {
-				if n, _ := d.missed(); n < 3 {
+				if n, _ := d.Missed(); n < 3 {
 					t.Fatalf("want >= 3 missed slots, got %d", n)
 				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			if err := d.run(ctx); err != nil {
+			if err := d.Run(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if calls.Load() != c.want {
 				t.Fatalf("want %d catch-up passes, got %d", c.want, calls.Load())
 			}
 			if c.want > 0 {
-				if n, _ := d.missed(); n != 0 {
+				if n, _ := d.Missed(); n != 0 {
 					t.Fatalf("after the catch-up %d slots are still missed", n)
 				}
 			}
@@ -110,18 +135,16 @@ func ptr[T any](v T) *T { return &v }
 func TestSignerStopDeadline(t *testing.T) {
 	started := make(chan struct{})
 	var once sync.Once
-	d := testDaemon(t, "@every 1s", func(ctx context.Context) error {
+	d, slots := testDaemon(t, "@every 1s", func(ctx context.Context) error {
 		once.Do(func() { close(started) })
 		time.Sleep(20 * time.Second) // ignores ctx, like a stuck call
 		return nil
 	})
-	d.stopTimeout = 300 * time.Millisecond
-	if err := os.WriteFile(d.statePath, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	d.StopTimeout = 300 * time.Millisecond
+	_ = slots.Save(time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _ = d.run(ctx); close(done) }()
+	go func() { _ = d.Run(ctx); close(done) }()
 	<-started
 	cancel()
 	select {
@@ -132,7 +155,7 @@ func TestSignerStopDeadline(t *testing.T) {
 }
 
 func TestSignerSchedule(t *testing.T) {
-	s, err := parseSchedule("CRON_TZ=Asia/Tokyo 0 6 * * *")
+	s, err := signer.ParseSchedule("CRON_TZ=Asia/Tokyo 0 6 * * *")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +163,11 @@ func TestSignerSchedule(t *testing.T) {
 	if want := time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC); !next.Equal(want) {
 		t.Fatalf("CRON_TZ not honoured: next %s, want %s", next, want)
 	}
-	s, _ = parseSchedule(defaultSignerSchedule)
+	s, _ = signer.ParseSchedule(signer.DefaultSchedule)
 	if next := s.Next(time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)); !next.Equal(time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)) {
 		t.Fatalf("default schedule: next %s", next)
 	}
-	if _, err := parseSchedule("0 0 6 * * *"); err == nil {
+	if _, err := signer.ParseSchedule("0 0 6 * * *"); err == nil {
 		t.Fatal("a 6-field spec was accepted")
 	}
 }
@@ -155,9 +178,9 @@ func TestSignerSchedule(t *testing.T) {
 func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(5, 5))
-	entsA, poolsA := simPeriod(rng, "sig-dao", "2026-10-01", 3, int64(icsim.LedgerFeeE8s))
-	entsB, poolsB := simPeriod(rng, "sig-dao", "2026-11-01", 4, int64(icsim.LedgerFeeE8s))
-	store := newMemPayoutStore(append(entsA, entsB...), append(poolsA, poolsB...))
+	entsA, poolsA := payouttest.SimPeriod(rng, "sig-dao", "2026-10-01", 3, int64(icsim.LedgerFeeE8s))
+	entsB, poolsB := payouttest.SimPeriod(rng, "sig-dao", "2026-11-01", 4, int64(icsim.LedgerFeeE8s))
+	store := payouttest.NewMemStore(append(entsA, entsB...), append(poolsA, poolsB...))
 	sim, err := icsim.New(icsim.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -173,12 +196,12 @@ func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 	if _, err := sim.Mint(ic.AccountText(ic.Account{Owner: id.Sender()}), 1<<50); err != nil {
 		t.Fatal(err)
 	}
-	eng := &payoutEngine{store: store, ledger: client, treasury: ic.Account{Owner: id.Sender()}, approval: demoApproval, now: time.Now}
-	mA, _, err := eng.plan(ctx, "sig-dao", "2026-10-01", true)
+	eng := &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: rules.Approval{Approvers: []string{"demo"}, Threshold: 1}}
+	mA, _, err := eng.Plan(ctx, "sig-dao", "2026-10-01", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := eng.approve(ctx, "sig-dao", "2026-10-01", mA.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(ctx, "sig-dao", "2026-10-01", mA.SHA256, "demo"); err != nil {
 		t.Fatal(err)
 	}
 	transfers := func() int {
@@ -191,21 +214,21 @@ func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 		return n
 	}
 	log := slog.New(slog.DiscardHandler)
-	if err := signerPassOver(ctx, eng, "sig-dao", log); err != nil {
+	if err := signer.Pass(ctx, eng, "sig-dao", log); err != nil {
 		t.Fatal(err)
 	}
 	if transfers() != 3 {
 		t.Fatalf("pass 1: %d transfers, want period A's 3", transfers())
 	}
-	stB, _ := eng.status(ctx, "sig-dao", "2026-11-01")
+	stB, _ := eng.Status(ctx, "sig-dao", "2026-11-01")
 	if !stB.Planned || stB.Approved || stB.Paid != 0 {
 		t.Fatalf("period B after pass 1: %+v", stB)
 	}
-	if _, _, err := eng.approve(ctx, "sig-dao", "2026-11-01", stB.Manifest.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(ctx, "sig-dao", "2026-11-01", stB.Manifest.SHA256, "demo"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if err := signerPassOver(ctx, eng, "sig-dao", log); err != nil {
+		if err := signer.Pass(ctx, eng, "sig-dao", log); err != nil {
 			t.Fatal(err)
 		}
 		if transfers() != 7 {

@@ -1,0 +1,104 @@
+package ic
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nodeshare/nodeshare/pipeline/payout"
+)
+
+// PayoutLedger is the ICP ledger as the payout stage's Ledger port
+// (pipeline/stage/payout): transfers from the client's identity (the
+// treasury), the fee, the treasury's balance and the blocks, with every
+// failure sorted into the stage's vocabulary (pipeline/payout/ledger.go).
+type PayoutLedger struct {
+	Client *Client
+	// Treasury is the account transfers come from: the client identity's
+	// default account.
+	Treasury Account
+}
+
+// Fee is icrc1_fee.
+func (l PayoutLedger) Fee(ctx context.Context) (uint64, error) {
+	fee, err := l.Client.Fee(ctx)
+	return fee, toPayoutError(err)
+}
+
+// TreasuryBalance is the treasury's icrc1_balance_of.
+func (l PayoutLedger) TreasuryBalance(ctx context.Context) (uint64, error) {
+	bal, err := l.Client.BalanceOf(ctx, l.Treasury)
+	return bal, toPayoutError(err)
+}
+
+// TreasuryText is the treasury's ICRC-1 account text.
+func (l PayoutLedger) TreasuryText() string { return AccountText(l.Treasury) }
+
+// AccountID is the legacy account identifier of an ICRC-1 account text
+// (blocks name accounts by it).
+func (l PayoutLedger) AccountID(icrc1Text string) ([32]byte, error) {
+	a, err := AccountFromText(icrc1Text)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return LegacyAccountID(a), nil
+}
+
+// Transfer sends r with icrc1_transfer from the treasury.
+func (l PayoutLedger) Transfer(ctx context.Context, r payout.TransferRequest) (uint64, error) {
+	to, err := AccountFromText(r.To)
+	if err != nil {
+		return 0, &payout.CallError{Err: err}
+	}
+	fee := r.FeeE8s
+	blk, err := l.Client.Transfer(ctx, TransferRequest{To: to, AmountE8s: r.AmountE8s, FeeE8s: &fee, Memo: r.Memo, CreatedAtNanos: r.CreatedAtNanos})
+	return blk, toPayoutError(err)
+}
+
+// QueryBlocks reads up to length blocks from start.
+func (l PayoutLedger) QueryBlocks(ctx context.Context, start, length uint64) (payout.BlocksPage, error) {
+	p, err := l.Client.QueryBlocks(ctx, start, length)
+	if err != nil {
+		return payout.BlocksPage{}, toPayoutError(err)
+	}
+	out := payout.BlocksPage{ChainLength: p.ChainLength, FirstBlockIndex: p.FirstBlockIndex, Blocks: make([]payout.Block, len(p.Blocks))}
+	for i, b := range p.Blocks {
+		out.Blocks[i] = payout.Block{Index: b.Index, TimestampNanos: b.TimestampNanos, Op: b.Op, From: b.From, To: b.To,
+			AmountE8s: b.AmountE8s, FeeE8s: b.FeeE8s, Memo: b.Memo, CreatedAtNanos: b.CreatedAtNanos}
+	}
+	return out, nil
+}
+
+// signingFailed is how the signer (connectors/vault.ErrSigning) marks a
+// request it could not sign, hence never sent.
+type signingFailed interface{ SigningFailed() bool }
+
+// toPayoutError sorts a ledger failure: a certified refusal becomes a
+// *payout.Refusal, anything else a *payout.CallError.
+func toPayoutError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *TransferError
+	if errors.As(err, &te) {
+		r := &payout.Refusal{Kind: payout.Other, Err: err}
+		switch te.Kind {
+		case BadFee:
+			r.Kind = payout.BadFee
+		case InsufficientFunds:
+			r.Kind = payout.InsufficientFunds
+		case TooOld:
+			r.Kind = payout.TooOld
+		case CreatedInFuture:
+			r.Kind = payout.CreatedInFuture
+		case TemporarilyUnavailable:
+			r.Kind = payout.TemporarilyUnavailable
+		case Duplicate:
+			r.Kind, r.DuplicateOf = payout.Duplicate, te.DuplicateOf
+		}
+		return r
+	}
+	var sf signingFailed
+	unknown := IsOutcomeUnknown(err)
+	return &payout.CallError{Err: err, Transient: IsTransient(err), OutcomeUnknown: unknown,
+		NotSent: errors.As(err, &sf) && sf.SigningFailed() && !unknown}
+}

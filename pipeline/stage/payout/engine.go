@@ -1,0 +1,873 @@
+package payout
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	rules "github.com/nodeshare/nodeshare/pipeline/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage"
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// Crash points: where the crash hook fires, for the kill -9 tests and the
+// deterministic simulation. In production the hook is nil.
+const (
+	CrashAfterPlan    = "after-plan"    // intents and header durable, nothing signed
+	CrashAfterAttempt = "after-attempt" // a new attempt durable, not yet signed
+	CrashAfterSign    = "after-sign"    // a transfer request signed, not yet sent (fired by the identity wrapper)
+	CrashAfterSend    = "after-send"    // the ledger answered, the result not yet recorded
+	CrashAfterResult  = "after-result"  // one result recorded (mid-batch)
+	PhaseSending      = "sending"       // every check passed; the first signature follows
+)
+
+// Engine is the payout workflow: plan, approve, run (and resume, which is
+// run), status. It is the same code under the CLI, the signer daemon, the
+// demo and the tests; only the ports change.
+type Engine struct {
+	Store    Store
+	Ledger   Ledger
+	Approval rules.Approval
+	Caps     rules.Caps
+	// Concurrency is the number of transfers in flight (default 4).
+	Concurrency int
+	// MaxTries bounds sends of one attempt on transient or unknown
+	// outcomes within a run (default 5); RetryWait is the first backoff
+	// (default 500 ms), doubling with jitter (package retry).
+	MaxTries  int
+	RetryWait time.Duration
+	Log       *slog.Logger
+	Clock     stage.Clock
+	// Crash is the kill-test hook, fired at the Crash* points.
+	Crash stage.Crash
+	// Progress, when set, is told of each settled intent.
+	Progress func(done, total int)
+
+	blocksMu sync.Mutex
+	blocks   blockCache
+	settled  sync.Map // intent id -> result recorded from blocks before sending
+}
+
+// Summary is what a run did.
+type Summary struct {
+	Manifest rules.Manifest
+	Results  map[string]schemas.PayoutResult
+	// Sent counts intents sent in this run (first sends and retries of an
+	// earlier run's sends), Skipped the intents already paid before it.
+	Sent, Skipped int
+	// Reconciled counts intents found paid by reading the ledger's blocks,
+	// NewAttempts the intents given a new created_at_time.
+	Reconciled, NewAttempts int
+	Paid, Pending, Failed   int
+}
+
+// ErrStopRun marks a condition under which no further transfer may be
+// signed in this run (every later one would fail the same way, or the
+// treasury could be overdrawn).
+var ErrStopRun = errors.New("payout run stopped")
+
+func (e *Engine) defaults() {
+	if e.Concurrency <= 0 {
+		e.Concurrency = 4
+	}
+	if e.MaxTries <= 0 {
+		e.MaxTries = 5
+	}
+	if e.RetryWait <= 0 {
+		e.RetryWait = 500 * time.Millisecond
+	}
+	if e.Clock == nil {
+		e.Clock = stage.SystemClock{}
+	}
+	if e.Log == nil {
+		e.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// plan returns the period's manifest, planning and storing it when it does
+// not exist yet (write is false for --dry-run). A stored manifest is
+// returned as stored: re-planning never changes created_at_time, memo or
+// amount of a planned transfer. created reports a new plan.
+func (e *Engine) Plan(ctx context.Context, dao, period string, write bool) (m rules.Manifest, created bool, err error) {
+	e.defaults()
+	ents, err := e.Store.Entitlements(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	if len(ents) == 0 {
+		return m, false, fmt.Errorf("payout %s %s: no entitlements (has the reward been minted and allocated, and has the sink run?)", dao, period)
+	}
+	pools, err := e.Store.PoolPeriods(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	if err := rules.CheckConservation(pools, ents); err != nil {
+		return m, false, fmt.Errorf("payout %s %s: %w", dao, period, err)
+	}
+	h, intents, err := e.storedPlan(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	switch {
+	case h != nil:
+		if m, err = rules.FromStored(*h, intents); err != nil {
+			return m, false, err
+		}
+		return m, false, nil
+	case len(intents) > 0:
+		// Intents without a header: a plan from before headers (v1), or a
+		// plan interrupted between its intents and its header.
+		if m, err = rules.FromIntents(dao, period, intents); err == nil {
+			return m, false, nil
+		}
+		again, perr := rules.PlanWithInputs(dao, period, ents, pools, intents[0].CreatedAtNanos)
+		if perr != nil {
+			return m, false, perr
+		}
+		if again.SHA256 != intents[0].ManifestSHA256 {
+			return m, false, fmt.Errorf("payout %s %s: stored intents carry manifest %s but the entitlements now plan to %s: stop and investigate", dao, period, intents[0].ManifestSHA256, again.SHA256)
+		}
+		m = again
+	default:
+		if m, err = rules.PlanWithInputs(dao, period, ents, pools, uint64(e.Clock.Now().UnixNano())); err != nil {
+			return m, false, err
+		}
+	}
+	if !write {
+		return m, true, nil
+	}
+	if err := e.Store.SavePlan(ctx, m.Header(), m.Intents); err != nil {
+		return m, false, fmt.Errorf("payout %s %s: store the plan (nothing signed; plan again): %w", dao, period, err)
+	}
+	e.Log.Info("payout planned", "dao", dao, "period", period, "manifest_sha256", m.SHA256, "intents", len(m.Intents),
+		"total_amount_e8s", m.TotalAmountE8s, "total_fee_e8s", m.TotalFeeE8s)
+	e.Crash.At(CrashAfterPlan)
+	return m, true, nil
+}
+
+// approve records approver's approval of the period's stored manifest,
+// which must have the hash the approver saw.
+func (e *Engine) Approve(ctx context.Context, dao, period, sha, approver string) (bool, []string, error) {
+	e.defaults()
+	if !e.Approval.Member(approver) {
+		return false, nil, fmt.Errorf("approve: %q is not in the approver set %v", approver, e.Approval.Approvers)
+	}
+	m, found, err := e.Stored(ctx, dao, period)
+	if err != nil {
+		return false, nil, err
+	}
+	if !found {
+		return false, nil, fmt.Errorf("approve %s %s: no manifest planned (run nodeshare payout plan first)", dao, period)
+	}
+	if m.SHA256 != sha {
+		return false, nil, fmt.Errorf("approve %s %s: the stored manifest is %s, not %s: review the plan again", dao, period, m.SHA256, sha)
+	}
+	a := schemas.PayoutApproval{DAO: dao, Period: period, ManifestSHA256: sha, Approver: approver, ApprovedAt: e.Clock.Now().UTC().Format(time.RFC3339)}
+	if err := e.Store.SaveApproval(ctx, a); err != nil {
+		return false, nil, err
+	}
+	aps, err := e.Store.Approvals(ctx, sha)
+	if err != nil {
+		return false, nil, err
+	}
+	ok, who := e.Approval.Approved(sha, aps)
+	return ok, who, nil
+}
+
+// stored loads the period's stored manifest: a v2 plan (header and
+// intents) or a v1 plan from before headers (intents only). found is false
+// when nothing is planned.
+func (e *Engine) Stored(ctx context.Context, dao, period string) (m rules.Manifest, found bool, err error) {
+	h, intents, err := e.storedPlan(ctx, dao, period)
+	if err != nil {
+		return m, false, err
+	}
+	switch {
+	case h != nil:
+		m, err = rules.FromStored(*h, intents)
+	case len(intents) > 0:
+		m, err = rules.FromIntents(dao, period, intents)
+	default:
+		return m, false, nil
+	}
+	return m, err == nil, err
+}
+
+// storedPlan reads the period's stored manifest header (nil when there is
+// none) and its intents.
+func (e *Engine) storedPlan(ctx context.Context, dao, period string) (*schemas.PayoutManifest, []schemas.PayoutIntent, error) {
+	h, err := e.Store.Manifest(ctx, dao, period)
+	if err != nil {
+		return nil, nil, err
+	}
+	intents, err := e.Store.Intents(ctx, dao, period)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, intents, nil
+}
+
+// RunOptions select what a run accepts.
+type RunOptions struct {
+	// ExpectSHA256, when set, must equal the stored manifest's hash.
+	ExpectSHA256 string
+}
+
+// run pays every unpaid intent of a planned and approved period, or
+// settles it from the ledger's blocks. It is also resume: the same steps
+// are safe at any point after a crash.
+func (e *Engine) Run(ctx context.Context, dao, period string, opt RunOptions) (Summary, error) {
+	e.defaults()
+	var sum Summary
+	h, err := e.Store.Manifest(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	intents, err := e.Store.Intents(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	var m rules.Manifest
+	switch {
+	case h != nil:
+		m, err = rules.FromStored(*h, intents)
+	case len(intents) > 0:
+		m, err = rules.FromIntents(dao, period, intents)
+	default:
+		return sum, fmt.Errorf("payout %s %s: no manifest planned: run nodeshare payout plan, then approve", dao, period)
+	}
+	if err != nil {
+		return sum, err
+	}
+	sum.Manifest = m
+	if opt.ExpectSHA256 != "" && opt.ExpectSHA256 != m.SHA256 {
+		return sum, fmt.Errorf("payout %s %s: the stored manifest is %s, not the %s given: nothing signed", dao, period, m.SHA256, opt.ExpectSHA256)
+	}
+	// The entitlements must still plan to exactly this manifest.
+	ents, err := e.Store.Entitlements(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	pools, err := e.Store.PoolPeriods(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	if err := rules.CheckConservation(pools, ents); err != nil {
+		return sum, fmt.Errorf("payout %s %s: %w: nothing signed", dao, period, err)
+	}
+	var again rules.Manifest
+	if h != nil {
+		again, err = rules.PlanWithInputs(dao, period, ents, pools, m.CreatedAtNanos)
+	} else {
+		again, err = rules.Plan(dao, period, ents, m.Intents[0].CreatedAtNanos)
+	}
+	if err != nil {
+		return sum, err
+	}
+	if again.SHA256 != m.SHA256 {
+		return sum, fmt.Errorf("payout %s %s: entitlements changed since the manifest %s was planned (they now plan to %s): nothing signed, stop and investigate", dao, period, m.SHA256, again.SHA256)
+	}
+	aps, err := e.Store.Approvals(ctx, m.SHA256)
+	if err != nil {
+		return sum, err
+	}
+	if ok, who := e.Approval.Approved(m.SHA256, aps); !ok {
+		return sum, fmt.Errorf("payout %s %s: manifest %s is not approved: %d of %d approvals needed (have %v from %v): nothing signed",
+			dao, period, m.SHA256, e.Approval.Threshold, len(e.Approval.Approvers), who, e.Approval.Approvers)
+	}
+
+	results, err := e.Store.Results(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	attempts, err := e.Store.Attempts(ctx, dao, period)
+	if err != nil {
+		return sum, err
+	}
+	sum.Results = map[string]schemas.PayoutResult{}
+	for k, v := range results {
+		sum.Results[k] = v
+	}
+	var pending []schemas.PayoutIntent
+	var need int64
+	for _, in := range m.Intents {
+		if res, ok := results[in.IntentID]; ok && res.Status == schemas.PayoutPaid {
+			sum.Skipped++
+			continue
+		}
+		pending = append(pending, in)
+		need += in.AmountE8s + in.FeeE8s
+	}
+	if len(pending) == 0 {
+		sum.Paid = len(m.Intents)
+		e.Log.Info("payout: every intent already paid", "dao", dao, "period", period, "manifest_sha256", m.SHA256)
+		return sum, nil
+	}
+	if err := rules.CheckManifest(m, ents, pools, pending, e.Caps); err != nil {
+		return sum, fmt.Errorf("%w: nothing signed", err)
+	}
+	// The ledger's fee must still be the planned fee: a transfer with
+	// another fee is refused (BadFee) and a changed fee changes what every
+	// recipient is owed.
+	fee, err := e.Ledger.Fee(ctx)
+	if err != nil {
+		return sum, fmt.Errorf("payout %s %s: read the ledger fee: %w: nothing signed", dao, period, err)
+	}
+	for _, in := range pending {
+		if uint64(in.FeeE8s) != fee {
+			return sum, fmt.Errorf("payout %s %s: the ledger fee is now %d e8s, intent %s was planned with %d: nothing signed; the period must be re-allocated with the new fee (docs/payouts.md, BadFee)",
+				dao, period, fee, in.IntentID, in.FeeE8s)
+		}
+	}
+	// The treasury must cover every pending amount plus its fee before the
+	// first signature. (An intent sent before but not yet settled may be
+	// paid already; counting it again only makes the check stricter.)
+	bal, err := e.Ledger.TreasuryBalance(ctx)
+	if err != nil {
+		return sum, fmt.Errorf("payout %s %s: treasury balance: %w: nothing signed", dao, period, err)
+	}
+	if bal < uint64(need) {
+		// Some pending intents may already be on the ledger (a reply lost, a
+		// process killed before its result was recorded). Settle those from
+		// the blocks, read-only, before deciding.
+		still, n, err := e.settleFromBlocks(ctx, pending, attempts)
+		if err != nil {
+			return sum, fmt.Errorf("payout %s %s: treasury %s holds %d e8s, the pending transfers need %d: reading the blocks for transfers already made: %w: nothing signed",
+				dao, period, e.Ledger.TreasuryText(), bal, need, err)
+		}
+		sum.Reconciled += n
+		for id, r := range e.settledResults() {
+			sum.Results[id] = r
+		}
+		pending, need = still, 0
+		for _, in := range pending {
+			need += in.AmountE8s + in.FeeE8s
+		}
+	}
+	if bal < uint64(need) {
+		return sum, fmt.Errorf("payout %s %s: treasury %s holds %d e8s, the %d pending transfers need %d e8s with fees: nothing signed",
+			dao, period, e.Ledger.TreasuryText(), bal, len(pending), need)
+	}
+	e.Log.Info("payout run", "dao", dao, "period", period, "manifest_sha256", m.SHA256, "pending", len(pending), "skipped", sum.Skipped, "need_e8s", need, "balance_e8s", bal)
+
+	e.Crash.At(PhaseSending)
+	// Transfers: concurrency workers; a stop condition lets in-flight
+	// transfers finish and signs nothing new.
+	var (
+		mu       sync.Mutex
+		firstErr error
+		stopped  atomic.Bool
+		done     int
+		wg       sync.WaitGroup
+	)
+	work := make(chan schemas.PayoutIntent)
+	for w := 0; w < e.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for in := range work {
+				if stopped.Load() || ctx.Err() != nil {
+					continue // sign nothing new after a stop
+				}
+				out := e.settle(ctx, in, attempts[in.IntentID])
+				mu.Lock()
+				if out.res.IntentID != "" {
+					sum.Results[in.IntentID] = out.res
+				}
+				if out.sent {
+					sum.Sent++
+				}
+				if out.reconciled {
+					sum.Reconciled++
+				}
+				sum.NewAttempts += out.newAttempts
+				if out.err != nil {
+					if firstErr == nil || (errors.Is(out.err, ErrStopRun) && !errors.Is(firstErr, ErrStopRun)) {
+						firstErr = out.err
+					}
+					if errors.Is(out.err, ErrStopRun) || ctx.Err() != nil {
+						stopped.Store(true)
+					}
+				}
+				done++
+				if e.Progress != nil {
+					e.Progress(done, len(pending))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, in := range pending {
+		if stopped.Load() || ctx.Err() != nil {
+			break
+		}
+		work <- in
+	}
+	close(work)
+	wg.Wait()
+	for _, in := range m.Intents {
+		switch sum.Results[in.IntentID].Status {
+		case schemas.PayoutPaid:
+			sum.Paid++
+		case schemas.PayoutFailed:
+			sum.Failed++
+		default:
+			sum.Pending++
+		}
+	}
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr == nil && sum.Paid != len(m.Intents) {
+		firstErr = fmt.Errorf("payout %s %s: %d paid, %d pending, %d failed: run nodeshare payout resume", dao, period, sum.Paid, sum.Pending, sum.Failed)
+	}
+	return sum, firstErr
+}
+
+// settleOutcome is what settling one intent did.
+type settleOutcome struct {
+	res         schemas.PayoutResult
+	sent        bool
+	reconciled  bool
+	newAttempts int
+	err         error
+}
+
+// settle brings one unpaid intent to a verified outcome if it can:
+//
+//   - inside the ledger's 24 h window the current attempt is sent again with
+//     the same memo and created_at_time (the ledger de-duplicates: Ok or
+//     Duplicate{block} both mean paid, each from a verified certificate);
+//   - once the current attempt's window has passed (local clock, or the
+//     ledger's certified TooOld), nothing is resent blindly: the blocks are
+//     read and a matching transfer of any attempt is recorded as paid with
+//     its block; only when the ledger has certified TooOld for the latest
+//     attempt (so no attempt can ever execute again) and the blocks hold
+//     none of them, a new attempt with a new created_at_time is written
+//     durably, and only then signed and sent.
+func (e *Engine) settle(ctx context.Context, in schemas.PayoutIntent, recorded []schemas.PayoutAttempt) (out settleOutcome) {
+	base := schemas.PayoutResult{IntentID: in.IntentID, AmountE8s: in.AmountE8s, Recipient: in.Recipient}
+	record := func(r schemas.PayoutResult) {
+		out.res = r
+		if err := e.Store.SaveResult(ctx, r); err != nil {
+			// Not recorded: the next resume settles it again (the ledger
+			// answers Duplicate, or the blocks show it).
+			out.err = fmt.Errorf("payout: intent %s: record result %s: %w", in.IntentID, r.Status, err)
+			out.res = schemas.PayoutResult{}
+			return
+		}
+		e.Crash.At(CrashAfterResult)
+	}
+	paid := func(block uint64, dup bool, by string) {
+		r := base
+		r.Status, r.BlockIndex, r.Duplicate, r.VerifiedBy = schemas.PayoutPaid, block, dup, by
+		record(r)
+	}
+	unsettled := func(status string, err error) {
+		r := base
+		r.Status, r.Error = status, err.Error()
+		record(r)
+		if out.err == nil {
+			out.err = fmt.Errorf("payout: intent %s to %s: %w", in.IntentID, in.Recipient, err)
+		}
+	}
+	to, err := e.Ledger.AccountID(in.Recipient)
+	if err != nil {
+		unsettled(schemas.PayoutFailed, err)
+		return out
+	}
+	memo, err := hex.DecodeString(in.MemoHex)
+	if err != nil || len(memo) > rules.MaxMemoBytes {
+		unsettled(schemas.PayoutFailed, fmt.Errorf("memo_hex %q is not hex of at most 32 bytes", in.MemoHex))
+		return out
+	}
+	atts, err := rules.Attempts(in, recorded)
+	if err != nil {
+		unsettled(schemas.PayoutPending, fmt.Errorf("%w: %w", err, ErrStopRun))
+		return out
+	}
+	cur := atts[len(atts)-1]
+	nowNanos := uint64(e.Clock.Now().UnixNano())
+	if cur.CreatedAtNanos+rules.DedupWindowNanos < nowNanos {
+		// Past the window by our clock: read the blocks before any send.
+		if b, found, err := e.findPaid(ctx, in, atts, to); err != nil {
+			unsettled(schemas.PayoutPending, fmt.Errorf("reconcile from blocks: %w: %w", err, ErrStopRun))
+			return out
+		} else if found {
+			out.reconciled = true
+			paid(b, false, "blocks")
+			return out
+		}
+		// Not in the blocks: the send below is a probe with the same
+		// created_at_time, harmless either way (the ledger de-duplicates or
+		// certifies TooOld).
+	}
+	tries := 0
+	// send sends the current attempt until its outcome is known. It
+	// returns nil once the outcome is recorded (paid, refused, or left
+	// pending with a stop), and a transient error when the same request
+	// may be sent again (the one retry policy decides when and how often).
+	send := func(ctx context.Context) error {
+		for {
+			tries++
+			req := rules.TransferRequest{To: in.Recipient, AmountE8s: uint64(in.AmountE8s), FeeE8s: uint64(in.FeeE8s), Memo: memo, CreatedAtNanos: cur.CreatedAtNanos}
+			blk, err := e.Ledger.Transfer(ctx, req)
+			out.sent = true
+			e.Crash.At(CrashAfterSend)
+			if err == nil {
+				paid(blk, false, "certificate")
+				return nil
+			}
+			var refused *rules.Refusal
+			if errors.As(err, &refused) {
+				switch refused.Kind {
+				case rules.Duplicate:
+					// Paid before (a lost reply, a crash before the result was
+					// recorded): the certified refusal names the block.
+					paid(refused.DuplicateOf, true, "certificate")
+					return nil
+				case rules.TooOld:
+					// Certified: the ledger's time is past this attempt's
+					// window, so no attempt of this intent can execute any more.
+					if out.newAttempts > 0 {
+						// Even a created_at_time of "now" is too old: the local
+						// clock is more than 24 h behind the ledger's.
+						unsettled(schemas.PayoutPending, fmt.Errorf("the ledger refuses a created_at_time of now as TooOld: the local clock is behind the ledger's by more than 24 h: %w", ErrStopRun))
+						return nil
+					}
+					b, found, ferr := e.findPaid(ctx, in, atts, to)
+					if ferr != nil {
+						unsettled(schemas.PayoutPending, fmt.Errorf("reconcile from blocks after TooOld: %w: %w", ferr, ErrStopRun))
+						return nil
+					}
+					if found {
+						out.reconciled = true
+						paid(b, false, "blocks")
+						return nil
+					}
+					next := rules.Attempt{N: cur.N + 1, CreatedAtNanos: uint64(e.Clock.Now().UnixNano())}
+					if next.CreatedAtNanos <= cur.CreatedAtNanos {
+						next.CreatedAtNanos = cur.CreatedAtNanos + 1
+					}
+					a := schemas.PayoutAttempt{IntentID: in.IntentID, Attempt: next.N, CreatedAtNanos: next.CreatedAtNanos,
+						Reason: fmt.Sprintf("ledger TooOld for created_at_time %d; no matching block among %d attempt(s) up to the ledger tip", cur.CreatedAtNanos, len(atts))}
+					if err := e.Store.SaveAttempt(ctx, in.DAO, in.Period, a); err != nil {
+						// Not durable: never sign it. The next resume starts over.
+						unsettled(schemas.PayoutPending, fmt.Errorf("record attempt %d: %w", next.N, err))
+						return nil
+					}
+					e.Crash.At(CrashAfterAttempt)
+					e.Log.Warn("payout: new attempt after the ledger window", "intent_id", in.IntentID, "attempt", next.N, "created_at_nanos", next.CreatedAtNanos)
+					out.newAttempts++
+					atts = append(atts, next)
+					cur = next
+					continue // sign and send the new attempt now
+				case rules.TemporarilyUnavailable:
+					return err // transient: the same request later
+				case rules.InsufficientFunds, rules.BadFee, rules.CreatedInFuture:
+					// Nothing moved; every later transfer would fail alike.
+					unsettled(schemas.PayoutFailed, fmt.Errorf("%w: %w", err, ErrStopRun))
+					return nil
+				default:
+					unsettled(schemas.PayoutFailed, err)
+					return nil
+				}
+			}
+			var ce *rules.CallError
+			errors.As(err, &ce)
+			switch {
+			case ce != nil && ce.NotSent:
+				// The call itself was never signed, so never sent: nothing
+				// moved. (A failed signature of a read_state poll comes after
+				// the send: outcome unknown, retried.)
+				unsettled(schemas.PayoutPending, fmt.Errorf("not sent, signing failed (Vault sealed, unreachable or the token expired?): %w: %w", err, ErrStopRun))
+				return nil
+			case ce == nil || !(ce.Transient || ce.OutcomeUnknown):
+				// A definitive failure that is not a ledger refusal (e.g. a
+				// non-transient reject): the outcome is still unknown to us if
+				// it may have executed, so never "failed" for an update.
+				unsettled(schemas.PayoutPending, err)
+				return nil
+			}
+			return retry.MarkTransient(err) // same memo and created_at_time: the ledger de-duplicates
+		}
+	}
+	policy := retry.Policy{Tries: e.MaxTries, Initial: e.RetryWait, OnRetry: func(err error, try int, wait time.Duration) {
+		e.Log.Warn("transfer retry", "intent_id", in.IntentID, "attempt", cur.N, "try", try, "wait", wait.String(), "reason", err.Error())
+	}}
+	if err := retry.Do(ctx, policy, send); err != nil {
+		var refused *rules.Refusal
+		switch {
+		case ctx.Err() != nil:
+			unsettled(schemas.PayoutPending, fmt.Errorf("stopped: %w (last error: %v)", ctx.Err(), err))
+		case errors.As(err, &refused) && refused.Kind == rules.TemporarilyUnavailable:
+			unsettled(schemas.PayoutPending, fmt.Errorf("ledger throttling (TemporarilyUnavailable) after %d tries; nothing moved, resume later: %w", tries, err))
+		default:
+			unsettled(schemas.PayoutPending, fmt.Errorf("no verified outcome after %d tries (pending, resume settles it): %w", tries, err))
+		}
+	}
+	return out
+}
+
+// settleFromBlocks records as paid every intent whose transfer is found
+// in the ledger's blocks and returns the others.
+func (e *Engine) settleFromBlocks(ctx context.Context, pending []schemas.PayoutIntent, attempts map[string][]schemas.PayoutAttempt) ([]schemas.PayoutIntent, int, error) {
+	var still []schemas.PayoutIntent
+	n := 0
+	for _, in := range pending {
+		to, err := e.Ledger.AccountID(in.Recipient)
+		if err != nil {
+			return nil, n, err
+		}
+		atts, err := rules.Attempts(in, attempts[in.IntentID])
+		if err != nil {
+			return nil, n, err
+		}
+		b, found, err := e.findPaid(ctx, in, atts, to)
+		if err != nil {
+			return nil, n, err
+		}
+		if !found {
+			still = append(still, in)
+			continue
+		}
+		r := schemas.PayoutResult{IntentID: in.IntentID, AmountE8s: in.AmountE8s, Recipient: in.Recipient, Status: schemas.PayoutPaid, BlockIndex: b, VerifiedBy: "blocks"}
+		if err := e.Store.SaveResult(ctx, r); err != nil {
+			return nil, n, err
+		}
+		e.settled.Store(in.IntentID, r)
+		n++
+	}
+	return still, n, nil
+}
+
+// settledResults returns the results recorded by settleFromBlocks.
+func (e *Engine) settledResults() map[string]schemas.PayoutResult {
+	out := map[string]schemas.PayoutResult{}
+	e.settled.Range(func(k, v any) bool {
+		out[k.(string)] = v.(schemas.PayoutResult)
+		return true
+	})
+	return out
+}
+
+// findPaid searches the ledger's blocks for a transfer that executed one of
+// the intent's attempts. Only blocks at or after the earliest attempt's
+// created_at_time minus the permitted drift can hold one.
+func (e *Engine) findPaid(ctx context.Context, in schemas.PayoutIntent, atts []rules.Attempt, toID [32]byte) (uint64, bool, error) {
+	from, err := e.Ledger.AccountID(e.Ledger.TreasuryText())
+	if err != nil {
+		return 0, false, err
+	}
+	minT := atts[0].CreatedAtNanos
+	const drift = uint64(60 * time.Second)
+	if minT > drift {
+		minT -= drift
+	} else {
+		minT = 0
+	}
+	blocks, err := e.blocksSince(ctx, minT)
+	if err != nil {
+		return 0, false, err
+	}
+	found, err := rules.Match(in, atts, from, toID, blocks)
+	if err != nil {
+		return 0, false, err
+	}
+	switch len(found) {
+	case 0:
+		return 0, false, nil
+	case 1:
+		return found[0].Index, true, nil
+	}
+	idx := make([]uint64, len(found))
+	for i, b := range found {
+		idx[i] = b.Index
+	}
+	return 0, false, fmt.Errorf("intent %s is in %d blocks %v: paid more than once, stop and investigate", in.IntentID, len(found), idx)
+}
+
+// blockCache keeps the blocks read during one engine's life: blocks from
+// index start on, contiguous.
+type blockCache struct {
+	start  uint64
+	blocks []rules.Block
+	loaded bool
+}
+
+// blocksSince returns every block whose timestamp is at or after tsNanos, up
+// to the ledger's current tip. Blocks already read are cached for the
+// engine's life (blocks never change).
+func (e *Engine) blocksSince(ctx context.Context, tsNanos uint64) ([]rules.Block, error) {
+	e.blocksMu.Lock()
+	defer e.blocksMu.Unlock()
+	tip, err := e.Ledger.QueryBlocks(ctx, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	first := tip.FirstBlockIndex
+	if first > 0 {
+		// Blocks below first are in archive canisters, which this reader
+		// cannot read: the search is complete only if the oldest block the
+		// ledger still holds is older than tsNanos.
+		p, err := e.Ledger.QueryBlocks(ctx, first, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(p.Blocks) == 0 || p.Blocks[0].TimestampNanos >= tsNanos {
+			return nil, fmt.Errorf("blocks before %d are archived and may hold the transfer; archive reading is not supported yet: settle by hand (docs/payouts.md)", first)
+		}
+	}
+	// The first block with timestamp >= tsNanos (block times never
+	// decrease): binary search on a long chain, a whole read of a short one.
+	lo, hi := first, tip.ChainLength
+	if hi-lo <= 4000 {
+		hi = lo
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		p, err := e.Ledger.QueryBlocks(ctx, mid, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(p.Blocks) == 0 {
+			return nil, fmt.Errorf("query_blocks(%d, 1) returned no block below the chain length %d", mid, p.ChainLength)
+		}
+		if p.Blocks[0].TimestampNanos >= tsNanos {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	c := &e.blocks
+	if !c.loaded || lo < c.start {
+		c.start, c.blocks, c.loaded = lo, nil, true
+	}
+	if next := c.start + uint64(len(c.blocks)); next < tip.ChainLength {
+		raw, err := e.blocksRange(ctx, next, tip.ChainLength)
+		if err != nil {
+			return nil, err
+		}
+		c.blocks = append(c.blocks, raw...)
+	}
+	var out []rules.Block
+	for _, b := range c.blocks[lo-c.start:] {
+		if b.TimestampNanos >= tsNanos {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) blocksRange(ctx context.Context, start, end uint64) ([]rules.Block, error) {
+	var out []rules.Block
+	for start < end {
+		page, err := e.Ledger.QueryBlocks(ctx, start, min(end-start, 2000))
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Blocks) == 0 {
+			break
+		}
+		out = append(out, page.Blocks...)
+		start += uint64(len(page.Blocks))
+	}
+	if start < end {
+		return nil, fmt.Errorf("query_blocks stopped at %d before %d", start, end)
+	}
+	return out, nil
+}
+
+// Status is the progress of one period's rules.
+type Status struct {
+	Manifest                            rules.Manifest
+	Approved                            bool
+	Approvers                           []string
+	Paid, Pending, Failed               int
+	PaidE8s, PendingE8s, FailedE8s      int64
+	Attempts                            int
+	FailedReasons                       map[string]string
+	ResultsByID                         map[string]schemas.PayoutResult
+	AllPaid                             bool
+	Planned                             bool
+	LatestCreatedAt, EarliestPendingAge time.Duration
+}
+
+// status reads the period's progress.
+func (e *Engine) Status(ctx context.Context, dao, period string) (Status, error) {
+	e.defaults()
+	var st Status
+	h, err := e.Store.Manifest(ctx, dao, period)
+	if err != nil {
+		return st, err
+	}
+	intents, err := e.Store.Intents(ctx, dao, period)
+	if err != nil {
+		return st, err
+	}
+	switch {
+	case h != nil:
+		st.Manifest, err = rules.FromStored(*h, intents)
+	case len(intents) > 0:
+		st.Manifest, err = rules.FromIntents(dao, period, intents)
+	default:
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	st.Planned = true
+	aps, err := e.Store.Approvals(ctx, st.Manifest.SHA256)
+	if err != nil {
+		return st, err
+	}
+	st.Approved, st.Approvers = e.Approval.Approved(st.Manifest.SHA256, aps)
+	res, err := e.Store.Results(ctx, dao, period)
+	if err != nil {
+		return st, err
+	}
+	atts, err := e.Store.Attempts(ctx, dao, period)
+	if err != nil {
+		return st, err
+	}
+	st.ResultsByID = res
+	st.FailedReasons = map[string]string{}
+	for _, in := range st.Manifest.Intents {
+		st.Attempts += len(atts[in.IntentID])
+		r := res[in.IntentID]
+		switch r.Status {
+		case schemas.PayoutPaid:
+			st.Paid++
+			st.PaidE8s += in.AmountE8s
+		case schemas.PayoutFailed:
+			st.Failed++
+			st.FailedE8s += in.AmountE8s
+			st.FailedReasons[in.IntentID] = r.Error
+		default:
+			st.Pending++
+			st.PendingE8s += in.AmountE8s
+			if r.Error != "" {
+				st.FailedReasons[in.IntentID] = r.Error
+			}
+		}
+	}
+	st.AllPaid = st.Paid == len(st.Manifest.Intents)
+	return st, nil
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
