@@ -1,6 +1,0 @@
-//go:build race
-
-package main
-
-// raceEnabled: the race detector slows the simulation about tenfold.
-const raceEnabled = true
