@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,80 +11,37 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/allocation"
 )
 
-const allocateUsage = `usage: nodeshare allocate --in FILE|- [--rules v1] [--explain]
+// allocateCmd is `nodeshare allocate`. The whole output is built in memory
+// and written only after everything succeeded, so a failure never leaves a
+// partial document on stdout. Invalid input exits 1 with the reason on
+// stderr and nothing on stdout; bad flags exit 2.
+type allocateCmd struct {
+	In      string `name:"in" required:"" placeholder:"FILE|-" help:"The input document (docs/allocation-rules.md, \"The nodeshare allocate contract\"); - reads standard input."`
+	Rules   string `name:"rules" default:"v1" help:"The allocation rules version."`
+	Explain bool   `name:"explain" help:"Print a plain-words statement per recipient instead of JSON."`
+}
 
-Computes one pool's period from a JSON input (docs/ALLOCATION_RULES.md, "The
-nodeshare allocate contract") and prints one JSON object with the payouts and
-their manifest_sha256. Nothing is paid.
-
-Flags:
-  --in FILE|-   the input document; "-" reads standard input (required)
-  --rules NAME  the allocation rules version (default v1, the version this
-                contract describes; known: %s)
-  --explain     print a plain-words statement per recipient instead of JSON
-
-Invalid input exits 1 with the reason on stderr and nothing on stdout; bad
-flags exit 2. See docs/allocation.md for the documented choices.
-`
-
-// allocateConfig is the parsed command line of `nodeshare allocate`.
+// allocateConfig is what allocate reads.
 type allocateConfig struct {
 	In      string
 	Rules   string
 	Explain bool
 }
 
-func (c allocateConfig) Validate() error {
-	if c.In == "" {
-		return errors.New("--in is required (a file name, or - for standard input)")
-	}
-	if c.Rules == "" {
-		return errors.New("--rules must name a rules version")
+func (c *allocateCmd) Validate() error {
+	if _, err := allocation.Lookup(c.Rules); err != nil {
+		return fmt.Errorf("--rules: %w (known: %s)", err, strings.Join(allocation.Versions(), ", "))
 	}
 	return nil
 }
 
-// runAllocate is `nodeshare allocate`. The whole output is built in memory
-// and written only after everything succeeded, so a failure never leaves a
-// partial document on stdout.
-func runAllocate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var cfg allocateConfig
-	fs := flag.NewFlagSet("allocate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&cfg.In, "in", "", "input file or -")
-	fs.StringVar(&cfg.Rules, "rules", "v1", "rules version")
-	fs.BoolVar(&cfg.Explain, "explain", false, "explain instead of JSON")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, allocateUsage, strings.Join(allocation.Versions(), ", "))
-			return 0
-		}
-		fmt.Fprintf(stderr, "nodeshare allocate: %v (run nodeshare allocate --help)\n", err)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "nodeshare allocate: unexpected argument %q (run nodeshare allocate --help)\n", fs.Arg(0))
-		return 2
-	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintf(stderr, "nodeshare allocate: %v (run nodeshare allocate --help)\n", err)
-		return 2
-	}
-	if _, err := allocation.Lookup(cfg.Rules); err != nil {
-		fmt.Fprintf(stderr, "nodeshare allocate: --rules: %v\n", err)
-		return 2
-	}
-
-	out, err := allocate(ctx, cfg, stdin)
+func (c *allocateCmd) Run(e env) error {
+	out, err := allocate(e.ctx, allocateConfig{In: c.In, Rules: c.Rules, Explain: c.Explain}, e.stdin)
 	if err != nil {
-		fmt.Fprintf(stderr, "nodeshare allocate: %v\n", err)
-		return 1
+		return err
 	}
-	if _, err := stdout.Write(out); err != nil {
-		fmt.Fprintf(stderr, "nodeshare allocate: writing output: %v\n", err)
-		return 1
-	}
-	return 0
+	_, err = e.stdout.Write(out)
+	return err
 }
 
 func allocate(ctx context.Context, cfg allocateConfig, stdin io.Reader) ([]byte, error) {

@@ -30,7 +30,7 @@ const allocateInput = `{
 func runAlloc(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := runAllocate(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	code := dispatch(context.Background(), append([]string{"allocate"}, args...), strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -127,7 +127,7 @@ func TestAllocateCLIInvalidInput(t *testing.T) {
 
 func TestAllocateCLIFlags(t *testing.T) {
 	code, out, _ := runAlloc(t, "", "--help")
-	if code != 0 || !strings.Contains(out, "--in FILE|-") || !strings.Contains(out, "--explain") {
+	if code != 0 || !strings.Contains(out, "--in=FILE|-") || !strings.Contains(out, "--explain") {
 		t.Fatalf("--help: exit %d\n%s", code, out)
 	}
 	for _, args := range [][]string{{}, {"--in", "-", "--rules", "v9"}, {"--in", "-", "extra"}, {"--bogus"}} {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,47 +37,42 @@ type demoResult struct {
 	ReportPath string
 }
 
-func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg config
-	groups := []string{"kafka", "clickhouse", "vault", "ic", "local"}
-	cfg.register(fs, groups...)
-	dao := fs.String("dao", "demo-dao", "DAO name; every account of the demo is derived from it")
-	rewardAt := fs.String("reward-time", "2026-11-01T06:00:00Z", "timestamp of the demo's NNS reward (one reward is one period)")
-	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	logLevel := fs.String("log-level", "warn", "log level on stderr: debug, info, warn or error")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: nodeshare demo [flags]\n\nRuns one month end to end on the local stack (eval \"$(ops/stack env)\" first):\npools and contributions and one NNS reward into Kafka, the entitlement processor, the ClickHouse sink,\nand a payout run signed by the Vault transit key against the IC simulator's ledger. Running it twice pays nobody twice.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	if err := cfg.validate(groups...); err != nil {
-		fmt.Fprintf(stderr, "demo: %v\n", err)
-		return 2
-	}
-	at, err := time.Parse(time.RFC3339, *rewardAt)
-	if err != nil {
-		fmt.Fprintf(stderr, "demo: reward-time must be RFC 3339, got %q\n", *rewardAt)
-		return 2
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+// demoCmd runs one month end to end on the local stack (eval "$(ops/stack
+// env)" first): pools and contributions and one NNS reward into Kafka, the
+// entitlement processor, the ClickHouse sink, and a payout run signed by
+// the Vault transit key against the IC simulator's ledger. Running it twice
+// pays nobody twice.
+type demoCmd struct {
+	kafkaFlags
+	clickhouseFlags
+	vaultFlags
+	icFlags
+	localFlags
+	DAO        string        `name:"dao" default:"demo-dao" help:"DAO name; every account of the demo is derived from it."`
+	RewardTime time.Time     `name:"reward-time" default:"2026-11-01T06:00:00Z" help:"Timestamp of the demo's NNS reward, RFC 3339 (one reward is one period)."`
+	Timeout    time.Duration `name:"timeout" default:"5m" help:"Give up after this long."`
+	LogLevel   string        `name:"log-level" default:"warn" enum:"debug,info,warn,error" help:"Log level on stderr."`
+}
+
+func (c *demoCmd) Validate() error {
+	cfg := services(nil, nil, &c.vaultFlags, nil, nil, nil)
+	return validateAll(c.kafkaFlags, c.clickhouseFlags, c.icFlags, &cfg.Vault)
+}
+
+func (c *demoCmd) Run(e env) error {
+	ctx, cancel := context.WithTimeout(e.ctx, c.Timeout)
 	defer cancel()
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "demo: log-level must be debug, info, warn or error, got %q\n", *logLevel)
-		return 2
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return usageError("--log-level: %v", err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	res, err := demo(ctx, cfg, *dao, at, log)
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	res, err := demo(ctx, services(&c.kafkaFlags, &c.clickhouseFlags, &c.vaultFlags, &c.icFlags, &c.localFlags, nil), c.DAO, c.RewardTime, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "demo: %v\n", err)
-		return 1
+		return err
 	}
-	printDemoSummary(stdout, res)
-	return 0
+	printDemoSummary(e.stdout, res)
+	return nil
 }
 
 // demo runs the whole path and returns what it did.

@@ -1,55 +1,105 @@
 // Command nodeshare runs the money side of crowdfunded Internet Computer nodes.
 //
-// main.go only wires: it picks the subcommand and hands it its arguments and
-// standard streams. Each subcommand lives in its own file and parses its own
-// flags (with NODESHARE_* environment fallbacks, see config.go).
+// The package only wires: flags and environment are parsed by
+// github.com/alecthomas/kong into one struct per command (groups shared in
+// config.go, strict: a value that does not parse is an error naming the
+// flag or the NODESHARE_* variable, never a silent default), each group
+// validates itself, and the command builds the connectors and runs a stage
+// of pipeline/stage. Business logic and SQL live elsewhere.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"sort"
 	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
 )
 
-// command is one subcommand. run returns the process exit code.
-type command struct {
-	summary string
-	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
+// version is set at build time (-ldflags "-X main.version=..."); the build
+// information fills it otherwise.
+var version = ""
+
+func versionString() string {
+	v := version
+	if v == "" {
+		v = "dev"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					v = s.Value
+				}
+			}
+		}
+	}
+	return "nodeshare " + v
 }
 
-func commands() map[string]command {
-	return map[string]command{
-		"allocate": {"compute one pool's period from a JSON input (ALLOCATION_RULES v1)", runAllocate},
-		"demo":     {"run the end-to-end demo on the local stack", runDemo},
-		"migrate":  {"apply the ClickHouse audit-trail migrations", runMigrate},
-		"payout":   {"plan, approve, run, status and resume a period's payout (docs/payouts.md)", runPayout},
-		"signer":   {"daemon: on a cron schedule, pay every minted, allocated, approved, unpaid period", runSigner},
-		"process":  {"run the entitlement processor (Kafka consumer group)", runProcess},
-		"sink":     {"store every topic in the ClickHouse audit trail", runSink},
-		"audit":    {"audit verify: check the hash chains and recompute every decision from raw rows", runAudit},
-		"connect":  {"poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact", runConnect},
-	}
+// cli is every command. Each command's struct holds its flags (with their
+// NODESHARE_* variables) and a Run method.
+type cli struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
+	Allocate allocateCmd `cmd:"" help:"Compute one pool's period from a JSON input (docs/allocation-rules.md)."`
+	Pools    poolsCmd    `cmd:"" help:"Pool lifecycle: replay facts against a pool's terms (docs/pool-rules.md)."`
+	Connect  legacyCmd   `cmd:"" passthrough:"" help:"Poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact."`
+	Process  legacyCmd   `cmd:"" passthrough:"" help:"Run the entitlement processor (Kafka consumer group)."`
+	Sink     legacyCmd   `cmd:"" passthrough:"" help:"Store every topic in the ClickHouse audit trail."`
+	Payout   payoutCmd   `cmd:"" help:"Plan, approve, run, status and resume a period's payout (docs/payouts.md)."`
+	Signer   signerCmd   `cmd:"" help:"Daemon: on a cron schedule, pay every minted, allocated, approved, unpaid period."`
+	Audit    legacyCmd   `cmd:"" passthrough:"" help:"audit verify: check the hash chains and recompute every decision from raw rows."`
+	Migrate  legacyCmd   `cmd:"" passthrough:"" help:"Apply the ClickHouse audit-trail migrations."`
+	Demo     demoCmd     `cmd:"" help:"Run the end-to-end demo on the local stack."`
 }
 
-// defaultGCPercent is the garbage collector's target when GOGC is not set.
-// nodeshare's heaps are small next to any machine's memory, and its hot
-// paths (the payout run, the processor, the sink) allocate per record:
-// collecting at 200% instead of Go's 100% halves the collector's work for
-// a little more heap. Measured on 2 cores: the 10k payout benchmark went
-// from 77% to 86% of the raw signing rate. GOGC in the environment wins.
-// It is set in init, so the test binary (and its benchmarks) runs the same
-// way as the command.
-const defaultGCPercent = 200
+// env is what every Run receives: the process's context and streams.
+type env struct {
+	ctx            context.Context
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
 
-func init() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
+// exitCode ends a command with a code other than 1 (2: bad usage).
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit %d", int(c)) }
+
+// usageError is bad usage found after parsing (exit 2).
+func usageError(format string, a ...any) error {
+	return &codedError{code: 2, err: fmt.Errorf(format, a...)}
+}
+
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
+// kongExit carries kong's exit (after --help or --version) out of Parse.
+type kongExit int
+
+// legacyCmd hands its arguments to a subcommand that parses its own flags.
+type legacyCmd struct {
+	Args []string `arg:"" optional:"" passthrough:""`
+}
+
+func (l *legacyCmd) Run(kctx *kong.Context, e env) error {
+	run := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) int{
+		"connect": runConnect, "process": runProcess, "sink": runSink, "audit": runAudit, "migrate": runMigrate,
+	}[kctx.Selected().Name]
+	if code := run(e.ctx, l.Args, e.stdin, e.stdout, e.stderr); code != 0 {
+		return exitCode(code)
 	}
+	return nil
 }
 
 func main() {
@@ -59,32 +109,53 @@ func main() {
 	os.Exit(code)
 }
 
-func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout, cmds)
-		if len(args) == 0 {
-			return 2
+// dispatch parses args, runs the selected command and returns the exit
+// code: 0 done, 1 failed, 2 bad usage (the message names the flag or the
+// variable).
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	var c cli
+	defer func() {
+		if r := recover(); r != nil {
+			k, ok := r.(kongExit)
+			if !ok {
+				panic(r)
+			}
+			code = int(k)
 		}
-		return 0
+	}()
+	parser, err := kong.New(&c, kong.Name("nodeshare"),
+		kong.Description("nodeshare runs the money side of crowdfunded Internet Computer nodes. Every flag has a NODESHARE_* environment variable (shown in brackets); secrets come from the environment only."),
+		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) }),
+		kong.Vars{"version": versionString(), "default_schedule": signer.DefaultSchedule}, kong.UsageOnError(), kong.ConfigureHelp(kong.HelpOptions{Compact: true}))
+	if err != nil {
+		fmt.Fprintf(stderr, "nodeshare: %v\n", err)
+		return 1
 	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "nodeshare: unknown command %q (run nodeshare --help)\n", args[0])
+	if len(args) == 0 {
+		// The usage, then exit 2: a command is required.
+		func() {
+			defer func() { _ = recover() }()
+			_, _ = parser.Parse([]string{"--help"})
+		}()
 		return 2
 	}
-	return c.run(ctx, args[1:], stdin, stdout, stderr)
-}
-
-func usage(w io.Writer, cmds map[string]command) {
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "nodeshare: %v\n", err)
+		return 2
 	}
-	sort.Strings(names)
-	fmt.Fprintln(w, "usage: nodeshare <command> [flags]   (nodeshare <command> --help for its flags)")
-	fmt.Fprintln(w)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	err = kctx.Run(env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr})
+	var ec exitCode
+	var ce *codedError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ec):
+		return int(ec)
+	case errors.As(err, &ce):
+		fmt.Fprintf(stderr, "nodeshare %s: %v\n", kctx.Command(), ce.err)
+		return ce.code
 	}
+	fmt.Fprintf(stderr, "nodeshare %s: %v\n", kctx.Command(), err)
+	return 1
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,8 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -27,175 +25,188 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-const payoutUsage = `usage: nodeshare payout <plan|approve|run|status|resume> [flags]
-
-  plan     build the period's manifest from its entitlements and store it once (--dry-run: print only)
-  approve  record one approver's approval of a manifest hash (m-of-n approver set)
-  run      check everything, then sign and send every unpaid transfer of an approved manifest
-  status   paid / pending / failed counts and amounts of a period
-  resume   continue an interrupted run; past the ledger's 24 h window it reads the blocks first
-
-Each takes --help. The operator's runbook is docs/payouts.md.
-`
-
-func runPayout(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, payoutUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	sub := args[0]
-	switch sub {
-	case "plan", "approve", "run", "status", "resume":
-	default:
-		fmt.Fprintf(stderr, "payout: unknown subcommand %q\n\n%s", sub, payoutUsage)
-		return 2
-	}
-	return payoutSub(ctx, sub, args[1:], stdout, stderr)
+// payoutCmd is `nodeshare payout`: the operator's runbook is
+// docs/payouts.md.
+type payoutCmd struct {
+	Plan    payoutPlanCmd    `cmd:"" help:"Build the period's manifest from its entitlements and store it once (--dry-run: print only)."`
+	Approve payoutApproveCmd `cmd:"" help:"Record one approver's approval of a manifest hash (m-of-n approver set)."`
+	Run     payoutRunCmd     `cmd:"" help:"Check everything, then sign and send every unpaid transfer of an approved manifest."`
+	Status  payoutStatusCmd  `cmd:"" help:"Paid / pending / failed counts and amounts of a period."`
+	Resume  payoutResumeCmd  `cmd:"" help:"Continue an interrupted run; past the ledger's 24 h window it reads the blocks first."`
 }
 
-// payoutFlags is everything the payout subcommands read.
-type payoutFlags struct {
-	cfg         config
-	signer      signerConfig
-	dao         string
-	period      string
-	approvers   string
-	threshold   int
-	manifest    string
-	approver    string
-	dryRun      bool
-	maxRun      int64
-	maxRecip    int64
-	concurrency int
-	timeout     time.Duration
-	jsonOut     bool
+// payoutBase is what every payout subcommand reads.
+type payoutBase struct {
+	kafkaFlags
+	clickhouseFlags
+	localFlags
+	daoPeriodFlags
+	Timeout time.Duration `name:"timeout" default:"30m" help:"Give up after this long (a stopped run is resumed safely)."`
 }
 
-func envInt(name string, def int64) int64 {
-	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
-		return v
-	}
-	return def
+// Validate checks every group (kong calls it after parsing).
+func (b *payoutBase) Validate() error {
+	return validateAll(b.kafkaFlags, b.clickhouseFlags, b.daoPeriodFlags)
 }
 
-func (f *payoutFlags) approval() rules.Approval {
-	var names []string
-	for _, n := range strings.Split(f.approvers, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
-	}
-	return rules.Approval{Approvers: names, Threshold: f.threshold}
-}
-
-func (f *payoutFlags) caps() rules.Caps {
-	return rules.Caps{MaxRunE8s: f.maxRun, MaxRecipientE8s: f.maxRecip}
-}
-
-var payoutHelp = map[string]string{
-	"plan": `Builds the manifest of one DAO period from its entitlements in ClickHouse: every transfer
-(recipient, amount, fee, memo = intent id, created_at_time = plan time), totals, rules version,
-input hashes (the pool periods' manifest hashes) and the manifest hash. The first plan is written
-(intents to dao.payout-intents.v1 and ClickHouse); planning again prints the stored manifest.
---dry-run prints without writing.`,
-	"approve": `Records that --approver approves --manifest (the hash printed by plan) for the period. The
-approver must be in --approvers; run needs --threshold distinct approvals of exactly that hash.`,
-	"run": `Pays an approved manifest. Before the first signature: the manifest still equals the one the
-entitlements plan to, it is approved, conservation holds, every recipient is a sponsor or the
-hoster of its pool, the caps hold, the ledger fee is the planned fee and the treasury covers
-every pending amount plus fees. Any failure stops with the reason and nothing signed.
-Exit 0 when every intent is paid; 1 otherwise (see status, then resume).`,
-	"status": `Prints the period's manifest hash, approvals and paid / pending / failed counts and amounts.`,
-	"resume": `Continues a run (same checks, same safety): intents inside the ledger's 24 h window are resent
-with their memo and created_at_time (the ledger de-duplicates); past the window the ledger blocks
-are read first, a matching transfer is recorded as paid with its block, and only an intent the
-ledger proves absent (certified TooOld, no matching block) gets a new created_at_time, recorded
-as a new attempt before it is signed.`,
-}
-
-func payoutSub(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) int {
-	var f payoutFlags
-	fs := flag.NewFlagSet("payout "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	groups := []string{"kafka", "clickhouse", "local"}
-	needsLedger := sub == "run" || sub == "resume"
-	if needsLedger {
-		groups = append(groups, "vault", "ic")
-	}
-	f.cfg.register(fs, groups...)
-	if needsLedger {
-		f.signer.register(fs, &f.cfg)
-	}
-	fs.StringVar(&f.dao, "dao", envOr("NODESHARE_DAO", ""), "DAO name (NODESHARE_DAO)")
-	fs.StringVar(&f.period, "period", envOr("NODESHARE_PERIOD", ""), "period, as in the entitlements, e.g. 2026-11-01T06:00:00Z (NODESHARE_PERIOD)")
-	fs.StringVar(&f.approvers, "approvers", envOr("NODESHARE_PAYOUT_APPROVERS", ""), "approver set, comma separated (NODESHARE_PAYOUT_APPROVERS)")
-	fs.IntVar(&f.threshold, "threshold", int(envInt("NODESHARE_PAYOUT_THRESHOLD", 0)), "approvals needed out of the set (NODESHARE_PAYOUT_THRESHOLD)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long (a stopped run is resumed safely)")
-	switch sub {
-	case "plan":
-		fs.BoolVar(&f.dryRun, "dry-run", false, "print the manifest without writing anything")
-	case "approve":
-		fs.StringVar(&f.manifest, "manifest", "", "manifest hash being approved (from nodeshare payout plan)")
-		fs.StringVar(&f.approver, "approver", envOr("NODESHARE_PAYOUT_APPROVER", ""), "who approves (NODESHARE_PAYOUT_APPROVER)")
-	case "run", "resume":
-		fs.StringVar(&f.manifest, "manifest", "", "refuse unless the stored manifest has this hash")
-		fs.Int64Var(&f.maxRun, "max-run-e8s", envInt("NODESHARE_PAYOUT_MAX_RUN_E8S", 0), "refuse a run moving more than this (amounts + fees); 0 = no cap (NODESHARE_PAYOUT_MAX_RUN_E8S)")
-		fs.Int64Var(&f.maxRecip, "max-recipient-e8s", envInt("NODESHARE_PAYOUT_MAX_RECIPIENT_E8S", 0), "refuse a manifest paying one recipient more than this; 0 = no cap (NODESHARE_PAYOUT_MAX_RECIPIENT_E8S)")
-		fs.IntVar(&f.concurrency, "concurrency", int(envInt("NODESHARE_PAYOUT_CONCURRENCY", 4)), "transfers in flight (NODESHARE_PAYOUT_CONCURRENCY)")
-	case "status":
-		fs.BoolVar(&f.jsonOut, "json", false, "print JSON")
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: nodeshare payout %s [flags]\n\n%s\n\nflags:\n", sub, payoutHelp[sub])
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	var errs []error
-	if err := f.cfg.validate(groups...); err != nil {
-		errs = append(errs, err)
-	}
-	if f.dao == "" || f.period == "" {
-		errs = append(errs, errors.New("--dao and --period are required (NODESHARE_DAO, NODESHARE_PERIOD)"))
-	}
-	if sub != "plan" {
-		if err := f.approval().Validate(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if sub == "approve" && (f.manifest == "" || f.approver == "") {
-		errs = append(errs, errors.New("approve needs --manifest and --approver"))
-	}
-	if needsLedger {
-		if err := f.signer.validate(); err != nil {
-			errs = append(errs, err)
-		}
-		if f.concurrency < 1 || f.concurrency > 64 {
-			errs = append(errs, fmt.Errorf("concurrency must be in [1, 64], got %d", f.concurrency))
-		}
-		if f.maxRun < 0 || f.maxRecip < 0 {
-			errs = append(errs, errors.New("caps must be >= 0"))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintf(stderr, "payout %s: %v\n", sub, err)
-		return 2
-	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	code, err := payoutExec(ctx, sub, f, stdout, stderr, log)
+func (b *payoutBase) engine(e env, approval rules.Approval, caps rules.Caps, concurrency int) (*payout.Engine, func(), stage.Crash, *atomic.Bool, context.Context, error) {
+	ctx, cancel := context.WithTimeout(e.ctx, b.Timeout)
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	store, closeStore, err := openPayoutStore(ctx, services(&b.kafkaFlags, &b.clickhouseFlags, nil, nil, &b.localFlags, nil))
 	if err != nil {
-		fmt.Fprintf(stderr, "payout %s: %v\n", sub, err)
+		cancel()
+		return nil, nil, nil, nil, nil, err
 	}
-	return code
+	crash, armed := armedCrash(crashFromEnv())
+	eng := &payout.Engine{Store: store, Approval: approval, Caps: caps, Concurrency: concurrency, Log: log, Crash: crash}
+	return eng, func() { closeStore(); cancel() }, crash, armed, ctx, nil
+}
+
+type payoutPlanCmd struct {
+	payoutBase
+	DryRun bool `name:"dry-run" help:"Print the manifest without writing anything."`
+}
+
+// Run builds the manifest of one DAO period from its entitlements in
+// ClickHouse: every transfer (recipient, amount, fee, memo = intent id,
+// created_at_time = plan time), totals, rules version, input hashes and
+// the manifest hash. The first plan is written; planning again prints the
+// stored manifest.
+func (c *payoutPlanCmd) Run(e env) error {
+	eng, done, _, _, ctx, err := c.engine(e, rules.Approval{}, rules.Caps{}, 1)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, created, err := eng.Plan(ctx, c.DAO, c.Period, !c.DryRun)
+	if err != nil {
+		return err
+	}
+	return printManifest(e.stdout, m, created && !c.DryRun, c.DryRun)
+}
+
+func (c *payoutPlanCmd) Validate() error { return c.payoutBase.Validate() }
+
+type payoutApproveCmd struct {
+	payoutBase
+	approvalFlags
+	Manifest string `name:"manifest" required:"" help:"Manifest hash being approved (from nodeshare payout plan)."`
+	Approver string `name:"approver" env:"NODESHARE_PAYOUT_APPROVER" required:"" help:"Who approves (must be in --approvers)."`
+}
+
+func (c *payoutApproveCmd) Validate() error {
+	return validateAll(&c.payoutBase, c.approvalFlags)
+}
+
+// Run records that --approver approves --manifest for the period; run
+// needs --threshold distinct approvals of exactly that hash.
+func (c *payoutApproveCmd) Run(e env) error {
+	eng, done, _, _, ctx, err := c.engine(e, c.approval(), rules.Caps{}, 1)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ok, who, err := eng.Approve(ctx, c.DAO, c.Period, c.Manifest, c.Approver)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "manifest %s approved by %s; approvals %v: %d of %d needed, approved=%v\n", c.Manifest, c.Approver, who, c.Threshold, len(eng.Approval.Approvers), ok)
+	return nil
+}
+
+type payoutStatusCmd struct {
+	payoutBase
+	approvalFlags
+	JSON bool `name:"json" help:"Print JSON."`
+}
+
+func (c *payoutStatusCmd) Validate() error {
+	return validateAll(&c.payoutBase, c.approvalFlags)
+}
+
+// Run prints the period's manifest hash, approvals and paid / pending /
+// failed counts and amounts.
+func (c *payoutStatusCmd) Run(e env) error {
+	eng, done, _, _, ctx, err := c.engine(e, c.approval(), rules.Caps{}, 1)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := eng.Status(ctx, c.DAO, c.Period)
+	if err != nil {
+		return err
+	}
+	printStatus(e.stdout, c.DAO, c.Period, st, c.JSON)
+	return nil
+}
+
+// payoutRunCmd pays an approved manifest. Before the first signature: the
+// manifest still equals the one the entitlements plan to, it is approved,
+// conservation holds, every recipient is a sponsor or the hoster of its
+// pool, the caps hold, the ledger fee is the planned fee and the treasury
+// covers every pending amount plus fees. Any failure stops with the reason
+// and nothing signed. Exit 0 when every intent is paid; 1 otherwise (see
+// status, then resume).
+type payoutRunCmd struct {
+	payoutBase
+	approvalFlags
+	runFlags
+	vaultFlags
+	icFlags
+	signerKeyFlags
+	Manifest string `name:"manifest" help:"Refuse unless the stored manifest has this hash."`
+}
+
+func (c *payoutRunCmd) Validate() error {
+	cfg := services(nil, nil, &c.vaultFlags, nil, nil, &c.signerKeyFlags)
+	return validateAll(&c.payoutBase, c.approvalFlags, c.runFlags, c.icFlags, &cfg.Vault)
+}
+
+func (c *payoutRunCmd) Run(e env) error { return c.pay(e, false) }
+
+// payoutResumeCmd continues a run (same checks, same safety): intents
+// inside the ledger's 24 h window are resent with their memo and
+// created_at_time (the ledger de-duplicates); past the window the blocks
+// are read first, a matching transfer is recorded as paid with its block,
+// and only an intent the ledger proves absent (certified TooOld, no
+// matching block) gets a new created_at_time, recorded as a new attempt
+// before it is signed.
+type payoutResumeCmd struct{ payoutRunCmd }
+
+func (c *payoutResumeCmd) Run(e env) error { return c.pay(e, true) }
+
+func (c *payoutRunCmd) pay(e env, resume bool) error {
+	eng, done, crash, armed, ctx, err := c.engine(e, c.approval(), c.caps(), c.Concurrency)
+	if err != nil {
+		return err
+	}
+	defer done()
+	// One process per DAO at a time.
+	unlock, err := lockPayout(c.LocalDir, c.DAO)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if resume {
+		st, err := eng.Status(ctx, c.DAO, c.Period)
+		if err != nil {
+			return err
+		}
+		if !st.Planned {
+			return fmt.Errorf("%s %s: nothing to resume: no manifest planned", c.DAO, c.Period)
+		}
+	}
+	cfg := services(nil, nil, &c.vaultFlags, &c.icFlags, nil, &c.signerKeyFlags)
+	if eng.Ledger, err = payoutLedger(ctx, cfg, c.signerConfig(), crash, armed, eng.Log); err != nil {
+		return err
+	}
+	if isTerminal(e.stderr) {
+		eng.Progress = progressBar(e.stderr)
+	}
+	sum, runErr := eng.Run(ctx, c.DAO, c.Period, payout.RunOptions{ExpectSHA256: c.Manifest})
+	fmt.Fprintf(e.stdout, "%s %s manifest %s: %d paid (%d before this run), %d pending, %d failed; %d sent, %d settled from blocks, %d new attempts\n",
+		c.DAO, c.Period, sum.Manifest.SHA256, sum.Paid, sum.Skipped, sum.Pending, sum.Failed, sum.Sent, sum.Reconciled, sum.NewAttempts)
+	return runErr
 }
 
 // openPayoutStore connects the payout stage's store: the event log
@@ -216,69 +227,6 @@ func openPayoutStore(ctx context.Context, cfg config) (*payout.DurableStore, fun
 	producer := kafka.NewProducer(brokers)
 	closeAll := func() { producer.Close(); store.Close() }
 	return payout.NewDurableStore(&kafka.Log{Brokers: brokers, Producer: producer}, store, stage.SystemClock{}), closeAll, nil
-}
-
-func payoutExec(ctx context.Context, sub string, f payoutFlags, stdout, stderr io.Writer, log *slog.Logger) (int, error) {
-	store, closeStore, err := openPayoutStore(ctx, f.cfg)
-	if err != nil {
-		return 1, err
-	}
-	defer closeStore()
-	crash, armed := armedCrash(crashFromEnv())
-	eng := &payout.Engine{Store: store, Approval: f.approval(), Caps: f.caps(), Concurrency: f.concurrency, Log: log, Crash: crash}
-	switch sub {
-	case "plan":
-		m, created, err := eng.Plan(ctx, f.dao, f.period, !f.dryRun)
-		if err != nil {
-			return 1, err
-		}
-		if err := printManifest(stdout, m, created && !f.dryRun, f.dryRun); err != nil {
-			return 1, err
-		}
-		return 0, nil
-	case "approve":
-		ok, who, err := eng.Approve(ctx, f.dao, f.period, f.manifest, f.approver)
-		if err != nil {
-			return 1, err
-		}
-		fmt.Fprintf(stdout, "manifest %s approved by %s; approvals %v: %d of %d needed, approved=%v\n", f.manifest, f.approver, who, f.threshold, len(eng.Approval.Approvers), ok)
-		return 0, nil
-	case "status":
-		st, err := eng.Status(ctx, f.dao, f.period)
-		if err != nil {
-			return 1, err
-		}
-		printStatus(stdout, f.dao, f.period, st, f.jsonOut)
-		return 0, nil
-	}
-	// run, resume: one process per DAO at a time.
-	unlock, err := lockPayout(f.cfg.LocalDir, f.dao)
-	if err != nil {
-		return 1, err
-	}
-	defer unlock()
-	if sub == "resume" {
-		st, err := eng.Status(ctx, f.dao, f.period)
-		if err != nil {
-			return 1, err
-		}
-		if !st.Planned {
-			return 1, fmt.Errorf("%s %s: nothing to resume: no manifest planned", f.dao, f.period)
-		}
-	}
-	if eng.Ledger, err = payoutLedger(ctx, f.cfg, f.signer, crash, armed, log); err != nil {
-		return 1, err
-	}
-	if isTerminal(stderr) {
-		eng.Progress = progressBar(stderr)
-	}
-	sum, runErr := eng.Run(ctx, f.dao, f.period, payout.RunOptions{ExpectSHA256: f.manifest})
-	fmt.Fprintf(stdout, "%s %s manifest %s: %d paid (%d before this run), %d pending, %d failed; %d sent, %d settled from blocks, %d new attempts\n",
-		f.dao, f.period, sum.Manifest.SHA256, sum.Paid, sum.Skipped, sum.Pending, sum.Failed, sum.Sent, sum.Reconciled, sum.NewAttempts)
-	if runErr != nil {
-		return 1, runErr
-	}
-	return 0, nil
 }
 
 // manifestJSON is how plan prints a manifest.

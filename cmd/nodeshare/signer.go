@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,87 +14,61 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
 )
 
-const signerHelp = `usage: nodeshare signer [flags]
+// signerCmd runs until stopped (SIGINT/SIGTERM). On the cron schedule it
+// pays, for --dao, every period that is minted and allocated (pool periods
+// in ClickHouse), planned, approved and not yet paid: the same checks and
+// the same exactly-once steps as nodeshare payout run/resume
+// (pipeline/stage/signer). A period that is allocated but not planned is
+// planned (and then waits for its approvals). Passes never overlap; a
+// panic in a pass is logged and the schedule goes on; passes missed while
+// the signer was down are caught up once at start (the last completed
+// slot is kept in <local-dir>/signer-<dao>.slot). Vault: token (renewed
+// when renewable) or AppRole (renewed; logs in again whenever renewal
+// ends); key in transit (default) or KV v2 (--key-mode kv). See
+// docs/payouts.md.
+type signerCmd struct {
+	kafkaFlags
+	clickhouseFlags
+	vaultFlags
+	icFlags
+	localFlags
+	signerKeyFlags
+	approvalFlags
+	runFlags
+	DAO         string        `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO whose periods the signer pays."`
+	Schedule    string        `name:"schedule" env:"NODESHARE_SIGNER_SCHEDULE" default:"${default_schedule}" help:"Cron schedule: 5 fields, a CRON_TZ=<zone> prefix honoured, descriptors like @every 1h allowed."`
+	Once        bool          `name:"once" help:"Run one pass now and exit."`
+	StopTimeout time.Duration `name:"stop-timeout" default:"2m" help:"On shutdown, wait this long for a running pass (it is cancelled; a cancelled run resumes safely)."`
+}
 
-Runs until stopped (SIGINT/SIGTERM). On the cron schedule (--schedule, 5 fields, CRON_TZ=<zone>
-prefix honoured, descriptors like @every 1h allowed) it pays, for --dao, every period that is
-minted and allocated (pool periods in ClickHouse), planned, approved and not yet paid: the same
-checks and the same exactly-once steps as nodeshare payout run/resume. A period that is allocated
-but not planned is planned (and then waits for its approvals). Runs never overlap; a panic in a
-run is logged and the schedule goes on; runs missed while the signer was down are caught up once
-at start (the last completed slot is kept in <local-dir>/signer-<dao>.slot). --once runs one pass
-and exits. Vault: token (renewed when renewable) or AppRole (renewed; logs in again whenever
-renewal ends); key in transit (default) or KV v2 (--key-mode kv). See docs/payouts.md.
-
-flags:
-`
-
-func runSigner(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var f payoutFlags
-	fs := flag.NewFlagSet("signer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	groups := []string{"kafka", "clickhouse", "vault", "ic", "local"}
-	f.cfg.register(fs, groups...)
-	f.signer.register(fs, &f.cfg)
-	fs.StringVar(&f.dao, "dao", envOr("NODESHARE_DAO", ""), "DAO whose periods the signer pays (NODESHARE_DAO)")
-	fs.StringVar(&f.approvers, "approvers", envOr("NODESHARE_PAYOUT_APPROVERS", ""), "approver set, comma separated (NODESHARE_PAYOUT_APPROVERS)")
-	fs.IntVar(&f.threshold, "threshold", int(envInt("NODESHARE_PAYOUT_THRESHOLD", 0)), "approvals needed (NODESHARE_PAYOUT_THRESHOLD)")
-	fs.Int64Var(&f.maxRun, "max-run-e8s", envInt("NODESHARE_PAYOUT_MAX_RUN_E8S", 0), "per-run cap, amounts + fees; 0 = none (NODESHARE_PAYOUT_MAX_RUN_E8S)")
-	fs.Int64Var(&f.maxRecip, "max-recipient-e8s", envInt("NODESHARE_PAYOUT_MAX_RECIPIENT_E8S", 0), "per-recipient cap; 0 = none (NODESHARE_PAYOUT_MAX_RECIPIENT_E8S)")
-	fs.IntVar(&f.concurrency, "concurrency", int(envInt("NODESHARE_PAYOUT_CONCURRENCY", 4)), "transfers in flight (NODESHARE_PAYOUT_CONCURRENCY)")
-	schedule := fs.String("schedule", envOr("NODESHARE_SIGNER_SCHEDULE", signer.DefaultSchedule), "cron schedule (NODESHARE_SIGNER_SCHEDULE)")
-	once := fs.Bool("once", false, "run one pass now and exit")
-	stopTimeout := fs.Duration("stop-timeout", 2*time.Minute, "on shutdown, wait this long for a running pass (it is cancelled; a cancelled run resumes safely)")
-	fs.Usage = func() { fmt.Fprint(stderr, signerHelp); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	var errs []error
-	if err := f.cfg.validate(groups...); err != nil {
-		errs = append(errs, err)
-	}
-	if err := f.signer.validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if f.dao == "" {
-		errs = append(errs, errors.New("--dao is required (NODESHARE_DAO)"))
-	}
-	if err := f.approval().Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	sched, err := signer.ParseSchedule(*schedule)
+func (c *signerCmd) Validate() error {
+	cfg := services(nil, nil, &c.vaultFlags, nil, nil, &c.signerKeyFlags)
+	_, err := signer.ParseSchedule(c.Schedule)
 	if err != nil {
-		errs = append(errs, err)
+		err = fmt.Errorf("--schedule: %w (NODESHARE_SIGNER_SCHEDULE)", err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintf(stderr, "signer: %v\n", err)
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("dao", f.dao)
-	store, closeStore, err := openPayoutStore(ctx, f.cfg)
+	return validateAll(c.kafkaFlags, c.clickhouseFlags, c.icFlags, c.approvalFlags, c.runFlags, &cfg.Vault, errValidator{err})
+}
+
+func (c *signerCmd) Run(e env) error {
+	sched, err := signer.ParseSchedule(c.Schedule)
 	if err != nil {
-		fmt.Fprintf(stderr, "signer: %v\n", err)
-		return 1
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("dao", c.DAO)
+	cfg := services(&c.kafkaFlags, &c.clickhouseFlags, &c.vaultFlags, &c.icFlags, &c.localFlags, &c.signerKeyFlags)
+	store, closeStore, err := openPayoutStore(e.ctx, cfg)
+	if err != nil {
+		return err
 	}
 	defer closeStore()
-	pass := signerPass(ctx, f, store, log)
-	if *once {
-		if err := pass(ctx); err != nil {
-			fmt.Fprintf(stderr, "signer: %v\n", err)
-			return 1
-		}
-		return 0
+	pass := signerPass(e.ctx, c, cfg, store, log)
+	if c.Once {
+		return pass(e.ctx)
 	}
-	d := &signer.Daemon{Spec: *schedule, Schedule: sched, Pass: pass, Slots: fileSlots(filepath.Join(f.cfg.LocalDir, "signer-"+safeName(f.dao)+".slot")),
-		Log: log, StopTimeout: *stopTimeout}
-	if err := d.Run(ctx); err != nil {
-		fmt.Fprintf(stderr, "signer: %v\n", err)
-		return 1
-	}
-	return 0
+	d := &signer.Daemon{Spec: c.Schedule, Schedule: sched, Pass: pass, Slots: fileSlots(filepath.Join(c.LocalDir, "signer-"+safeName(c.DAO)+".slot")),
+		Log: log, StopTimeout: c.StopTimeout}
+	return d.Run(e.ctx)
 }
 
 func safeName(s string) string { return strings.NewReplacer("/", "_", "\x00", "_").Replace(s) }
@@ -107,22 +78,22 @@ func safeName(s string) string { return strings.NewReplacer("/", "_", "\x00", "_
 // opened on first use and kept (the token is kept alive for the daemon's
 // life, daemonCtx), so a signer started while Vault is sealed keeps its
 // schedule and signs once Vault is unsealed.
-func signerPass(daemonCtx context.Context, f payoutFlags, store payout.Store, log *slog.Logger) func(context.Context) error {
+func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payout.Store, log *slog.Logger) func(context.Context) error {
 	crash, armed := armedCrash(crashFromEnv())
-	eng := &payout.Engine{Store: store, Approval: f.approval(), Caps: f.caps(), Concurrency: f.concurrency, Log: log, Crash: crash}
+	eng := &payout.Engine{Store: store, Approval: c.approval(), Caps: c.caps(), Concurrency: c.Concurrency, Log: log, Crash: crash}
 	return func(ctx context.Context) error {
-		unlock, err := lockPayout(f.cfg.LocalDir, f.dao)
+		unlock, err := lockPayout(c.LocalDir, c.DAO)
 		if err != nil {
 			return err
 		}
 		defer unlock()
 		if eng.Ledger == nil {
-			if eng.Ledger, err = payoutLedger(daemonCtx, f.cfg, f.signer, crash, armed, log); err != nil {
+			if eng.Ledger, err = payoutLedger(daemonCtx, cfg, c.signerConfig(), crash, armed, log); err != nil {
 				eng.Ledger = nil
 				return err
 			}
 		}
-		return signer.Pass(ctx, eng, f.dao, log)
+		return signer.Pass(ctx, eng, c.DAO, log)
 	}
 }
 

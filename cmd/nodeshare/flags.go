@@ -1,0 +1,195 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/vault"
+	rules "github.com/nodeshare/nodeshare/pipeline/payout"
+)
+
+// The flag groups commands embed. Each flag's NODESHARE_* variable is its
+// fallback; secrets (tokens, passwords, AppRole ids) are read from the
+// environment only, never flags (flags show up in process listings).
+
+type kafkaFlags struct {
+	KafkaBrokers string `name:"kafka-brokers" env:"NODESHARE_KAFKA_BROKERS" default:"127.0.0.1:19092" help:"Kafka bootstrap brokers, comma separated."`
+}
+
+func (k kafkaFlags) Validate() error {
+	if len(splitList(k.KafkaBrokers)) == 0 {
+		return errors.New("--kafka-brokers is empty (NODESHARE_KAFKA_BROKERS)")
+	}
+	return nil
+}
+
+type clickhouseFlags struct {
+	ClickHouseAddr     string `name:"clickhouse-addr" env:"NODESHARE_CLICKHOUSE_ADDR" default:"127.0.0.1:19000" help:"ClickHouse native host:port."`
+	ClickHouseDatabase string `name:"clickhouse-database" env:"NODESHARE_CLICKHOUSE_DATABASE" default:"nodeshare" help:"ClickHouse database (created when missing)."`
+}
+
+func (c clickhouseFlags) config() clickhouse.Config {
+	return clickhouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase,
+		Username: envOr("NODESHARE_CLICKHOUSE_USER", "default"), Password: os.Getenv("NODESHARE_CLICKHOUSE_PASSWORD")}
+}
+
+func (c clickhouseFlags) Validate() error { return c.config().Validate() }
+
+type vaultFlags struct {
+	VaultAddr         string `name:"vault-addr" env:"NODESHARE_VAULT_ADDR" default:"http://127.0.0.1:18200" help:"Vault/OpenBao address (the token: NODESHARE_VAULT_TOKEN, environment only)."`
+	VaultTransitMount string `name:"vault-transit-mount" env:"NODESHARE_VAULT_TRANSIT_MOUNT" default:"transit" help:"Transit mount."`
+	VaultTransitKey   string `name:"vault-transit-key" env:"NODESHARE_VAULT_TRANSIT_KEY" default:"nodeshare-treasury" help:"Transit Ed25519 key of the DAO treasury."`
+}
+
+func (v vaultFlags) config() vault.Config {
+	return vault.Config{Addr: v.VaultAddr, Token: os.Getenv("NODESHARE_VAULT_TOKEN"), TransitMount: v.VaultTransitMount, TransitKey: v.VaultTransitKey}
+}
+
+
+type icFlags struct {
+	ICURL          string `name:"ic-url" env:"NODESHARE_IC_URL" default:"http://127.0.0.1:18080" help:"IC HTTP endpoint (mainnet: https://icp-api.io)."`
+	ICFetchRootKey bool   `name:"ic-fetch-root-key" env:"NODESHARE_IC_FETCH_ROOT_KEY" default:"true" negatable:"" help:"Trust the root key the replica reports: the local simulator only, never mainnet."`
+}
+
+func (i icFlags) Validate() error {
+	if !strings.HasPrefix(i.ICURL, "http://") && !strings.HasPrefix(i.ICURL, "https://") {
+		return fmt.Errorf("--ic-url must be an http(s) URL, got %q (NODESHARE_IC_URL)", i.ICURL)
+	}
+	return nil
+}
+
+type localFlags struct {
+	LocalDir string `name:"local-dir" env:"NODESHARE_LOCAL_DIR" default:".local" help:"Folder for reports, locks and the signer's state."`
+}
+
+// signerKeyFlags is how the treasury key is reached: Vault auth and key mode.
+type signerKeyFlags struct {
+	KeyMode           string `name:"key-mode" env:"NODESHARE_SIGNER_KEY_MODE" default:"transit" enum:"transit,kv" help:"Treasury key: transit (the Ed25519 key stays in Vault) or kv (a PEM key read from KV v2)."`
+	VaultKVMount      string `name:"vault-kv-mount" env:"NODESHARE_VAULT_KV_MOUNT" default:"secret" help:"KV v2 mount for --key-mode kv."`
+	VaultKVPath       string `name:"vault-kv-path" env:"NODESHARE_VAULT_KV_PATH" default:"nodeshare/signer-key" help:"KV v2 path of the PEM key (field \"pem\")."`
+	VaultAuth         string `name:"vault-auth" env:"NODESHARE_VAULT_AUTH" default:"token" enum:"token,approle" help:"Vault auth: token (NODESHARE_VAULT_TOKEN) or approle (NODESHARE_VAULT_ROLE_ID, NODESHARE_VAULT_SECRET_ID)."`
+	VaultAppRoleMount string `name:"vault-approle-mount" env:"NODESHARE_VAULT_APPROLE_MOUNT" default:"approle" help:"AppRole auth mount."`
+}
+
+func (s signerKeyFlags) signerConfig() signerConfig {
+	return signerConfig{KeyMode: s.KeyMode, KVMount: s.VaultKVMount, KVPath: s.VaultKVPath}
+}
+
+// periodRe is a period's form: the UTC day of the NNS reward event
+// (pipeline/entitle PeriodOf).
+var periodRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+
+// daoPeriodFlags name one DAO period.
+type daoPeriodFlags struct {
+	DAO    string `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO name."`
+	Period string `name:"period" env:"NODESHARE_PERIOD" required:"" placeholder:"YYYY-MM-DD" help:"Period: the UTC day of the NNS reward event, as in the entitlements (e.g. 2026-11-01)."`
+}
+
+func (d daoPeriodFlags) Validate() error {
+	if !periodRe.MatchString(d.Period) {
+		return fmt.Errorf("--period must be YYYY-MM-DD (the UTC day of the NNS reward), got %q (NODESHARE_PERIOD)", d.Period)
+	}
+	if _, err := time.Parse("2006-01-02", d.Period); err != nil {
+		return fmt.Errorf("--period %q is not a calendar day (NODESHARE_PERIOD)", d.Period)
+	}
+	return nil
+}
+
+// approvalFlags are the m-of-n approver set.
+type approvalFlags struct {
+	Approvers string `name:"approvers" env:"NODESHARE_PAYOUT_APPROVERS" help:"Approver set, comma separated."`
+	Threshold int    `name:"threshold" env:"NODESHARE_PAYOUT_THRESHOLD" help:"Approvals needed out of the set."`
+}
+
+func (a approvalFlags) approval() rules.Approval {
+	return rules.Approval{Approvers: splitList(a.Approvers), Threshold: a.Threshold}
+}
+
+func (a approvalFlags) Validate() error {
+	if err := a.approval().Validate(); err != nil {
+		return fmt.Errorf("%w (--approvers/NODESHARE_PAYOUT_APPROVERS, --threshold/NODESHARE_PAYOUT_THRESHOLD)", err)
+	}
+	return nil
+}
+
+// runFlags bound a payout run.
+type runFlags struct {
+	MaxRunE8s       int64 `name:"max-run-e8s" env:"NODESHARE_PAYOUT_MAX_RUN_E8S" default:"0" help:"Refuse a run moving more than this (amounts + fees); 0 = no cap."`
+	MaxRecipientE8s int64 `name:"max-recipient-e8s" env:"NODESHARE_PAYOUT_MAX_RECIPIENT_E8S" default:"0" help:"Refuse a manifest paying one recipient more than this; 0 = no cap."`
+	Concurrency     int   `name:"concurrency" env:"NODESHARE_PAYOUT_CONCURRENCY" default:"4" help:"Transfers in flight (1..64)."`
+}
+
+func (r runFlags) Validate() error {
+	var errs []error
+	if r.Concurrency < 1 || r.Concurrency > 64 {
+		errs = append(errs, fmt.Errorf("--concurrency must be in [1, 64], got %d (NODESHARE_PAYOUT_CONCURRENCY)", r.Concurrency))
+	}
+	if r.MaxRunE8s < 0 {
+		errs = append(errs, fmt.Errorf("--max-run-e8s must be >= 0, got %d (NODESHARE_PAYOUT_MAX_RUN_E8S)", r.MaxRunE8s))
+	}
+	if r.MaxRecipientE8s < 0 {
+		errs = append(errs, fmt.Errorf("--max-recipient-e8s must be >= 0, got %d (NODESHARE_PAYOUT_MAX_RECIPIENT_E8S)", r.MaxRecipientE8s))
+	}
+	return errors.Join(errs...)
+}
+
+func (r runFlags) caps() rules.Caps {
+	return rules.Caps{MaxRunE8s: r.MaxRunE8s, MaxRecipientE8s: r.MaxRecipientE8s}
+}
+
+// services is the one config the connectors are built from (config.go),
+// filled from the groups a command embeds.
+func services(k *kafkaFlags, c *clickhouseFlags, v *vaultFlags, i *icFlags, l *localFlags, s *signerKeyFlags) config {
+	var cfg config
+	if k != nil {
+		cfg.KafkaBrokers = k.KafkaBrokers
+	}
+	if c != nil {
+		cfg.ClickHouse = c.config()
+	}
+	if v != nil {
+		cfg.Vault = v.config()
+		if s != nil {
+			cfg.Vault.Auth, cfg.Vault.AppRoleMount = s.VaultAuth, s.VaultAppRoleMount
+			cfg.Vault.RoleID, cfg.Vault.SecretID = os.Getenv("NODESHARE_VAULT_ROLE_ID"), os.Getenv("NODESHARE_VAULT_SECRET_ID")
+		}
+	}
+	if i != nil {
+		cfg.ICURL, cfg.ICFetchRootKey = i.ICURL, i.ICFetchRootKey
+	}
+	if l != nil {
+		cfg.LocalDir = l.LocalDir
+	}
+	return cfg
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// validateAll validates each group and joins the errors.
+func validateAll(vs ...interface{ Validate() error }) error {
+	var errs []error
+	for _, v := range vs {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// errValidator turns an error found while validating into a Validate.
+type errValidator struct{ err error }
+
+func (e errValidator) Validate() error { return e.err }
