@@ -18,40 +18,33 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/dashboard"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/pipeline/rates"
+	"github.com/nodeshare/nodeshare/pipeline/stage/connect"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// connectConfig is `nodeshare connect`'s configuration (docs/connectors.md).
+// connectConfig is `nodeshare connect`'s configuration (docs/connectors.md):
+// the services, how to reach the IC and the dashboard, and the stage's own
+// settings.
 type connectConfig struct {
 	config
-	Interval time.Duration
-	Once     bool
-	// SinceSeconds is where the reward history starts on the first poll.
-	SinceSeconds uint64
+	Stage        connect.Config
 	Identity     string // anonymous | pem | vault
 	IdentityPEM  string
 	DashboardURL string // "off" disables the dashboard
-	Tolerance    dashboard.Tolerance
-	NRCProviders []string // empty: every provider
 	NRCOff       bool
-	// NRCRecentDays also polls the NRC for the last N complete days.
-	NRCRecentDays int
+	// IngressExpiry is the IC requests' expiry and the oldest certificate
+	// accepted.
 	IngressExpiry time.Duration
-	CallTimeout   time.Duration
-	Attempts      int
-	// TopicPrefix isolates a run's topics (tests); empty in production.
-	TopicPrefix string
 }
-
-func (c connectConfig) topic(name string) string { return c.TopicPrefix + name }
 
 func (c *connectConfig) validate() error {
 	var errs []error
 	if err := c.config.validate("kafka", "ic"); err != nil {
 		errs = append(errs, err)
 	}
-	if !c.Once && c.Interval < time.Second {
-		errs = append(errs, fmt.Errorf("interval must be >= 1s, got %s (NODESHARE_CONNECT_INTERVAL)", c.Interval))
+	if err := c.Stage.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Identity {
 	case "anonymous":
@@ -71,14 +64,8 @@ func (c *connectConfig) validate() error {
 			errs = append(errs, fmt.Errorf("dashboard-url must be an http(s) URL or off, got %q (NODESHARE_DASHBOARD_URL)", c.DashboardURL))
 		}
 	}
-	if c.Tolerance.MaxDiffBps < 0 || c.Tolerance.MaxSkew < 0 {
-		errs = append(errs, errors.New("rate-tolerance-bps and rate-max-skew must be >= 0"))
-	}
 	if c.IngressExpiry <= 0 || c.IngressExpiry > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("ingress-expiry must be in (0, 5m], got %s", c.IngressExpiry))
-	}
-	if c.CallTimeout <= 0 || c.Attempts < 1 || c.NRCRecentDays < 0 {
-		errs = append(errs, errors.New("call-timeout must be > 0, attempts >= 1, nrc-recent-days >= 0"))
 	}
 	if c.ICFetchRootKey && isMainnet(c.ICURL) {
 		errs = append(errs, fmt.Errorf("ic-fetch-root-key must be false for mainnet %s: the compiled-in root key is used (NODESHARE_IC_FETCH_ROOT_KEY=false)", c.ICURL))
@@ -131,22 +118,23 @@ func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cc connectConfig
+	st := &cc.Stage
 	cc.register(fs, "kafka", "ic", "vault")
-	fs.DurationVar(&cc.Interval, "interval", connectEnvDuration("NODESHARE_CONNECT_INTERVAL", 10*time.Minute), "time between polls (NODESHARE_CONNECT_INTERVAL)")
-	fs.BoolVar(&cc.Once, "once", false, "poll once, publish, and exit (exit 1 if any source failed)")
+	fs.DurationVar(&st.Interval, "interval", connectEnvDuration("NODESHARE_CONNECT_INTERVAL", 10*time.Minute), "time between polls (NODESHARE_CONNECT_INTERVAL)")
+	fs.BoolVar(&st.Once, "once", false, "poll once, publish, and exit (exit 1 if any source failed)")
 	since := fs.Int64("since-seconds", int64(connectEnvInt("NODESHARE_CONNECT_SINCE_SECONDS", 0)), "first poll: reward history starts at this Unix time (NODESHARE_CONNECT_SINCE_SECONDS)")
 	fs.StringVar(&cc.Identity, "identity", envOr("NODESHARE_IC_IDENTITY", "anonymous"), "IC identity: anonymous, pem (--identity-pem) or vault (transit key) (NODESHARE_IC_IDENTITY)")
 	fs.StringVar(&cc.IdentityPEM, "identity-pem", os.Getenv("NODESHARE_IC_IDENTITY_PEM"), "Ed25519 PEM file for --identity pem, development only (NODESHARE_IC_IDENTITY_PEM)")
 	dash := fs.String("dashboard-url", os.Getenv("NODESHARE_DASHBOARD_URL"), "dashboard API root, or off (default: the public API for mainnet, the simulator's /dashboard/api/v3 otherwise) (NODESHARE_DASHBOARD_URL)")
-	fs.Int64Var(&cc.Tolerance.MaxDiffBps, "rate-tolerance-bps", int64(connectEnvInt("NODESHARE_RATE_TOLERANCE_BPS", int(dashboard.DefaultTolerance.MaxDiffBps))), "alarm when the dashboard rate differs from the CMC's by more than this many basis points (NODESHARE_RATE_TOLERANCE_BPS)")
-	fs.DurationVar(&cc.Tolerance.MaxSkew, "rate-max-skew", connectEnvDuration("NODESHARE_RATE_MAX_SKEW", dashboard.DefaultTolerance.MaxSkew), "compare rates only when their timestamps are this close (NODESHARE_RATE_MAX_SKEW)")
+	fs.Int64Var(&st.Tolerance.MaxDiffBps, "rate-tolerance-bps", int64(connectEnvInt("NODESHARE_RATE_TOLERANCE_BPS", int(rates.DefaultTolerance.MaxDiffBps))), "alarm when the dashboard rate differs from the CMC's by more than this many basis points (NODESHARE_RATE_TOLERANCE_BPS)")
+	fs.DurationVar(&st.Tolerance.MaxSkew, "rate-max-skew", connectEnvDuration("NODESHARE_RATE_MAX_SKEW", rates.DefaultTolerance.MaxSkew), "compare rates only when their timestamps are this close (NODESHARE_RATE_MAX_SKEW)")
 	nrcProviders := fs.String("nrc-providers", os.Getenv("NODESHARE_NRC_PROVIDERS"), "node provider principals whose per-node NRC data is published, comma separated; empty = all (NODESHARE_NRC_PROVIDERS)")
 	fs.BoolVar(&cc.NRCOff, "nrc-off", os.Getenv("NODESHARE_NRC_OFF") == "true", "do not poll the Node Rewards Canister (NODESHARE_NRC_OFF)")
-	fs.IntVar(&cc.NRCRecentDays, "nrc-recent-days", connectEnvInt("NODESHARE_NRC_RECENT_DAYS", 2), "also poll the NRC for the last N complete UTC days (NODESHARE_NRC_RECENT_DAYS)")
+	fs.IntVar(&st.NRCRecentDays, "nrc-recent-days", connectEnvInt("NODESHARE_NRC_RECENT_DAYS", 2), "also poll the NRC for the last N complete UTC days (NODESHARE_NRC_RECENT_DAYS)")
 	fs.DurationVar(&cc.IngressExpiry, "ingress-expiry", connectEnvDuration("NODESHARE_IC_INGRESS_EXPIRY", 5*time.Minute), "request expiry and maximum certificate age, at most 5m (NODESHARE_IC_INGRESS_EXPIRY)")
-	fs.DurationVar(&cc.CallTimeout, "call-timeout", connectEnvDuration("NODESHARE_IC_CALL_TIMEOUT", time.Minute), "timeout of one IC or dashboard call (NODESHARE_IC_CALL_TIMEOUT)")
-	fs.IntVar(&cc.Attempts, "attempts", connectEnvInt("NODESHARE_CONNECT_ATTEMPTS", 4), "tries per call for transient failures, with doubling backoff (NODESHARE_CONNECT_ATTEMPTS)")
-	fs.StringVar(&cc.TopicPrefix, "topic-prefix", os.Getenv("NODESHARE_TOPIC_PREFIX"), "prefix of every topic written (tests only) (NODESHARE_TOPIC_PREFIX)")
+	fs.DurationVar(&st.CallTimeout, "call-timeout", connectEnvDuration("NODESHARE_IC_CALL_TIMEOUT", time.Minute), "timeout of one IC or dashboard call (NODESHARE_IC_CALL_TIMEOUT)")
+	fs.IntVar(&st.Attempts, "attempts", connectEnvInt("NODESHARE_CONNECT_ATTEMPTS", 4), "tries per call for transient failures, with doubling backoff (NODESHARE_CONNECT_ATTEMPTS)")
+	fs.StringVar(&st.TopicPrefix, "topic-prefix", os.Getenv("NODESHARE_TOPIC_PREFIX"), "prefix of every topic written (tests only) (NODESHARE_TOPIC_PREFIX)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nodeshare connect [flags]\n\nPolls NNS Governance (node-provider rewards), the CMC (certified ICP/XDR spot and 30-day average),\nthe Node Rewards Canister (per-node daily rewards and period weights) and the public dashboard\n(rates, cross-checked against the CMC), and publishes every new fact to Kafka once, under a\ndeterministic key, with provenance. See docs/connectors.md.\n\nflags:")
 		fs.PrintDefaults()
@@ -161,14 +149,14 @@ func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintf(stderr, "connect: since-seconds must be >= 0, got %d\n", *since)
 		return 2
 	}
-	cc.SinceSeconds = uint64(*since)
+	st.SinceSeconds = uint64(*since)
 	cc.DashboardURL = *dash
 	if cc.DashboardURL == "" {
 		cc.DashboardURL = defaultDashboardURL(cc.ICURL)
 	}
 	for _, p := range strings.Split(*nrcProviders, ",") {
 		if p = strings.TrimSpace(p); p != "" {
-			cc.NRCProviders = append(cc.NRCProviders, p)
+			st.NRCProviders = append(st.NRCProviders, p)
 		}
 	}
 	if err := cc.validate(); err != nil {
@@ -176,16 +164,22 @@ func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	st.Logger = log
 	// Ends the Vault token keep-alive (identity vault) when connect returns.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c, err := newConnector(ctx, cc, log)
+	ports, closePorts, err := connectPorts(ctx, cc, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "connect: %v\n", err)
 		return 1
 	}
-	defer c.close()
-	if err := c.run(ctx); err != nil {
+	defer closePorts()
+	c, err := connect.New(cc.Stage, ports)
+	if err != nil {
+		fmt.Fprintf(stderr, "connect: %v\n", err)
+		return 1
+	}
+	if err := c.Run(ctx); err != nil {
 		fmt.Fprintf(stderr, "connect: %v\n", err)
 		return 1
 	}
@@ -211,83 +205,49 @@ func connectIdentity(ctx context.Context, cc connectConfig, log *slog.Logger) (i
 	return new(identity.AnonymousIdentity), nil
 }
 
-// connector polls the IC sources and publishes new facts.
-type connector struct {
-	cc      connectConfig
-	ic      *ic.Client
-	dash    *dashboard.Client // nil: dashboard off
-	brokers []string
-	prod    *kafka.Producer
-	log     *slog.Logger
-	now     func() time.Time
-	// newestReward is the newest Governance reward timestamp published or
-	// seen; 0 before the first poll.
-	newestReward uint64
-	polled       bool
-}
-
-func newConnector(ctx context.Context, cc connectConfig, log *slog.Logger) (*connector, error) {
+// connectPorts builds the connect stage's ports: the IC client (signing
+// with the configured identity) for Governance, the CMC and the NRC, the
+// dashboard client, and the event log, after creating the stage's topics.
+// closePorts releases the Kafka producer.
+func connectPorts(ctx context.Context, cc connectConfig, log *slog.Logger) (p connect.Ports, closePorts func(), err error) {
 	id, err := connectIdentity(ctx, cc, log)
 	if err != nil {
-		return nil, err
+		return p, nil, err
 	}
 	icc, err := ic.New(ic.Config{URL: cc.ICURL, Identity: id, FetchRootKey: cc.ICFetchRootKey, IngressExpiry: cc.IngressExpiry, Logger: log})
 	if err != nil {
-		return nil, err
+		return p, nil, err
 	}
-	c := &connector{cc: cc, ic: icc, brokers: cc.brokers(), log: log, now: time.Now}
+	src := ic.ConnectSource{Client: icc}
+	p.Governance, p.CMC = src, src
+	if !cc.NRCOff {
+		p.NRC = src
+	}
 	if cc.DashboardURL != "off" {
-		if c.dash, err = dashboard.New(dashboard.Config{BaseURL: cc.DashboardURL, RequestTimeout: cc.CallTimeout, MaxAttempts: cc.Attempts, Logger: log}); err != nil {
-			return nil, err
+		dc, err := dashboard.New(dashboard.Config{BaseURL: cc.DashboardURL, RequestTimeout: cc.Stage.CallTimeout, MaxAttempts: cc.Stage.Attempts, Logger: log})
+		if err != nil {
+			return p, nil, err
 		}
+		p.Dashboard = dashboard.ConnectSource{Client: dc}
+	}
+	brokers := cc.brokers()
+	want := map[string]bool{}
+	for _, t := range connect.Topics() {
+		want[t] = true
 	}
 	var topics []schemas.TopicSpec
 	for _, t := range schemas.Topics() {
-		switch t.Name {
-		case schemas.TopicNodeRewards, schemas.TopicRates, schemas.TopicNodeDailyRewards, schemas.TopicNodePeriodWeights, schemas.TopicSourceAlarms:
-			t.Name = cc.topic(t.Name)
+		if want[t.Name] {
+			t.Name = cc.Stage.TopicPrefix + t.Name
 			topics = append(topics, t)
 		}
 	}
-	if err := kafka.EnsureTopics(ctx, c.brokers, topics, 1); err != nil {
-		return nil, err
+	if err := kafka.EnsureTopics(ctx, brokers, topics, 1); err != nil {
+		return p, nil, err
 	}
-	c.prod = kafka.NewProducer(c.brokers)
+	prod := kafka.NewProducer(brokers)
+	p.Log = &kafka.Log{Brokers: brokers, Producer: prod}
 	log.Info("connector started", "ic_url", cc.ICURL, "sender", icc.Sender().String(), "identity", cc.Identity, "dashboard_url", cc.DashboardURL,
-		"interval", cc.Interval.String(), "once", cc.Once, "topic_prefix", cc.TopicPrefix)
-	return c, nil
-}
-
-func (c *connector) close() {
-	if c.prod != nil {
-		_ = c.prod.Close()
-	}
-}
-
-// run polls once (--once) or on every tick until ctx ends. A failed poll is
-// logged and retried at the next tick; facts from the sources that answered
-// are published anyway.
-func (c *connector) run(ctx context.Context) error {
-	for {
-		st, err := c.poll(ctx)
-		lvl := slog.LevelInfo
-		if err != nil {
-			lvl = slog.LevelError
-		}
-		attrs := []any{"published", st.published, "already_present", st.present, "conflicts", st.conflicts, "nrc_days_queried", st.nrcQueried, "nrc_days_missing", st.nrcMissing, "alarms", st.alarms}
-		if err != nil {
-			attrs = append(attrs, "error", err.Error())
-		}
-		c.log.Log(ctx, lvl, "poll done", attrs...)
-		if c.cc.Once {
-			return err
-		}
-		t := time.NewTimer(c.cc.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
+		"interval", cc.Stage.Interval.String(), "once", cc.Stage.Once, "topic_prefix", cc.Stage.TopicPrefix)
+	return p, func() { _ = prod.Close() }, nil
 }

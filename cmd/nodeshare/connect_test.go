@@ -126,20 +126,58 @@ func assertOnce(t *testing.T, topic string, counts map[string]int, want []string
 	}
 }
 
-func TestConnectPublishesEachFactOnce(t *testing.T) {
-	e := newConnectEnv(t, connectScenario())
+// TestConnectEndToEnd runs `nodeshare connect` as wired in connect.go on
+// the real services: the IC simulator (Governance, CMC, NRC, dashboard),
+// Kafka and, for the signing identity, Vault. The stage's logic is tested
+// through its ports in pipeline/stage/connect; this guards the wiring:
+// every source reaches its topic exactly once, with provenance, across
+// processes, identities, the service loop, a retried transient reject and
+// a dashboard outage.
+func TestConnectEndToEnd(t *testing.T) {
+	sc := connectScenario()
+	// The dashboard disagrees with the certified spot rate: one alarm.
+	sc.Dashboard = &icsim.DashboardRates{ValuesAsStrings: true, Spot: &icsim.DashboardPoint{TimestampSeconds: 1_760_000_060, XDRPermyriadPerICP: "40000.5"}}
+	e := newConnectEnv(t, sc)
 	ctx := context.Background()
-	for i := 0; i < 2; i++ {
-		code, stderr := e.run(t, ctx)
+	if os.Getenv("NODESHARE_VAULT_TOKEN") == "" {
+		t.Fatal("NODESHARE_VAULT_TOKEN is unset: run through ops/test or eval \"$(ops/stack env)\"")
+	}
+	// Run 1 signs with a development PEM key. Run 2, a new process, signs
+	// with the Vault transit key (the simulator checks every signature);
+	// its first query is rejected once with SYS_TRANSIENT and retried. The
+	// later runs are anonymous.
+	id, err := identity.NewRandomEd25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := id.ToPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemPath := filepath.Join(t.TempDir(), "id.pem")
+	if err := os.WriteFile(pemPath, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, extra := range [][]string{{"--identity", "pem", "--identity-pem", pemPath}, {"--identity", "vault"}} {
+		if i == 1 {
+			e.sim.SetFaults(icsim.Faults{RejectQueriesNext: 1})
+		}
+		code, stderr := e.run(t, ctx, extra...)
 		if code != 0 {
 			t.Fatalf("poll %d: exit %d\n%s", i+1, code, stderr)
 		}
 		// The first poll reads the NRC for both periods' six days. The
 		// second resumes at period 2, whose weights exist for npA but not
-		// for npB (no nodes in the NRC that period), so it reads period 2's
-		// three days again; period 1 is not read.
-		if want := []string{`"nrc_days_queried":6`, `"nrc_days_queried":3`}[i]; !strings.Contains(stderr, want) {
-			t.Fatalf("poll %d: want %s\n%s", i+1, want, stderr)
+		// for npB, so it reads period 2's three days again.
+		if want := []string{`"nrc_days_queried":6`, `"nrc_days_queried":3`}[i]; !strings.Contains(stderr, want) || !strings.Contains(stderr, "source mismatch") {
+			t.Fatalf("poll %d: want %s and the alarm\n%s", i+1, want, stderr)
+		}
+		if i == 0 && !strings.Contains(stderr, `"sender":"`+id.Sender().String()+`"`) {
+			t.Fatalf("poll 1: not signed by the PEM identity\n%s", stderr)
+		}
+		if i == 1 && (!strings.Contains(stderr, `"identity":"vault"`) || strings.Contains(stderr, `"sender":"2vxsx-fae"`) ||
+			!strings.Contains(stderr, "transient failure, retrying") || !strings.Contains(stderr, "simulated transient query reject")) {
+			t.Fatalf("poll 2: vault identity or retry missing\n%s", stderr)
 		}
 	}
 	npA1, npB1 := fmt.Sprintf("%s/%d", connNPA, connTS1), fmt.Sprintf("%s/%d", connNPB, connTS1)
@@ -147,7 +185,7 @@ func TestConnectPublishesEachFactOnce(t *testing.T) {
 	rewards, renvs := e.records(t, schemas.TopicNodeRewards)
 	assertOnce(t, "rewards", rewards, []string{npA1, npB1, npA2, npB2})
 	rates, rateEnvs := e.records(t, schemas.TopicRates)
-	assertOnce(t, "rates", rates, []string{"cmc/spot/1760000000", "cmc/avg30/1759900000", "dashboard/spot/1760000000", "dashboard/avg30/1759900000"})
+	assertOnce(t, "rates", rates, []string{"cmc/spot/1760000000", "cmc/avg30/1759900000", "dashboard/spot/1760000060", "dashboard/avg30/1759900000"})
 	daily, _ := e.records(t, schemas.TopicNodeDailyRewards)
 	var wantDaily []string
 	for d := 1; d <= 6; d++ {
@@ -159,9 +197,8 @@ func TestConnectPublishesEachFactOnce(t *testing.T) {
 	assertOnce(t, "node daily rewards", daily, wantDaily)
 	weights, wenvs := e.records(t, schemas.TopicNodePeriodWeights)
 	assertOnce(t, "period weights", weights, []string{npA1 + "/" + connNode1, npA1 + "/" + connNode2, npB1 + "/" + connNode3, npA2 + "/" + connNode1, npA2 + "/" + connNode2})
-	if alarms, _ := e.records(t, schemas.TopicSourceAlarms); len(alarms) != 0 {
-		t.Fatalf("agreeing sources raised alarms: %v", alarms)
-	}
+	alarms, aenvs := e.records(t, schemas.TopicSourceAlarms)
+	assertOnce(t, "alarms", alarms, []string{"spot/1760000000/1760000060"})
 
 	// The mapping of a reward and its provenance.
 	var r schemas.NodeReward
@@ -183,25 +220,29 @@ func TestConnectPublishesEachFactOnce(t *testing.T) {
 	if cp.Canister != ic.CMCCanisterID.String() || cp.CertTimeNanos == 0 || cp.Method != "get_icp_xdr_conversion_rate" {
 		t.Fatalf("cmc provenance %+v", cp)
 	}
-	if dp := rateEnvs["dashboard/spot/1760000000"].Provenance; dp.Source != "dashboard" || !strings.Contains(dp.Method, "/icp-xdr-conversion-rates") {
+	if dp := rateEnvs["dashboard/spot/1760000060"].Provenance; dp.Source != "dashboard" || !strings.Contains(dp.Method, "/icp-xdr-conversion-rates") {
 		t.Fatalf("dashboard provenance %+v", dp)
 	}
 	var w schemas.NodePeriodWeight
 	if err := wenvs[npA1+"/"+connNode1].DecodePayload(schemas.TypeNodePeriodWeight, &w); err != nil || w.WeightXDRPermyriad != 30_000 || w.Days != 3 || w.RewardEventID != npA1 {
 		t.Fatalf("weight %+v %v", w, err)
 	}
+	var a schemas.SourceMismatch
+	// |40000.5 - 36000| / 36000 = 1111.25 bps > 100.
+	if err := aenvs["spot/1760000000/1760000060"].DecodePayload(schemas.TypeSourceMismatch, &a); err != nil || a.DashboardXDRPermyriadPerICP != "40000.5" || a.DiffBps != "1111.25" {
+		t.Fatalf("alarm %+v %v", a, err)
+	}
 
-	// A new reward event: the next run (resuming from the topic) publishes
-	// only its facts; everything else still has exactly one record per key.
-	sc := connectScenario()
-	sc.Rewards = sc.Rewards[:1]
-	sc.Rewards[0].TimestampSeconds, sc.Rewards[0].StartDate, sc.Rewards[0].EndDate = connTS3, date(2025, 9, 7), date(2025, 9, 9)
-	sc.NodeProviders, sc.NodeDailyRewards = nil, nil
-	if err := e.sim.ApplyScenario(sc); err != nil {
+	// A new reward event: the service (two or more polls one second apart,
+	// the later ones through get_most_recent_monthly_node_provider_rewards)
+	// publishes only its facts; everything else keeps one record per key.
+	next := connectScenario()
+	next.Rewards = next.Rewards[:1]
+	next.Rewards[0].TimestampSeconds, next.Rewards[0].StartDate, next.Rewards[0].EndDate = connTS3, date(2025, 9, 7), date(2025, 9, 9)
+	next.NodeProviders, next.NodeDailyRewards = nil, nil
+	if err := e.sim.ApplyScenario(next); err != nil {
 		t.Fatal(err)
 	}
-	// The continuous mode: two or more polls one second apart, the later
-	// ones through get_most_recent_monthly_node_provider_rewards.
 	loopCtx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancel()
 	var out, errb bytes.Buffer
@@ -215,78 +256,21 @@ func TestConnectPublishesEachFactOnce(t *testing.T) {
 	}
 	rewards, _ = e.records(t, schemas.TopicNodeRewards)
 	assertOnce(t, "rewards after a new event", rewards, []string{npA1, npB1, npA2, npB2, fmt.Sprintf("%s/%d", connNPA, connTS3), fmt.Sprintf("%s/%d", connNPB, connTS3)})
-	rates, _ = e.records(t, schemas.TopicRates)
-	if len(rates) != 4 {
+	if rates, _ = e.records(t, schemas.TopicRates); len(rates) != 4 {
 		t.Fatalf("rates re-polled into new keys: %v", rates)
 	}
-	for k, n := range rates {
-		if n != 1 {
-			t.Fatalf("rate %s has %d records", k, n)
-		}
-	}
-}
 
-func TestConnectSourceMismatchAlarm(t *testing.T) {
-	sc := connectScenario()
-	sc.Dashboard = &icsim.DashboardRates{ValuesAsStrings: true, Spot: &icsim.DashboardPoint{TimestampSeconds: 1_760_000_060, XDRPermyriadPerICP: "40000.5"}}
-	e := newConnectEnv(t, sc)
-	ctx := context.Background()
-	// Signed requests with a development PEM identity.
-	id, err := identity.NewRandomEd25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pem, err := id.ToPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemPath := filepath.Join(t.TempDir(), "id.pem")
-	if err := os.WriteFile(pemPath, pem, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.args = append(e.args, "--identity", "pem", "--identity-pem", pemPath, "--nrc-off")
-	for i := 0; i < 2; i++ {
-		code, stderr := e.run(t, ctx)
-		if code != 0 {
-			t.Fatalf("poll %d: exit %d\n%s", i+1, code, stderr)
-		}
-		if !strings.Contains(stderr, id.Sender().String()) || !strings.Contains(stderr, "source mismatch") {
-			t.Fatalf("poll %d: sender or alarm log missing\n%s", i+1, stderr)
-		}
-	}
-	alarms, envs := e.records(t, schemas.TopicSourceAlarms)
-	key := "spot/1760000000/1760000060"
-	assertOnce(t, "alarms", alarms, []string{key})
-	var a schemas.SourceMismatch
-	if err := envs[key].DecodePayload(schemas.TypeSourceMismatch, &a); err != nil {
-		t.Fatal(err)
-	}
-	// |40000.5 - 36000| / 36000 = 1111.25 bps > 100.
-	if a.CMCXDRPermyriadPerICP != 36_000 || a.DashboardXDRPermyriadPerICP != "40000.5" || a.DiffBps != "1111.25" || a.ToleranceBps != 100 {
-		t.Fatalf("alarm %+v", a)
-	}
-	if daily, _ := e.records(t, schemas.TopicNodeDailyRewards); len(daily) != 0 {
-		t.Fatalf("--nrc-off still polled the NRC: %d", len(daily))
-	}
-
-	// A dashboard outage fails the poll (exit 1, named) but the IC facts
-	// are still there exactly once.
+	// A dashboard outage fails the poll (exit 1, named) after the dashboard
+	// client's own retries; the IC facts are still there exactly once.
 	if err := e.sim.ApplyScenario(icsim.Scenario{Dashboard: &icsim.DashboardRates{FailNext: 100}}); err != nil {
 		t.Fatal(err)
 	}
-	code, stderr := e.run(t, ctx)
-	if code != 1 || !strings.Contains(stderr, "dashboard") || !strings.Contains(stderr, "HTTP 503") {
+	code, stderr := e.run(t, ctx, "--nrc-off")
+	if code != 1 || !strings.Contains(stderr, "dashboard spot") || !strings.Contains(stderr, "HTTP 503") || !strings.Contains(stderr, "dashboard request failed, retrying") {
 		t.Fatalf("outage: exit %d\n%s", code, stderr)
 	}
-	rewards, _ := e.records(t, schemas.TopicNodeRewards)
-	if len(rewards) != 4 {
-		t.Fatalf("rewards %v", rewards)
-	}
-	for k, n := range rewards {
-		if n != 1 {
-			t.Fatalf("reward %s has %d records", k, n)
-		}
-	}
+	rewards, _ = e.records(t, schemas.TopicNodeRewards)
+	assertOnce(t, "rewards after an outage", rewards, []string{npA1, npB1, npA2, npB2, fmt.Sprintf("%s/%d", connNPA, connTS3), fmt.Sprintf("%s/%d", connNPB, connTS3)})
 }
 
 func TestConnectConfigErrors(t *testing.T) {
@@ -310,76 +294,5 @@ func TestConnectConfigErrors(t *testing.T) {
 	}
 	if got := defaultDashboardURL("https://icp-api.io"); got != "https://ic-api.internetcomputer.org/api/v3" {
 		t.Errorf("mainnet dashboard default %s", got)
-	}
-}
-
-func TestConnectRetriesAndTimeouts(t *testing.T) {
-	e := newConnectEnv(t, connectScenario())
-	ctx := context.Background()
-	e.args = append(e.args, "--nrc-off", "--dashboard-url", "off")
-	// One transient reject (SYS_TRANSIENT, code 2) is retried and the poll
-	// succeeds.
-	e.sim.SetFaults(icsim.Faults{RejectQueriesNext: 1})
-	code, stderr := e.run(t, ctx)
-	if code != 0 || !strings.Contains(stderr, "transient failure, retrying") || !strings.Contains(stderr, "simulated transient query reject") {
-		t.Fatalf("transient reject: exit %d\n%s", code, stderr)
-	}
-	rewards, _ := e.records(t, schemas.TopicNodeRewards)
-	if len(rewards) != 4 {
-		t.Fatalf("rewards after a retried reject: %v", rewards)
-	}
-	// Every answer slower than --call-timeout: each call gives up after its
-	// attempts with an error that names the call, the timeout and the count.
-	e.sim.SetFaults(icsim.Faults{DelayMillis: 1500})
-	start := time.Now()
-	code, stderr = e.run(t, ctx, "--call-timeout", "200ms")
-	if code != 1 || !strings.Contains(stderr, "governance get_most_recent_monthly_node_provider_rewards") && !strings.Contains(stderr, "governance list_node_provider_rewards") ||
-		!strings.Contains(stderr, "attempt 2 of 2") || !strings.Contains(stderr, "deadline exceeded") {
-		t.Fatalf("timeouts: exit %d\n%s", code, stderr)
-	}
-	if time.Since(start) > 20*time.Second {
-		t.Fatalf("timeouts took %s", time.Since(start))
-	}
-	e.sim.SetFaults(icsim.Faults{})
-}
-
-// A failed first poll leaves the resume point alone: the service's next poll
-// pages the whole history again instead of taking only the most recent
-// reward.
-func TestConnectRecoversHistoryAfterAFailedFirstPoll(t *testing.T) {
-	e := newConnectEnv(t, connectScenario())
-	e.args = append(e.args, "--nrc-off", "--dashboard-url", "off")
-	// Both attempts of the first Governance query are rejected.
-	e.sim.SetFaults(icsim.Faults{RejectQueriesNext: 2})
-	loopCtx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
-	defer cancel()
-	args := append([]string{}, e.args...)
-	args = append(args[:1], args[2:]...) // drop --once
-	var out, errb bytes.Buffer
-	if code := dispatch(loopCtx, append(args, "--interval", "1s"), strings.NewReader(""), &out, &errb); code != 0 {
-		t.Fatalf("loop: exit %d\n%s", code, errb.String())
-	}
-	if !strings.Contains(errb.String(), `"level":"ERROR","msg":"poll done"`) {
-		t.Fatalf("the first poll did not fail\n%s", errb.String())
-	}
-	rewards, _ := e.records(t, schemas.TopicNodeRewards)
-	assertOnce(t, "rewards", rewards, []string{fmt.Sprintf("%s/%d", connNPA, connTS1), fmt.Sprintf("%s/%d", connNPB, connTS1),
-		fmt.Sprintf("%s/%d", connNPA, connTS2), fmt.Sprintf("%s/%d", connNPB, connTS2)})
-}
-
-// The signer's identity: requests are signed by the Vault transit key (the
-// key never leaves Vault) and the simulator checks every signature.
-func TestConnectVaultTransitIdentity(t *testing.T) {
-	e := newConnectEnv(t, connectScenario())
-	if os.Getenv("NODESHARE_VAULT_TOKEN") == "" {
-		t.Fatal("NODESHARE_VAULT_TOKEN is unset: run through ops/test or eval \"$(ops/stack env)\"")
-	}
-	e.args = append(e.args, "--identity", "vault", "--nrc-off", "--dashboard-url", "off")
-	code, stderr := e.run(t, context.Background())
-	if code != 0 || !strings.Contains(stderr, `"identity":"vault"`) || strings.Contains(stderr, `"sender":"2vxsx-fae"`) {
-		t.Fatalf("vault identity: exit %d\n%s", code, stderr)
-	}
-	if rewards, _ := e.records(t, schemas.TopicNodeRewards); len(rewards) != 4 {
-		t.Fatalf("rewards %v", rewards)
 	}
 }

@@ -50,7 +50,6 @@ func (v vaultFlags) config() vault.Config {
 	return vault.Config{Addr: v.VaultAddr, Token: os.Getenv("NODESHARE_VAULT_TOKEN"), TransitMount: v.VaultTransitMount, TransitKey: v.VaultTransitKey}
 }
 
-
 type icFlags struct {
 	ICURL          string `name:"ic-url" env:"NODESHARE_IC_URL" default:"http://127.0.0.1:18080" help:"IC HTTP endpoint (mainnet: https://icp-api.io)."`
 	ICFetchRootKey bool   `name:"ic-fetch-root-key" env:"NODESHARE_IC_FETCH_ROOT_KEY" default:"true" negatable:"" help:"Trust the root key the replica reports: the local simulator only, never mainnet."`

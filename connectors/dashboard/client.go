@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 )
 
 // DefaultBaseURL is the public dashboard API.
@@ -106,6 +108,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// IsTransient reports e.Transient, under the name
+// pipeline/stage/retry.Classify looks for.
+func (e *Error) IsTransient() bool { return e.Transient }
+
 // IsTransient reports whether err is a dashboard failure worth retrying later.
 func IsTransient(err error) bool {
 	var e *Error
@@ -120,34 +126,66 @@ func (c *Client) URL(path string, q url.Values) string {
 	return u.String()
 }
 
-// get fetches path with retries and returns the body of a 200.
+// get fetches path and returns the body of a 200, retrying transient
+// failures through pipeline/stage/retry (exponential backoff from
+// Config.Backoff up to MaxBackoff, with jitter). A Retry-After header
+// within MaxBackoff lengthens the wait before the next attempt to at least
+// what the server asked for.
 func (c *Client) get(ctx context.Context, path string, q url.Values) ([]byte, error) {
-	wait := c.cfg.Backoff
-	var last *Error
-	for attempt := 1; attempt <= c.cfg.MaxAttempts; attempt++ {
-		body, retryAfter, err := c.once(ctx, path, q)
-		if err == nil {
-			return body, nil
+	var (
+		body       []byte
+		last       *Error
+		attempt    int
+		retryAfter time.Duration // asked by the last failure, 0: none
+		failedAt   time.Time
+	)
+	err := retry.Do(ctx, retry.Policy{
+		Tries:   c.cfg.MaxAttempts,
+		Initial: c.cfg.Backoff,
+		Max:     c.cfg.MaxBackoff,
+		// This client's own classification decides (Error.Transient).
+		Classify: func(err error) retry.Class {
+			if IsTransient(err) {
+				return retry.Transient
+			}
+			return retry.Fatal
+		},
+		OnRetry: func(_ error, try int, wait time.Duration) {
+			c.log.Warn("dashboard request failed, retrying", "path", path, "attempt", try, "wait", max(wait, retryAfter).String(),
+				"error", last.Err.Error(), "http_status", last.StatusCode)
+		},
+	}, func(ctx context.Context) error {
+		if rest := retryAfter - time.Since(failedAt); attempt > 0 && rest > 0 {
+			t := time.NewTimer(rest)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return last
+			case <-t.C:
+			}
 		}
-		err.Attempts = attempt
-		last = err
-		if !err.Transient || attempt == c.cfg.MaxAttempts || ctx.Err() != nil {
-			break
+		attempt++
+		b, ra, err := c.once(ctx, path, q)
+		if err != nil {
+			err.Attempts = attempt
+			last, failedAt, retryAfter = err, time.Now(), 0
+			if ra <= c.cfg.MaxBackoff {
+				retryAfter = ra
+			}
+			return err
 		}
-		d := wait
-		if retryAfter > 0 && retryAfter <= c.cfg.MaxBackoff {
-			d = retryAfter
-		}
-		c.log.Warn("dashboard request failed, retrying", "path", path, "attempt", attempt, "wait", d.String(), "error", err.Err.Error(), "http_status", err.StatusCode)
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			last.Err = fmt.Errorf("%w; stopped waiting for a retry: %v", last.Err, ctx.Err())
-			return nil, last
-		case <-t.C:
-		}
-		wait = min(wait*2, c.cfg.MaxBackoff)
+		body = b
+		return nil
+	})
+	if err == nil {
+		return body, nil
+	}
+	if last == nil {
+		// retry.Do stopped before the first attempt (ctx already done).
+		return nil, &Error{Path: path, Err: err}
+	}
+	if ctx.Err() != nil && last.Transient {
+		last.Err = fmt.Errorf("%w; stopped waiting for a retry: %v", last.Err, ctx.Err())
 	}
 	return nil, last
 }

@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/dashboard"
 	"github.com/nodeshare/nodeshare/ops/icsim"
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 )
 
 // The client talks over HTTP to the dashboard endpoint that ops/icsim serves.
@@ -80,6 +82,10 @@ func TestRetriesTransientFailures(t *testing.T) {
 	if !errors.As(err, &de) || de.StatusCode != 503 || de.Attempts != 4 || !dashboard.IsTransient(err) {
 		t.Fatalf("exhausted retries: %v", err)
 	}
+	// The one classifier understands it without importing this package.
+	if c := retry.Classify(fmt.Errorf("wrapped: %w", err)); c != retry.Transient {
+		t.Fatalf("retry.Classify(503) = %s", c)
+	}
 	if !strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), "transient") {
 		t.Fatalf("error text: %v", err)
 	}
@@ -107,7 +113,25 @@ func TestTimeoutAndPermanentErrors(t *testing.T) {
 	if !errors.As(err, &de) || de.StatusCode != 404 || de.Attempts != 1 || de.Transient {
 		t.Fatalf("404: %v", err)
 	}
+	if c := retry.Classify(err); c != retry.Fatal {
+		t.Fatalf("retry.Classify(404) = %s", c)
+	}
 	if _, err := dashboard.New(dashboard.Config{BaseURL: "ftp://x"}); err == nil {
 		t.Fatal("ftp base URL accepted")
+	}
+}
+
+// ConnectSource is the connect stage's port: the series with provenance.
+func TestConnectSource(t *testing.T) {
+	ctx := context.Background()
+	_, c := startSim(t)
+	src := dashboard.ConnectSource{Client: c}
+	pts, prov, err := src.SpotRates(ctx, time.Unix(1_759_990_000, 0), time.Unix(1_760_010_000, 0))
+	if err != nil || len(pts) != 1 || pts[0].TimestampSeconds != 1_760_000_000 || prov.Source != "dashboard" || prov.Method != "GET "+dashboard.PathRates {
+		t.Fatalf("spot %+v %+v %v", pts, prov, err)
+	}
+	pts, prov, err = src.AverageRates(ctx, time.Time{}, time.Time{})
+	if err != nil || len(pts) != 1 || !pts[0].XDRPermyriadPerICP.Equal(decimal.NewFromInt(35_000)) || prov.Method != "GET "+dashboard.PathAverageRates {
+		t.Fatalf("average %+v %+v %v", pts, prov, err)
 	}
 }

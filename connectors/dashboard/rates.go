@@ -10,15 +10,15 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/nodeshare/nodeshare/pipeline/rates"
 )
 
 // RatePoint is one dashboard observation: a Unix time and the ICP/XDR rate
-// in XDR permyriad per ICP (fractions allowed: the dashboard is not bound to
-// the CMC's integer).
-type RatePoint struct {
-	TimestampSeconds   uint64
-	XDRPermyriadPerICP decimal.Decimal
-}
+// in XDR permyriad per ICP, fractions allowed. It is pipeline/rates.Point,
+// the type the cross-check with the certified CMC rate (rates.Compare)
+// takes.
+type RatePoint = rates.Point
 
 // Keys under which the dashboard returns a rate series. The average
 // endpoint's key is UNVERIFIED on mainnet, so both spellings are accepted.
@@ -137,37 +137,4 @@ func parseDecimalText(s string) (decimal.Decimal, error) {
 		return decimal.Decimal{}, fmt.Errorf("%q has an exponent outside [-40, 20]", s)
 	}
 	return d, nil
-}
-
-// Latest is the newest point, or false when there is none.
-func Latest(pts []RatePoint) (RatePoint, bool) {
-	if len(pts) == 0 {
-		return RatePoint{}, false
-	}
-	best := pts[0]
-	for _, p := range pts[1:] {
-		if p.TimestampSeconds > best.TimestampSeconds {
-			best = p
-		}
-	}
-	return best, true
-}
-
-// Nearest is the point whose timestamp is closest to ts (the newer one on a
-// tie), or false when there is none.
-func Nearest(pts []RatePoint, ts uint64) (RatePoint, bool) {
-	var best RatePoint
-	found := false
-	dist := func(p RatePoint) uint64 {
-		if p.TimestampSeconds > ts {
-			return p.TimestampSeconds - ts
-		}
-		return ts - p.TimestampSeconds
-	}
-	for _, p := range pts {
-		if !found || dist(p) < dist(best) || (dist(p) == dist(best) && p.TimestampSeconds > best.TimestampSeconds) {
-			best, found = p, true
-		}
-	}
-	return best, found
 }

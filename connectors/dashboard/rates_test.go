@@ -3,7 +3,6 @@ package dashboard
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -51,31 +50,6 @@ func TestDecodeRates(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, c.want)
 			}
 		})
-	}
-}
-
-func TestCompare(t *testing.T) {
-	pts := []RatePoint{{TimestampSeconds: 1000, XDRPermyriadPerICP: decimal.NewFromInt(36_500)}, {TimestampSeconds: 100_000, XDRPermyriadPerICP: decimal.NewFromInt(1)}}
-	tol := Tolerance{MaxDiffBps: 100, MaxSkew: time.Hour}
-	// 500 / 36000 = 138.89 bps > 100.
-	c := Compare(1200, 36_000, pts, tol)
-	if !c.Compared || !c.Mismatch || c.DiffBps.StringFixed(2) != "138.89" || c.DashboardTimestampSeconds != 1000 {
-		t.Fatalf("mismatch %+v", c)
-	}
-	// Within tolerance.
-	if c := Compare(1200, 36_200, pts, tol); !c.Compared || c.Mismatch || c.DiffBps.StringFixed(2) != "82.87" {
-		t.Fatalf("within tolerance %+v", c)
-	}
-	// Exactly at the tolerance is accepted.
-	if c := Compare(1000, 10_000, []RatePoint{{1000, decimal.NewFromInt(10_100)}}, tol); c.Mismatch {
-		t.Fatalf("at tolerance %+v", c)
-	}
-	// Too far apart in time: not compared, no alarm.
-	if c := Compare(50_000, 36_000, pts[:1], tol); c.Compared || c.Mismatch || !strings.Contains(c.Reason, "not compared") {
-		t.Fatalf("skew %+v", c)
-	}
-	if c := Compare(1, 1, nil, tol); c.Compared || c.Mismatch {
-		t.Fatalf("empty %+v", c)
 	}
 }
 

@@ -34,10 +34,13 @@ type TransferError struct {
 	ExpectedFee   uint64 // BadFee, e8s
 	MinBurnAmount uint64 // BadBurn, e8s
 	Balance       uint64 // InsufficientFunds, e8s
-	LedgerTime    uint64 // CreatedInFuture, ns since the Unix epoch
-	DuplicateOf   uint64 // Duplicate: index of the block that already holds this transfer
-	ErrorCode     uint64 // GenericError
-	Message       string // GenericError
+	LedgerTime    uint64 // CreatedInFuture, ns since the Unix epoch (0: not reported, legacy transfer)
+	// AllowedWindowNanos is the de-duplication window a TooOld refers to
+	// (the legacy transfer's TxTooOld reports it; 0 from ICRC-1).
+	AllowedWindowNanos uint64
+	DuplicateOf        uint64 // Duplicate: index of the block that already holds this transfer
+	ErrorCode          uint64 // GenericError
+	Message            string // GenericError
 }
 
 func (e *TransferError) Error() string {
@@ -51,6 +54,9 @@ func (e *TransferError) Error() string {
 	case TooOld:
 		return "ledger: TooOld: created_at_time is older than the 24 h de-duplication window; reconcile from blocks before resending"
 	case CreatedInFuture:
+		if e.LedgerTime == 0 {
+			return "ledger: CreatedInFuture: created_at_time is ahead of the ledger's clock; check the local clock"
+		}
 		return fmt.Sprintf("ledger: CreatedInFuture: ledger time %d ns; check the local clock", e.LedgerTime)
 	case TemporarilyUnavailable:
 		return "ledger: TemporarilyUnavailable: retry later with the same arguments"
@@ -64,6 +70,10 @@ func (e *TransferError) Error() string {
 
 // Transient reports whether retrying the same transfer later can succeed.
 func (e *TransferError) Transient() bool { return e.Kind == TemporarilyUnavailable }
+
+// IsTransient is Transient, under the name pipeline/stage/retry.Classify
+// looks for.
+func (e *TransferError) IsTransient() bool { return e.Transient() }
 
 // IsDuplicate reports whether err is the ledger's Duplicate refusal, which
 // means the transfer was already executed in block.
@@ -150,6 +160,10 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// IsTransient reports e.Transient, under the name
+// pipeline/stage/retry.Classify looks for.
+func (e *Error) IsTransient() bool { return e.Transient }
 
 // IsTransient reports whether err is worth retrying with the same arguments.
 func IsTransient(err error) bool {

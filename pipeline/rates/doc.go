@@ -7,4 +7,8 @@
 // the integer floor of the mean of the daily rates of the 30 UTC days ending
 // with the instant's day, over the days that have a rate; the NNS rate is
 // max(average, minimum_icp_xdr_rate * 100) in XDR permyriad per ICP.
+//
+// It also holds the cross-check of the certified CMC rate against the
+// uncertified dashboard's (crosscheck.go): the rule that decides when two
+// sources disagree enough to raise a source_mismatch alarm.
 package rates

@@ -17,11 +17,11 @@ import (
 	"github.com/aviate-labs/agent-go/identity"
 
 	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/ops/icsim"
 	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
-	"github.com/nodeshare/nodeshare/ops/icsim"
 )
 
 // memSlots keeps the last completed slot in memory.

@@ -1,4 +1,4 @@
-package dashboard
+package rates
 
 import (
 	"fmt"
@@ -7,8 +7,21 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+// The cross-check of two rate sources: the certified CMC rate against the
+// public dashboard's (docs/connectors.md, "Tolerances"). The dashboard is
+// not certified, so it never decides a rate; a disagreement beyond the
+// tolerance is a source_mismatch alarm for a person.
+
+// Point is one uncertified observation (the dashboard's): a Unix time and
+// the rate in XDR permyriad per ICP, fractions allowed (the dashboard is not
+// bound to the CMC's integer).
+type Point struct {
+	TimestampSeconds   uint64
+	XDRPermyriadPerICP decimal.Decimal
+}
+
 // Tolerance is how far the dashboard may be from the certified CMC rate
-// before nodeshare raises a source_mismatch alarm (docs/connectors.md).
+// before nodeshare raises a source_mismatch alarm.
 type Tolerance struct {
 	// MaxDiffBps is the largest accepted relative difference, in basis
 	// points of the CMC rate (default 100 = 1%). The dashboard mirrors the
@@ -41,7 +54,7 @@ type Comparison struct {
 
 // Compare checks the certified CMC rate (cmcTs, cmcRate) against the
 // dashboard point nearest to cmcTs.
-func Compare(cmcTs, cmcRate uint64, dash []RatePoint, tol Tolerance) Comparison {
+func Compare(cmcTs, cmcRate uint64, dash []Point, tol Tolerance) Comparison {
 	c := Comparison{CMCTimestampSeconds: cmcTs, CMCXDRPermyriadPerICP: cmcRate}
 	p, ok := Nearest(dash, cmcTs)
 	if !ok {
@@ -75,4 +88,37 @@ func absDiff(a, b uint64) uint64 {
 		return a - b
 	}
 	return b - a
+}
+
+// Latest is the newest point, or false when there is none.
+func Latest(pts []Point) (Point, bool) {
+	if len(pts) == 0 {
+		return Point{}, false
+	}
+	best := pts[0]
+	for _, p := range pts[1:] {
+		if p.TimestampSeconds > best.TimestampSeconds {
+			best = p
+		}
+	}
+	return best, true
+}
+
+// Nearest is the point whose timestamp is closest to ts (the newer one on a
+// tie), or false when there is none.
+func Nearest(pts []Point, ts uint64) (Point, bool) {
+	var best Point
+	found := false
+	dist := func(p Point) uint64 {
+		if p.TimestampSeconds > ts {
+			return p.TimestampSeconds - ts
+		}
+		return ts - p.TimestampSeconds
+	}
+	for _, p := range pts {
+		if !found || dist(p) < dist(best) || (dist(p) == dist(best) && p.TimestampSeconds > best.TimestampSeconds) {
+			best, found = p, true
+		}
+	}
+	return best, found
 }

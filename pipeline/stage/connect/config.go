@@ -1,0 +1,93 @@
+package connect
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/nodeshare/nodeshare/pipeline/rates"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// Topics are the topics the stage writes, without Config.TopicPrefix
+// (cmd/nodeshare creates them before the first poll).
+func Topics() []string {
+	return []string{schemas.TopicNodeRewards, schemas.TopicRates, schemas.TopicNodeDailyRewards, schemas.TopicNodePeriodWeights, schemas.TopicSourceAlarms}
+}
+
+// Config is the stage's configuration; cmd/nodeshare fills it from flags
+// and calls Validate before anything starts (docs/connectors.md).
+type Config struct {
+	// Interval is the time between polls (>= 1 s) unless Once.
+	Interval time.Duration
+	// Once polls a single time; Run returns the poll's error.
+	Once bool
+	// SinceSeconds is where the reward history starts on the first poll
+	// when the topic holds nothing newer.
+	SinceSeconds uint64
+	// Tolerance bounds the dashboard's distance from the CMC's rate.
+	Tolerance rates.Tolerance
+	// NRCProviders are the node providers whose NRC data is published
+	// (principal text); empty: every provider.
+	NRCProviders []string
+	// NRCRecentDays also polls the NRC for the last N complete UTC days.
+	NRCRecentDays int
+	// CallTimeout bounds one call of a source.
+	CallTimeout time.Duration
+	// Attempts is the most tries of one call whose failures are transient.
+	Attempts int
+	// RetryBackoff is the first wait between tries; it doubles (with
+	// jitter) up to 30 s (default 500 ms).
+	RetryBackoff time.Duration
+	// TopicPrefix isolates a run's topics (tests); empty in production.
+	TopicPrefix string
+	// Logger receives the stage's JSON log lines (nil: none).
+	Logger *slog.Logger
+}
+
+// Validate reports every setting that is wrong, naming it.
+func (c Config) Validate() error {
+	var errs []error
+	if !c.Once && c.Interval < time.Second {
+		errs = append(errs, fmt.Errorf("interval must be >= 1s, got %s", c.Interval))
+	}
+	if c.Tolerance.MaxDiffBps < 0 || c.Tolerance.MaxSkew < 0 {
+		errs = append(errs, fmt.Errorf("rate tolerance must be >= 0, got %d bps and skew %s", c.Tolerance.MaxDiffBps, c.Tolerance.MaxSkew))
+	}
+	if c.CallTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("call timeout must be > 0, got %s", c.CallTimeout))
+	}
+	if c.Attempts < 1 {
+		errs = append(errs, fmt.Errorf("attempts must be >= 1, got %d", c.Attempts))
+	}
+	if c.NRCRecentDays < 0 {
+		errs = append(errs, fmt.Errorf("nrc recent days must be >= 0, got %d", c.NRCRecentDays))
+	}
+	if c.RetryBackoff < 0 {
+		errs = append(errs, fmt.Errorf("retry backoff must be >= 0, got %s", c.RetryBackoff))
+	}
+	for _, p := range c.NRCProviders {
+		if p == "" {
+			errs = append(errs, errors.New("nrc providers: an empty principal"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) topic(name string) string { return c.TopicPrefix + name }
+
+func (c Config) retryBackoff() time.Duration {
+	if c.RetryBackoff > 0 {
+		return c.RetryBackoff
+	}
+	return 500 * time.Millisecond
+}
+
+func (c Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.NewJSONHandler(io.Discard, nil))
+}

@@ -1,0 +1,79 @@
+package connect
+
+import (
+	"context"
+	"time"
+
+	"github.com/nodeshare/nodeshare/pipeline/rates"
+	"github.com/nodeshare/nodeshare/pipeline/stage"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// The ports the connect stage reads its sources and writes its facts
+// through. Each speaks schemas types; connectors/ic.ConnectSource
+// (Governance, CMC, NRC), connectors/dashboard.ConnectSource (Dashboard)
+// and connectors/kafka.Log (Log) fill them in production, in-memory fakes
+// in the tests. A port returns the source's own error: the stage retries
+// those that retry.Classify calls transient.
+
+// Governance reads NNS Governance's node-provider reward events.
+type Governance interface {
+	// RewardEvents is one page of list_node_provider_rewards: the events
+	// with a timestamp in [startSeconds, endSeconds] (nil end: open),
+	// newest first. full reports a page as long as Governance returns, so
+	// older events may follow below the page's oldest one.
+	RewardEvents(ctx context.Context, startSeconds uint64, endSeconds *uint64) (page []schemas.RewardEvent, full bool, err error)
+	// MostRecentRewardEvent is the newest reward event, nil when there is
+	// none.
+	MostRecentRewardEvent(ctx context.Context) (*schemas.RewardEvent, error)
+}
+
+// CMC reads the Cycles Minting Canister's certified ICP/XDR rates.
+type CMC interface {
+	// SpotRate is the latest rate (get_icp_xdr_conversion_rate).
+	SpotRate(ctx context.Context) (schemas.CertifiedRate, error)
+	// AverageRate is the 30-day average Governance pays with
+	// (get_average_icp_xdr_conversion_rate).
+	AverageRate(ctx context.Context) (schemas.CertifiedRate, error)
+}
+
+// NRC reads the Node Rewards Canister's per-node results.
+type NRC interface {
+	// NodeRewards is every node's result for one UTC day; a day the
+	// canister has no results for comes back with Missing set, not as an
+	// error.
+	NodeRewards(ctx context.Context, day schemas.Date) (schemas.NodeRewardsDay, error)
+}
+
+// Dashboard reads the public dashboard's uncertified rate series, the
+// second source the CMC's rates are cross-checked against.
+type Dashboard interface {
+	// SpotRates and AverageRates return the series within [start, end]
+	// (zero times: the API's own window) and the provenance of the read.
+	// They retry transient failures themselves.
+	SpotRates(ctx context.Context, start, end time.Time) ([]rates.Point, schemas.Provenance, error)
+	AverageRates(ctx context.Context, start, end time.Time) ([]rates.Point, schemas.Provenance, error)
+}
+
+// Log is the event log: the facts are published through it once per key,
+// and the stage reads back what is already there (the newest reward, the
+// period weights already published).
+type Log interface {
+	stage.Publisher
+	// ReadAll returns every record of topic from its first offset to its
+	// end as the call starts, in (partition, offset) order.
+	ReadAll(ctx context.Context, topic string) ([]schemas.Message, error)
+}
+
+// Ports are the stage's outside world. Governance, CMC and Log are
+// required; a nil NRC or Dashboard is not polled.
+type Ports struct {
+	Governance Governance
+	CMC        CMC
+	NRC        NRC
+	Dashboard  Dashboard
+	Log        Log
+	// Clock stamps fetch times and decides which days are complete (nil:
+	// stage.SystemClock).
+	Clock stage.Clock
+}
