@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -23,52 +20,73 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// connectConfig is `nodeshare connect`'s configuration (docs/connectors.md):
-// the services, how to reach the IC and the dashboard, and the stage's own
-// settings.
-type connectConfig struct {
-	config
-	Stage        connect.Config
-	Identity     string // anonymous | pem | vault
-	IdentityPEM  string
-	DashboardURL string // "off" disables the dashboard
-	NRCOff       bool
-	// IngressExpiry is the IC requests' expiry and the oldest certificate
-	// accepted.
-	IngressExpiry time.Duration
+// connectCmd is `nodeshare connect` (docs/connectors.md): it polls NNS
+// Governance (node-provider rewards), the CMC (certified ICP/XDR spot and
+// 30-day average), the Node Rewards Canister (per-node daily rewards and
+// period weights) and the public dashboard (rates, cross-checked against
+// the CMC), and publishes every new fact to Kafka once, under a
+// deterministic key, with provenance (pipeline/stage/connect).
+type connectCmd struct {
+	kafkaFlags
+	icFlags
+	vaultFlags
+	Interval      time.Duration `name:"interval" env:"NODESHARE_CONNECT_INTERVAL" default:"10m" help:"Time between polls."`
+	Once          bool          `name:"once" help:"Poll once, publish, and exit (exit 1 if any source failed)."`
+	SinceSeconds  uint64        `name:"since-seconds" env:"NODESHARE_CONNECT_SINCE_SECONDS" default:"0" help:"First poll: reward history starts at this Unix time."`
+	Identity      string        `name:"identity" env:"NODESHARE_IC_IDENTITY" default:"anonymous" enum:"anonymous,pem,vault" help:"IC identity: anonymous, pem (--identity-pem) or vault (the transit key)."`
+	IdentityPEM   string        `name:"identity-pem" env:"NODESHARE_IC_IDENTITY_PEM" help:"Ed25519 PEM file for --identity pem, development only."`
+	DashboardURL  string        `name:"dashboard-url" env:"NODESHARE_DASHBOARD_URL" help:"Dashboard API root, or off (default: the public API for mainnet, the simulator's /dashboard/api/v3 otherwise)."`
+	ToleranceBps  int64         `name:"rate-tolerance-bps" env:"NODESHARE_RATE_TOLERANCE_BPS" default:"${rate_tolerance_bps}" help:"Alarm when the dashboard rate differs from the CMC's by more than this many basis points."`
+	MaxSkew       time.Duration `name:"rate-max-skew" env:"NODESHARE_RATE_MAX_SKEW" default:"${rate_max_skew}" help:"Compare rates only when their timestamps are this close."`
+	NRCProviders  string        `name:"nrc-providers" env:"NODESHARE_NRC_PROVIDERS" help:"Node provider principals whose per-node NRC data is published, comma separated; empty = all."`
+	NRCOff        bool          `name:"nrc-off" env:"NODESHARE_NRC_OFF" help:"Do not poll the Node Rewards Canister."`
+	NRCRecentDays int           `name:"nrc-recent-days" env:"NODESHARE_NRC_RECENT_DAYS" default:"2" help:"Also poll the NRC for the last N complete UTC days."`
+	IngressExpiry time.Duration `name:"ingress-expiry" env:"NODESHARE_IC_INGRESS_EXPIRY" default:"5m" help:"Request expiry and maximum certificate age, at most 5m."`
+	CallTimeout   time.Duration `name:"call-timeout" env:"NODESHARE_IC_CALL_TIMEOUT" default:"1m" help:"Timeout of one IC or dashboard call."`
+	Attempts      int           `name:"attempts" env:"NODESHARE_CONNECT_ATTEMPTS" default:"4" help:"Tries per call for transient failures, with backoff."`
+	TopicPrefix   string        `name:"topic-prefix" env:"NODESHARE_TOPIC_PREFIX" help:"Prefix of every topic written (tests only)."`
 }
 
-func (c *connectConfig) validate() error {
-	var errs []error
-	if err := c.config.validate("kafka", "ic"); err != nil {
-		errs = append(errs, err)
+// stageConfig is the connect stage's own configuration.
+func (c *connectCmd) stageConfig() connect.Config {
+	return connect.Config{Interval: c.Interval, Once: c.Once, SinceSeconds: c.SinceSeconds,
+		Tolerance: rates.Tolerance{MaxDiffBps: c.ToleranceBps, MaxSkew: c.MaxSkew}, NRCProviders: splitList(c.NRCProviders),
+		NRCRecentDays: c.NRCRecentDays, CallTimeout: c.CallTimeout, Attempts: c.Attempts, TopicPrefix: c.TopicPrefix}
+}
+
+func (c *connectCmd) dashboardURL() string {
+	if c.DashboardURL == "" {
+		return defaultDashboardURL(c.ICURL)
 	}
-	if err := c.Stage.Validate(); err != nil {
+	return c.DashboardURL
+}
+
+func (c *connectCmd) Validate() error {
+	var errs []error
+	if err := validateAll(c.kafkaFlags, c.icFlags, c.stageConfig()); err != nil {
 		errs = append(errs, err)
 	}
 	switch c.Identity {
-	case "anonymous":
 	case "pem":
 		if c.IdentityPEM == "" {
-			errs = append(errs, errors.New("identity pem needs --identity-pem FILE (NODESHARE_IC_IDENTITY_PEM)"))
+			errs = append(errs, errors.New("--identity pem needs --identity-pem FILE (NODESHARE_IC_IDENTITY_PEM)"))
 		}
 	case "vault":
-		if err := c.Vault.Validate(); err != nil {
+		cfg := services(nil, nil, &c.vaultFlags, nil, nil, nil)
+		if err := cfg.Vault.Validate(); err != nil {
 			errs = append(errs, err)
 		}
-	default:
-		errs = append(errs, fmt.Errorf("identity must be anonymous, pem or vault, got %q (NODESHARE_IC_IDENTITY)", c.Identity))
 	}
-	if c.DashboardURL != "off" {
-		if u, err := url.Parse(c.DashboardURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-			errs = append(errs, fmt.Errorf("dashboard-url must be an http(s) URL or off, got %q (NODESHARE_DASHBOARD_URL)", c.DashboardURL))
+	if d := c.dashboardURL(); d != "off" {
+		if u, err := url.Parse(d); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			errs = append(errs, fmt.Errorf("--dashboard-url must be an http(s) URL or off, got %q (NODESHARE_DASHBOARD_URL)", d))
 		}
 	}
 	if c.IngressExpiry <= 0 || c.IngressExpiry > 5*time.Minute {
-		errs = append(errs, fmt.Errorf("ingress-expiry must be in (0, 5m], got %s", c.IngressExpiry))
+		errs = append(errs, fmt.Errorf("--ingress-expiry must be in (0, 5m], got %s (NODESHARE_IC_INGRESS_EXPIRY)", c.IngressExpiry))
 	}
 	if c.ICFetchRootKey && isMainnet(c.ICURL) {
-		errs = append(errs, fmt.Errorf("ic-fetch-root-key must be false for mainnet %s: the compiled-in root key is used (NODESHARE_IC_FETCH_ROOT_KEY=false)", c.ICURL))
+		errs = append(errs, fmt.Errorf("--ic-fetch-root-key must be false for mainnet %s: the compiled-in root key is used (NODESHARE_IC_FETCH_ROOT_KEY=false)", c.ICURL))
 	}
 	return errors.Join(errs...)
 }
@@ -96,98 +114,27 @@ func defaultDashboardURL(icURL string) string {
 	return strings.TrimSuffix(icURL, "/") + "/dashboard/api/v3"
 }
 
-func connectEnvDuration(name string, def time.Duration) time.Duration {
-	if v := os.Getenv(name); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
-}
-
-func connectEnvInt(name string, def int) int {
-	if v := os.Getenv(name); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-	}
-	return def
-}
-
-func runConnect(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("connect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cc connectConfig
-	st := &cc.Stage
-	cc.register(fs, "kafka", "ic", "vault")
-	fs.DurationVar(&st.Interval, "interval", connectEnvDuration("NODESHARE_CONNECT_INTERVAL", 10*time.Minute), "time between polls (NODESHARE_CONNECT_INTERVAL)")
-	fs.BoolVar(&st.Once, "once", false, "poll once, publish, and exit (exit 1 if any source failed)")
-	since := fs.Int64("since-seconds", int64(connectEnvInt("NODESHARE_CONNECT_SINCE_SECONDS", 0)), "first poll: reward history starts at this Unix time (NODESHARE_CONNECT_SINCE_SECONDS)")
-	fs.StringVar(&cc.Identity, "identity", envOr("NODESHARE_IC_IDENTITY", "anonymous"), "IC identity: anonymous, pem (--identity-pem) or vault (transit key) (NODESHARE_IC_IDENTITY)")
-	fs.StringVar(&cc.IdentityPEM, "identity-pem", os.Getenv("NODESHARE_IC_IDENTITY_PEM"), "Ed25519 PEM file for --identity pem, development only (NODESHARE_IC_IDENTITY_PEM)")
-	dash := fs.String("dashboard-url", os.Getenv("NODESHARE_DASHBOARD_URL"), "dashboard API root, or off (default: the public API for mainnet, the simulator's /dashboard/api/v3 otherwise) (NODESHARE_DASHBOARD_URL)")
-	fs.Int64Var(&st.Tolerance.MaxDiffBps, "rate-tolerance-bps", int64(connectEnvInt("NODESHARE_RATE_TOLERANCE_BPS", int(rates.DefaultTolerance.MaxDiffBps))), "alarm when the dashboard rate differs from the CMC's by more than this many basis points (NODESHARE_RATE_TOLERANCE_BPS)")
-	fs.DurationVar(&st.Tolerance.MaxSkew, "rate-max-skew", connectEnvDuration("NODESHARE_RATE_MAX_SKEW", rates.DefaultTolerance.MaxSkew), "compare rates only when their timestamps are this close (NODESHARE_RATE_MAX_SKEW)")
-	nrcProviders := fs.String("nrc-providers", os.Getenv("NODESHARE_NRC_PROVIDERS"), "node provider principals whose per-node NRC data is published, comma separated; empty = all (NODESHARE_NRC_PROVIDERS)")
-	fs.BoolVar(&cc.NRCOff, "nrc-off", os.Getenv("NODESHARE_NRC_OFF") == "true", "do not poll the Node Rewards Canister (NODESHARE_NRC_OFF)")
-	fs.IntVar(&st.NRCRecentDays, "nrc-recent-days", connectEnvInt("NODESHARE_NRC_RECENT_DAYS", 2), "also poll the NRC for the last N complete UTC days (NODESHARE_NRC_RECENT_DAYS)")
-	fs.DurationVar(&cc.IngressExpiry, "ingress-expiry", connectEnvDuration("NODESHARE_IC_INGRESS_EXPIRY", 5*time.Minute), "request expiry and maximum certificate age, at most 5m (NODESHARE_IC_INGRESS_EXPIRY)")
-	fs.DurationVar(&st.CallTimeout, "call-timeout", connectEnvDuration("NODESHARE_IC_CALL_TIMEOUT", time.Minute), "timeout of one IC or dashboard call (NODESHARE_IC_CALL_TIMEOUT)")
-	fs.IntVar(&st.Attempts, "attempts", connectEnvInt("NODESHARE_CONNECT_ATTEMPTS", 4), "tries per call for transient failures, with doubling backoff (NODESHARE_CONNECT_ATTEMPTS)")
-	fs.StringVar(&st.TopicPrefix, "topic-prefix", os.Getenv("NODESHARE_TOPIC_PREFIX"), "prefix of every topic written (tests only) (NODESHARE_TOPIC_PREFIX)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: nodeshare connect [flags]\n\nPolls NNS Governance (node-provider rewards), the CMC (certified ICP/XDR spot and 30-day average),\nthe Node Rewards Canister (per-node daily rewards and period weights) and the public dashboard\n(rates, cross-checked against the CMC), and publishes every new fact to Kafka once, under a\ndeterministic key, with provenance. See docs/connectors.md.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if *since < 0 {
-		fmt.Fprintf(stderr, "connect: since-seconds must be >= 0, got %d\n", *since)
-		return 2
-	}
-	st.SinceSeconds = uint64(*since)
-	cc.DashboardURL = *dash
-	if cc.DashboardURL == "" {
-		cc.DashboardURL = defaultDashboardURL(cc.ICURL)
-	}
-	for _, p := range strings.Split(*nrcProviders, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			st.NRCProviders = append(st.NRCProviders, p)
-		}
-	}
-	if err := cc.validate(); err != nil {
-		fmt.Fprintf(stderr, "connect: %v\n", err)
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+func (c *connectCmd) Run(e env) error {
+	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	st := c.stageConfig()
 	st.Logger = log
 	// Ends the Vault token keep-alive (identity vault) when connect returns.
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	ports, closePorts, err := connectPorts(ctx, cc, log)
+	ports, closePorts, err := connectPorts(ctx, c, st, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "connect: %v\n", err)
-		return 1
+		return err
 	}
 	defer closePorts()
-	c, err := connect.New(cc.Stage, ports)
+	conn, err := connect.New(st, ports)
 	if err != nil {
-		fmt.Fprintf(stderr, "connect: %v\n", err)
-		return 1
+		return err
 	}
-	if err := c.Run(ctx); err != nil {
-		fmt.Fprintf(stderr, "connect: %v\n", err)
-		return 1
-	}
-	return 0
+	return conn.Run(ctx)
 }
 
 // connectIdentity builds the identity requests are signed with.
-func connectIdentity(ctx context.Context, cc connectConfig, log *slog.Logger) (identity.Identity, error) {
+func connectIdentity(ctx context.Context, cc *connectCmd, log *slog.Logger) (identity.Identity, error) {
 	switch cc.Identity {
 	case "pem":
 		b, err := os.ReadFile(cc.IdentityPEM)
@@ -200,7 +147,7 @@ func connectIdentity(ctx context.Context, cc connectConfig, log *slog.Logger) (i
 		}
 		return id, nil
 	case "vault":
-		return openSigner(ctx, cc.Vault, signerConfig{KeyMode: "transit"}, log)
+		return openSigner(ctx, services(nil, nil, &cc.vaultFlags, nil, nil, nil).Vault, signerConfig{KeyMode: "transit"}, log)
 	}
 	return new(identity.AnonymousIdentity), nil
 }
@@ -209,7 +156,7 @@ func connectIdentity(ctx context.Context, cc connectConfig, log *slog.Logger) (i
 // with the configured identity) for Governance, the CMC and the NRC, the
 // dashboard client, and the event log, after creating the stage's topics.
 // closePorts releases the Kafka producer.
-func connectPorts(ctx context.Context, cc connectConfig, log *slog.Logger) (p connect.Ports, closePorts func(), err error) {
+func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *slog.Logger) (p connect.Ports, closePorts func(), err error) {
 	id, err := connectIdentity(ctx, cc, log)
 	if err != nil {
 		return p, nil, err
@@ -223,14 +170,14 @@ func connectPorts(ctx context.Context, cc connectConfig, log *slog.Logger) (p co
 	if !cc.NRCOff {
 		p.NRC = src
 	}
-	if cc.DashboardURL != "off" {
-		dc, err := dashboard.New(dashboard.Config{BaseURL: cc.DashboardURL, RequestTimeout: cc.Stage.CallTimeout, MaxAttempts: cc.Stage.Attempts, Logger: log})
+	if d := cc.dashboardURL(); d != "off" {
+		dc, err := dashboard.New(dashboard.Config{BaseURL: d, RequestTimeout: st.CallTimeout, MaxAttempts: st.Attempts, Logger: log})
 		if err != nil {
 			return p, nil, err
 		}
 		p.Dashboard = dashboard.ConnectSource{Client: dc}
 	}
-	brokers := cc.brokers()
+	brokers := splitList(cc.KafkaBrokers)
 	want := map[string]bool{}
 	for _, t := range connect.Topics() {
 		want[t] = true
@@ -238,7 +185,7 @@ func connectPorts(ctx context.Context, cc connectConfig, log *slog.Logger) (p co
 	var topics []schemas.TopicSpec
 	for _, t := range schemas.Topics() {
 		if want[t.Name] {
-			t.Name = cc.Stage.TopicPrefix + t.Name
+			t.Name = st.TopicPrefix + t.Name
 			topics = append(topics, t)
 		}
 	}
@@ -247,7 +194,7 @@ func connectPorts(ctx context.Context, cc connectConfig, log *slog.Logger) (p co
 	}
 	prod := kafka.NewProducer(brokers)
 	p.Log = &kafka.Log{Brokers: brokers, Producer: prod}
-	log.Info("connector started", "ic_url", cc.ICURL, "sender", icc.Sender().String(), "identity", cc.Identity, "dashboard_url", cc.DashboardURL,
-		"interval", cc.Stage.Interval.String(), "once", cc.Stage.Once, "topic_prefix", cc.Stage.TopicPrefix)
+	log.Info("connector started", "ic_url", cc.ICURL, "sender", icc.Sender().String(), "identity", cc.Identity, "dashboard_url", cc.dashboardURL(),
+		"interval", st.Interval.String(), "once", st.Once, "topic_prefix", st.TopicPrefix)
 	return p, func() { _ = prod.Close() }, nil
 }

@@ -16,10 +16,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	"github.com/alecthomas/kong"
 
+	"github.com/nodeshare/nodeshare/pipeline/rates"
 	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
 )
 
@@ -49,7 +51,7 @@ type cli struct {
 
 	Allocate allocateCmd `cmd:"" help:"Compute one pool's period from a JSON input (docs/allocation-rules.md)."`
 	Pools    poolsCmd    `cmd:"" help:"Pool lifecycle: replay facts against a pool's terms (docs/pool-rules.md)."`
-	Connect  legacyCmd   `cmd:"" passthrough:"" help:"Poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact."`
+	Connect  connectCmd  `cmd:"" help:"Poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact."`
 	Process  legacyCmd   `cmd:"" passthrough:"" help:"Run the entitlement processor (Kafka consumer group)."`
 	Sink     legacyCmd   `cmd:"" passthrough:"" help:"Store every topic in the ClickHouse audit trail."`
 	Payout   payoutCmd   `cmd:"" help:"Plan, approve, run, status and resume a period's payout (docs/payouts.md)."`
@@ -94,7 +96,7 @@ type legacyCmd struct {
 
 func (l *legacyCmd) Run(kctx *kong.Context, e env) error {
 	run := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) int{
-		"connect": runConnect, "process": runProcess, "sink": runSink, "audit": runAudit, "migrate": runMigrate,
+		"process": runProcess, "sink": runSink, "audit": runAudit, "migrate": runMigrate,
 	}[kctx.Selected().Name]
 	if code := run(e.ctx, l.Args, e.stdin, e.stdout, e.stderr); code != 0 {
 		return exitCode(code)
@@ -126,7 +128,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	parser, err := kong.New(&c, kong.Name("nodeshare"),
 		kong.Description("nodeshare runs the money side of crowdfunded Internet Computer nodes. Every flag has a NODESHARE_* environment variable (shown in brackets); secrets come from the environment only."),
 		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) }),
-		kong.Vars{"version": versionString(), "default_schedule": signer.DefaultSchedule}, kong.UsageOnError(), kong.ConfigureHelp(kong.HelpOptions{Compact: true}))
+		kong.Vars{"version": versionString(), "default_schedule": signer.DefaultSchedule,
+			"rate_tolerance_bps": strconv.FormatInt(rates.DefaultTolerance.MaxDiffBps, 10), "rate_max_skew": rates.DefaultTolerance.MaxSkew.String()}, kong.UsageOnError(), kong.ConfigureHelp(kong.HelpOptions{Compact: true}))
 	if err != nil {
 		fmt.Fprintf(stderr, "nodeshare: %v\n", err)
 		return 1
