@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/nodeshare/nodeshare/pipeline/allocation"
 )
@@ -30,7 +29,7 @@ type allocateConfig struct {
 
 func (c *allocateCmd) Validate() error {
 	if _, err := allocation.Lookup(c.Rules); err != nil {
-		return fmt.Errorf("--rules: %w (known: %s)", err, strings.Join(allocation.Versions(), ", "))
+		return fmt.Errorf("--rules: %w", err)
 	}
 	return nil
 }
