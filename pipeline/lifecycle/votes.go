@@ -1,0 +1,92 @@
+package lifecycle
+
+import (
+	"math/bits"
+	"slices"
+
+	"github.com/nodeshare/nodeshare/pipeline/money"
+)
+
+// vote is one DAO vote (docs/pool-rules.md "Votes"). Its weights are frozen when it
+// opens; it stays open until its close fires, whatever happens to the pool.
+type vote struct {
+	id           string
+	kind         VoteKind
+	closesAt     Time
+	thresholdBps money.Bps
+	status       VoteStatus
+
+	weights map[string]money.E8s // identity -> capped weight > 0 at the snapshot
+	total   money.E8s            // W, the sum of the capped weights
+	ballots map[string]Choice    // identity -> its last choice
+	yes     money.E8s
+	no      money.E8s
+	abstain money.E8s
+}
+
+// openVote takes the snapshot: each identity's accepted stake, capped at
+// floor(S * max_voting_bps / 10000) with S the pool's accepted total now.
+func (p *Pool) openVote(f *Fact) {
+	v := &vote{
+		id: f.VoteID, kind: f.Kind, closesAt: f.ClosesAt, thresholdBps: f.ThresholdBps,
+		status:  VoteOpen,
+		weights: make(map[string]money.E8s, len(p.identities)),
+		ballots: make(map[string]Choice),
+	}
+	capE8s := money.ApplyBps(p.acceptedTotal, p.terms.MaxVotingBps)
+	for name, id := range p.identities {
+		// Map order does not matter here: each identity's weight is its own,
+		// and W is a sum.
+		if w := min(id.accepted, capE8s); w > 0 {
+			v.weights[name] = w
+			v.total += w
+		}
+	}
+	p.votes[v.id] = v
+	i, _ := slices.BinarySearchFunc(p.openVotes, v, compareClose)
+	p.openVotes = slices.Insert(p.openVotes, i, v)
+}
+
+// castBallot records the identity's choice; its last ballot counts.
+func (p *Pool) castBallot(f *Fact) {
+	v := p.votes[f.VoteID]
+	id := p.identityOf(f.Voter)
+	w := v.weights[id]
+	if prev, ok := v.ballots[id]; ok {
+		*v.tally(prev) -= w
+	}
+	v.ballots[id] = f.Choice
+	*v.tally(f.Choice) += w
+}
+
+func (v *vote) tally(c Choice) *money.E8s {
+	switch c {
+	case ChoiceYes:
+		return &v.yes
+	case ChoiceNo:
+		return &v.no
+	}
+	return &v.abstain
+}
+
+// close decides the vote: passed iff W > 0 and yes * 10000 >= threshold *
+// W, a share of all the weight, not of the ballots cast. Both products are
+// compared in 128 bits (no rounding happens, so no floor is involved).
+func (v *vote) close() {
+	v.status = VoteFailed
+	if v.total <= 0 {
+		return
+	}
+	yh, yl := bits.Mul64(uint64(v.yes), uint64(money.BpsDenominator))
+	th, tl := bits.Mul64(uint64(v.thresholdBps), uint64(v.total))
+	if yh > th || (yh == th && yl >= tl) {
+		v.status = VotePassed
+	}
+}
+
+func (v *vote) result() VoteResult {
+	return VoteResult{
+		VoteID: v.id, Kind: v.kind, Status: v.status,
+		YesE8s: v.yes, NoE8s: v.no, AbstainE8s: v.abstain, WeightTotalE8s: v.total,
+	}
+}
