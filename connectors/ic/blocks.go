@@ -6,11 +6,10 @@ import (
 	"fmt"
 )
 
-// Candid shapes of query_blocks (ledger.did, IC_INTERFACES §4.2). The
-// archived_blocks field is not declared: its func-typed callback has no Go
-// mapping in agent-go, and extra wire fields are ignored on decode. Blocks
-// below first_block_index live in archive canisters, which this connector
-// does not read yet (ErrArchived).
+// Candid shapes of query_blocks (ledger.did, IC_INTERFACES §4.2). QueryBlocks
+// reads the ledger's own blocks only (ErrArchived below first_block_index);
+// ReadBlocks (blockreader.go) also follows archived_blocks into the archive
+// canisters and verifies every block against the certified tip.
 
 type candidTokens struct {
 	E8s uint64 `ic:"e8s"`
@@ -22,9 +21,12 @@ type candidTimeStamp struct {
 
 type candidOperation struct {
 	Approve *struct {
-		Fee     candidTokens `ic:"fee"`
-		From    []byte       `ic:"from"`
-		Spender []byte       `ic:"spender"`
+		Fee               candidTokens     `ic:"fee"`
+		From              []byte           `ic:"from"`
+		Spender           []byte           `ic:"spender"`
+		Allowance         candidTokens     `ic:"allowance"`
+		ExpectedAllowance *candidTokens    `ic:"expected_allowance"`
+		ExpiresAt         *candidTimeStamp `ic:"expires_at"`
 	} `ic:"Approve,variant"`
 	Burn *struct {
 		From    []byte       `ic:"from"`
@@ -95,11 +97,14 @@ type BlocksPage struct {
 	Blocks          []LedgerBlock
 }
 
-// ErrArchived: the requested blocks were moved to an archive canister.
-var ErrArchived = errors.New("blocks are archived; reading archive canisters is not supported yet")
+// ErrArchived: the requested blocks were moved to an archive canister;
+// QueryBlocks does not follow archives, ReadBlocks does.
+var ErrArchived = errors.New("blocks are archived; read them with ReadBlocks")
 
 // QueryBlocks reads up to length blocks from start (the ledger caps a page
-// at 2000). It is a verified query, but a query: one replica's answer.
+// at 2000). It is a verified query, but a query: one replica's answer, and
+// the blocks are not checked against the ledger's certified tip (ReadBlocks
+// does that).
 func (c *Client) QueryBlocks(ctx context.Context, start, length uint64) (BlocksPage, error) {
 	const op = "query_blocks"
 	args := struct {

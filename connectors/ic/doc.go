@@ -1,8 +1,10 @@
 // Package ic is the connector to the Internet Computer: the ICP ledger
-// (ICRC-1 fee, balance, transfer), NNS Governance and the CMC for node
-// provider rewards and ICP/XDR rates, and the Node Rewards Canister for
-// per-node daily rewards (the level-1 weights). It is built on agent-go
-// v0.9.2.
+// (ICRC-1 fee, balance, transfer; the ledger's own transfer to an account
+// identifier; blocks read from the ledger and its archives and proven
+// against the certified tip, blockreader.go), NNS Governance and the CMC
+// for node provider rewards, proposal outcomes and ICP/XDR rates, and the
+// Node Rewards Canister for per-node daily rewards (the level-1 weights).
+// It is built on agent-go v0.9.2.
 //
 // It must never disable certificate or query-signature verification. The
 // root key is the mainnet key unless Config.FetchRootKey is set, which is only
@@ -10,7 +12,8 @@
 // /api/v2/status unauthenticated) and is refused for mainnet hosts.
 //
 // agent-go v0.9.2 does not verify the certificate of a synchronous
-// (/api/v3|v4 call, HTTP 200) reply. Money moves here, so Transfer builds and
+// (/api/v3|v4 call, HTTP 200) reply. Money moves here, so Transfer (and
+// TransferToAccountID and ProposalInfo, which go the same way) builds and
 // signs the request itself and verifies every certificate it relies on:
 // BLS signature against the root key, freshness (VerifyTime), and the
 // request_status/<request id> path. A forged reply is an error, never a

@@ -1,6 +1,7 @@
 package icsim
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -238,14 +239,23 @@ type LedgerDump struct {
 	ChainLen uint64            `json:"chain_length"`
 	NowNanos uint64            `json:"now_unix_nanos"`
 	TotalE8s uint64            `json:"total_supply_e8s"`
+	// TipHashHex is the hash of the newest block, the ledger's certified data.
+	TipHashHex string `json:"tip_hash_hex"`
+	// ArchivedBlocks are the blocks [0, ArchivedBlocks) that archive
+	// canisters serve; Archives lists those canisters.
+	ArchivedBlocks uint64        `json:"archived_blocks"`
+	Archives       []ArchiveNode `json:"archives"`
 }
 
 // Ledger returns a copy of the ledger state.
 func (s *Server) Ledger() LedgerDump {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	tip := s.ledger.tipHash()
 	d := LedgerDump{FeeE8s: LedgerFeeE8s, Balances: map[string]uint64{}, Accounts: map[string]string{},
-		Blocks: append([]Block{}, s.ledger.blocks...), ChainLen: uint64(len(s.ledger.blocks)), NowNanos: s.canisterNow()}
+		Blocks: append([]Block{}, s.ledger.blocks...), ChainLen: uint64(len(s.ledger.blocks)), NowNanos: s.canisterNow(),
+		TipHashHex: hex.EncodeToString(tip[:]), ArchivedBlocks: s.ledger.archive.Archived,
+		Archives: append([]ArchiveNode{}, s.ledger.archive.Nodes...)}
 	for k, v := range s.ledger.balances {
 		d.Balances[k] = v
 		d.TotalE8s += v
@@ -277,14 +287,15 @@ func (s *Server) adminFaults(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, &f) {
 		return
 	}
-	if f.DelayMillis < 0 || f.RejectNext < 0 || f.FailBeforeExecuteNext < 0 || f.FailAfterExecuteNext < 0 || f.TemporarilyUnavailableNext < 0 || f.ProcessingMillis < 0 {
-		adminError(w, http.StatusBadRequest, "fault values must be >= 0")
+	if err := f.validate(); err != nil {
+		adminError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
 	s.SetFaults(f)
 	s.log.Info("admin faults", "delay_ms", f.DelayMillis, "reject_next", f.RejectNext,
 		"fail_before_execute_next", f.FailBeforeExecuteNext, "fail_after_execute_next", f.FailAfterExecuteNext,
-		"temporarily_unavailable_next", f.TemporarilyUnavailableNext)
+		"temporarily_unavailable_next", f.TemporarilyUnavailableNext, "forge_block_next", f.ForgeBlockNext, "forge_archived_block_next", f.ForgeArchivedBlockNext,
+		"block_gap_next", f.BlockGapNext, "forge_certificate_next", f.ForgeCertificateNext)
 	writeJSON(w, http.StatusOK, f)
 }
 
@@ -303,6 +314,7 @@ func (s *Server) adminStatus(w http.ResponseWriter, r *http.Request) {
 			"cmc":        cmcID.String(),
 			"nrc":        nrcID.String(),
 		},
-		"dashboard_path": DashboardPath,
+		"archive_options": s.opts.Archive,
+		"dashboard_path":  DashboardPath,
 	})
 }

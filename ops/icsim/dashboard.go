@@ -89,6 +89,8 @@ func (s *Server) dashboardRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
+	mux.HandleFunc("POST /admin/nrc/nodes", s.adminNRCAddNode)
+	mux.HandleFunc("DELETE /admin/nrc/nodes/{node_id}", s.adminNRCRemoveNode)
 	mux.HandleFunc("POST /admin/dashboard", func(w http.ResponseWriter, r *http.Request) {
 		var d DashboardRates
 		if !decodeJSON(w, r, &d) {

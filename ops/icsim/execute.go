@@ -19,10 +19,11 @@ type method struct {
 }
 
 type callContext struct {
-	caller principal.Principal
-	now    uint64 // canister time, ns
-	faults faultShot
-	query  bool
+	caller   principal.Principal
+	canister principal.Principal
+	now      uint64 // canister time, ns
+	faults   faultShot
+	query    bool
 }
 
 // rejectError is an explicit canister reject (ic0.msg_reject).
@@ -44,6 +45,9 @@ func (s *Server) methods(canister principal.Principal) map[string]method {
 	case canister.Equal(nrcID):
 		return nrcMethods
 	}
+	if _, ok := s.ledger.archiveNodeOf(canister); ok {
+		return archiveMethods
+	}
 	return nil
 }
 
@@ -57,7 +61,7 @@ func (s *Server) execute(req *request, asQuery bool, f faultShot) (reply []byte,
 	if asQuery && !m.query {
 		return nil, &reject{code: 3, errorCode: "IC0536", message: fmt.Sprintf("Canister %s has no query method '%s'", req.canisterID, req.method)}
 	}
-	out, err := m.fn(s, callContext{caller: req.sender, now: s.canisterNow(), faults: f, query: asQuery}, req.arg)
+	out, err := m.fn(s, callContext{caller: req.sender, canister: req.canisterID, now: s.canisterNow(), faults: f, query: asQuery}, req.arg)
 	if err != nil {
 		var rj *rejectError
 		if errors.As(err, &rj) {
@@ -80,13 +84,16 @@ func kind(q bool) string {
 }
 
 // decodeArgs Candid-decodes arg into the pointers in out; malformed input
-// becomes a trap, never a panic.
+// becomes a trap, never a panic or a crash.
 func decodeArgs(arg []byte, out ...any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = trap("failed to decode call arguments: %v", r)
 		}
 	}()
+	if err := candidSane(arg); err != nil {
+		return trap("failed to decode call arguments: %v", err)
+	}
 	if err := candid.Unmarshal(arg, out); err != nil {
 		return trap("failed to decode call arguments: %v", err)
 	}

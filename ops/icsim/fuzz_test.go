@@ -8,6 +8,7 @@ import (
 	"github.com/aviate-labs/agent-go/certification/hashtree"
 	"github.com/aviate-labs/agent-go/identity"
 	"github.com/aviate-labs/agent-go/principal"
+	"github.com/aviate-labs/agent-go/principal/icrc"
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -55,6 +56,9 @@ func FuzzCanisterArgs(f *testing.F) {
 	now := uint64(time.Now().UnixNano())
 	for _, v := range [][]any{
 		{candidTransferArg{To: to, Amount: nat(1), CreatedAtTime: &now}},
+		{candidLegacyTransferArgs{To: mustHex(accountID(icrc.Account{Owner: cmcID})), Amount: candidTokens{1}, Fee: candidTokens{LedgerFeeE8s}, Memo: 7}},
+		{candidAccountBalanceArgs{Account: mustHex(accountID(icrc.Account{Owner: cmcID}))}},
+		{uint64(1)},
 		{candidAccount{Owner: governanceID}},
 		{candidGetBlocksArgs{Start: 0, Length: 5}},
 		{candidListRewardsRequest{}},
@@ -68,11 +72,16 @@ func FuzzCanisterArgs(f *testing.F) {
 			f.Add(uint8(m), b)
 		}
 	}
+	for _, b := range candidCrashers {
+		for m := range 8 {
+			f.Add(uint8(m), b)
+		}
+	}
 	s, err := New(Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
-	caller := principal.MustDecode("2vxsx-fae")
+	caller := nnsCanisterID(77) // not anonymous: the ledger refuses anonymous senders
 	if _, err := s.Mint(caller.String(), 1_000_000); err != nil {
 		f.Fatal(err)
 	}

@@ -18,6 +18,9 @@ const maxListNodeProviderRewards = 24
 type governanceState struct {
 	NodeProviders []NodeProvider   `json:"node_providers"`
 	Rewards       []MonthlyRewards `json:"rewards"`
+	// Proposals are the NNS proposals get_proposal_info reports
+	// (governance_proposals.go).
+	Proposals []Proposal `json:"proposals,omitempty"`
 }
 
 func newGovernanceState() *governanceState { return &governanceState{} }
@@ -233,6 +236,7 @@ var governanceMethods = map[string]method{
 	"get_most_recent_monthly_node_provider_rewards": {query: true, fn: govMostRecent},
 	"list_node_provider_rewards":                    {query: true, fn: govListRewards},
 	"list_node_providers":                           {query: true, fn: govListNodeProviders},
+	"get_proposal_info":                             {query: true, fn: govProposalInfo},
 }
 
 func govMostRecent(s *Server, _ callContext, _ []byte) ([]byte, error) {

@@ -1,14 +1,13 @@
 package icsim
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"sort"
 
 	"github.com/aviate-labs/agent-go/candid"
 	"github.com/aviate-labs/agent-go/candid/idl"
+	"github.com/aviate-labs/agent-go/principal"
 )
 
 // maxBlocksPerQuery is the ICP ledger's query_blocks page limit.
@@ -107,50 +106,27 @@ type candidQueryArchiveResult struct {
 	Err *candidQueryArchiveError `ic:"Err,variant"`
 }
 
-// blockHash chains blocks: sha256(parent || canonical fields). The real ICP
-// ledger hashes its protobuf encoding; only the chaining property matters
-// to clients.
-func blockHash(parent []byte, b Block) []byte {
-	h := sha256.New()
-	h.Write(parent)
-	var buf [8]byte
-	for _, v := range []uint64{b.Index, b.TimestampNanos, b.AmountE8s, b.FeeE8s} {
-		binary.BigEndian.PutUint64(buf[:], v)
-		h.Write(buf[:])
-	}
-	for _, s := range []string{b.Op, b.From, b.To} {
-		binary.BigEndian.PutUint64(buf[:], uint64(len(s)))
-		h.Write(buf[:])
-		h.Write([]byte(s))
-	}
-	if b.MemoHex != nil {
-		h.Write([]byte{1})
-		h.Write([]byte(*b.MemoHex))
-	}
-	if b.CreatedAtNanos != nil {
-		binary.BigEndian.PutUint64(buf[:], *b.CreatedAtNanos)
-		h.Write([]byte{1})
-		h.Write(buf[:])
-	}
-	return h.Sum(nil)
-}
-
 func mustHex(s string) []byte {
 	b, _ := hex.DecodeString(s)
 	return b
 }
 
-func toCandidBlock(b Block, parent []byte) candidBlock {
+// candidBlock is block i as query_blocks and get_blocks show it
+// (rs/ledger_suite/icp/src/lib.rs From<Block> for CandidBlock): a
+// transaction without created_at_time shows the block time there.
+func (l *ledger) candidBlock(i uint64) candidBlock {
+	b := l.blocks[i]
 	cb := candidBlock{Timestamp: candidTimeStamp{b.TimestampNanos}}
-	if parent != nil {
-		p := append([]byte{}, parent...)
-		cb.ParentHash = &p
+	if p := l.parentOf(i); p != nil {
+		h := append([]byte{}, p[:]...)
+		cb.ParentHash = &h
 	}
 	created := b.TimestampNanos
 	if b.CreatedAtNanos != nil {
 		created = *b.CreatedAtNanos
 	}
 	cb.Transaction.CreatedAtTime = candidTimeStamp{created}
+	cb.Transaction.Memo = b.LegacyMemo
 	if b.MemoHex != nil {
 		m := mustHex(*b.MemoHex)
 		cb.Transaction.ICRC1Memo = &m
@@ -168,34 +144,89 @@ func toCandidBlock(b Block, parent []byte) candidBlock {
 	return cb
 }
 
-func ledgerQueryBlocks(s *Server, _ callContext, arg []byte) ([]byte, error) {
+// archivedRange is one archived_blocks entry.
+type archivedRange struct {
+	start, length uint64
+	archive       principal.Principal
+}
+
+// ledgerQueryBlocks is query_blocks (rs/ledger_suite/icp/ledger/src/main.rs
+// query_blocks and ledger_canister_core ledger.rs block_locations): the
+// ledger's own blocks in the requested range (at most 2000; an empty range
+// starting at the first unarchived block when none), one archived_blocks
+// entry per archive canister holding part of the range, the chain length,
+// and in a non-replicated query the certificate of the ledger's certified
+// data, the tip hash.
+func ledgerQueryBlocks(s *Server, c callContext, arg []byte) ([]byte, error) {
 	var a candidGetBlocksArgs
 	if err := decodeArgs(arg, &a); err != nil {
 		return nil, err
 	}
-	n := uint64(len(s.ledger.blocks))
-	resp := candidQueryBlocksResponse{ChainLength: n, FirstBlockIndex: a.Start, Blocks: []candidBlock{}}
-	if a.Start > n {
-		resp.FirstBlockIndex = n
+	l := s.ledger
+	n := uint64(len(l.blocks))
+	reqEnd := satAdd(a.Start, a.Length)
+	first, end, ok := intersect(a.Start, reqEnd, l.archive.Archived, n)
+	if !ok {
+		first, end = l.archive.Archived, l.archive.Archived
 	}
-	end := a.Start + min(a.Length, maxBlocksPerQuery)
-	if end < a.Start || end > n {
-		end = n
+	end = min(end, satAdd(first, maxBlocksPerQuery))
+	resp := candidQueryBlocksResponse{ChainLength: n, FirstBlockIndex: first, Blocks: []candidBlock{}}
+	for i := first; i < end; i++ {
+		resp.Blocks = append(resp.Blocks, l.candidBlock(i))
 	}
-	var parent []byte
-	for i := uint64(0); i < end; i++ {
-		b := s.ledger.blocks[i]
-		if i >= a.Start {
-			resp.Blocks = append(resp.Blocks, toCandidBlock(b, parent))
+	var archived []archivedRange
+	for _, node := range l.archive.Nodes {
+		if from, to, ok := intersect(node.From, node.To, a.Start, reqEnd); ok && to > from {
+			archived = append(archived, archivedRange{start: from, length: to - from, archive: principal.MustDecode(node.CanisterID)})
 		}
-		parent = blockHash(parent, b)
 	}
-	return encodeQueryBlocks(resp)
+	if len(resp.Blocks) > 0 && s.faults.BlockGapNext > 0 {
+		// A replica that leaves a hole: the first block is neither here
+		// nor in any archive range.
+		s.faults.BlockGapNext--
+		resp.Blocks = resp.Blocks[1:]
+		resp.FirstBlockIndex++
+	}
+	forgeBlocks(&s.faults.ForgeBlockNext, resp.Blocks)
+	if c.query {
+		cert, err := s.ledgerCertificate()
+		if err != nil {
+			return nil, err
+		}
+		resp.Certificate = &cert
+	}
+	return encodeQueryBlocks(resp, archived)
+}
+
+// forgeBlocks applies a ForgeBlockNext or ForgeArchivedBlockNext fault
+// (counter): a replica that serves a block the ledger never wrote, one more
+// e8s in the first block.
+func forgeBlocks(counter *int, blocks []candidBlock) {
+	if len(blocks) == 0 || *counter <= 0 {
+		return
+	}
+	*counter--
+	op := blocks[0].Transaction.Operation
+	switch {
+	case op.Mint != nil:
+		m := *op.Mint
+		m.Amount.E8s++
+		blocks[0].Transaction.Operation = &candidOperation{Mint: &m}
+	case op.Burn != nil:
+		b := *op.Burn
+		b.Amount.E8s++
+		blocks[0].Transaction.Operation = &candidOperation{Burn: &b}
+	case op.Transfer != nil:
+		t := *op.Transfer
+		t.Amount.E8s++
+		blocks[0].Transaction.Operation = &candidOperation{Transfer: &t}
+	}
 }
 
 // encodeQueryBlocks encodes the response with the archived_blocks field the
-// .did declares (always empty: the simulator has no archives).
-func encodeQueryBlocks(resp candidQueryBlocksResponse) ([]byte, error) {
+// .did declares, whose func-typed callback agent-go cannot derive from a Go
+// type.
+func encodeQueryBlocks(resp candidQueryBlocksResponse, archived []archivedRange) ([]byte, error) {
 	t, err := idl.TypeOf(resp)
 	if err != nil {
 		return nil, fmt.Errorf("query_blocks type: %w", err)
@@ -227,6 +258,14 @@ func encodeQueryBlocks(resp candidQueryBlocksResponse) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	m["archived_blocks"] = []any{}
+	ranges := []any{}
+	for _, r := range archived {
+		ranges = append(ranges, map[string]any{
+			"start":    r.start,
+			"length":   r.length,
+			"callback": &idl.PrincipalMethod{Principal: r.archive, Method: "get_blocks"},
+		})
+	}
+	m["archived_blocks"] = ranges
 	return candid.Encode([]idl.Type{full}, []any{m})
 }

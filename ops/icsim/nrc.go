@@ -67,6 +67,9 @@ type NodeDay struct {
 // nrcState is what the simulated NRC knows: one NodeDay per (day, node).
 type nrcState struct {
 	Days []NodeDay `json:"days"`
+	// Nodes are node spans: nodes in the network from from_day to to_day
+	// (open-ended while to_day is unset), nrc_nodes.go.
+	Nodes []NodeDay `json:"nodes,omitempty"`
 }
 
 func newNRCState() *nrcState { return &nrcState{} }
@@ -295,12 +298,7 @@ func originalFR(n NodeDay) float64 {
 // dailyResults computes DailyResults of day; ok is false when the NRC has
 // no metrics for it.
 func (n *nrcState) dailyResults(day Date) (candidNRCDailyResults, bool) {
-	var nodes []NodeDay
-	for _, d := range n.Days {
-		if *d.Day == day {
-			nodes = append(nodes, d)
-		}
-	}
+	nodes := n.daysOf(day)
 	if len(nodes) == 0 {
 		return candidNRCDailyResults{}, false
 	}

@@ -130,6 +130,7 @@ func (s *Server) applyScenario(sc Scenario, digest string) error {
 	if sc.AverageRate != nil {
 		s.cmc.Average = sc.AverageRate
 	}
+	s.ledger.maybeArchive()
 	s.nrc.add(nodeDays)
 	if sc.Dashboard != nil {
 		s.dash.rates = sc.Dashboard
@@ -156,7 +157,7 @@ func (s *Server) addRewards(m MonthlyRewards, mint bool, now uint64) error {
 		if r.ToNeuronDissolveDelaySeconds != nil {
 			continue
 		}
-		b := Block{Index: uint64(len(s.ledger.blocks)), TimestampNanos: now, Op: OpMint, AmountE8s: r.AmountE8s}
+		b := Block{Index: uint64(len(s.ledger.blocks)), TimestampNanos: s.ledger.stamp(now), Op: OpMint, AmountE8s: r.AmountE8s}
 		raw, _ := accountIDBytes(r.RewardAccountHex)
 		switch len(raw) {
 		case 0:
@@ -219,6 +220,11 @@ func (s *Server) adminScenarioRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/governance", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"node_providers": s.gov.NodeProviders, "rewards": s.gov.newestFirst(), "cmc": s.cmc})
+		proposals := []ProposalView{}
+		for _, p := range s.gov.Proposals {
+			proposals = append(proposals, proposalView(p))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"node_providers": s.gov.NodeProviders, "rewards": s.gov.newestFirst(), "cmc": s.cmc, "proposals": proposals})
 	})
+	mux.HandleFunc("POST /admin/governance/proposals", s.adminProposals)
 }

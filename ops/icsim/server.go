@@ -55,6 +55,9 @@ type Options struct {
 	// finds the last round older than this is signed at once. 0 (default)
 	// signs a round whenever the previous one is done.
 	RoundInterval time.Duration
+	// Archive configures the ledger's archiving (ledger_archive.go); the
+	// zero value keeps every block in the ledger.
+	Archive ArchiveOptions
 }
 
 // Server is the simulated replica. It is safe for concurrent use: one mutex
@@ -74,7 +77,10 @@ type Server struct {
 	// dash is the simulated dashboard REST API (dashboard.go).
 	dash   dashboardState
 	faults Faults
-	status map[[32]byte]*requestStatus
+	// ledgerCert is the last certificate of the ledger's certified data
+	// (ledger_methods.go).
+	ledgerCert *ledgerCert
+	status     map[[32]byte]*requestStatus
 	// swept is when status was last swept of expired requests.
 	swept time.Time
 	// appliedScenarios are sha256 digests of scenario files already applied.
@@ -117,6 +123,9 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("icsim: %w", err)
 	}
+	if err := opts.Archive.Validate(); err != nil {
+		return nil, fmt.Errorf("icsim: %w", err)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -126,7 +135,7 @@ func New(opts Options) (*Server, error) {
 		log:    log,
 		wall:   opts.Now,
 		mode:   mode,
-		ledger: newLedger(),
+		ledger: newLedger(opts.Archive),
 		gov:    newGovernanceState(),
 		cmc:    newCMCState(),
 		nrc:    newNRCState(),
@@ -253,7 +262,10 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, wantType string)
 		return nil, ecid, false
 	}
 	if wantType != "read_state" {
-		if !s.hasCanister(req.canisterID) {
+		s.mu.Lock()
+		installed := s.hasCanister(req.canisterID)
+		s.mu.Unlock()
+		if !installed {
 			s.fail(w, r, &envelopeError{status: http.StatusBadRequest, msg: fmt.Sprintf("canister %s not found", req.canisterID)})
 			return nil, ecid, false
 		}
@@ -272,8 +284,14 @@ var apiVersions = map[string]map[string]bool{
 	"read_state": {"v2": true, "v3": true},
 }
 
+// hasCanister reports whether id is installed; callers hold s.mu (archive
+// canisters appear as the ledger creates them).
 func (s *Server) hasCanister(id principal.Principal) bool {
-	return id.Equal(ledgerID) || id.Equal(governanceID) || id.Equal(cmcID) || id.Equal(nrcID)
+	if id.Equal(ledgerID) || id.Equal(governanceID) || id.Equal(cmcID) || id.Equal(nrcID) {
+		return true
+	}
+	_, ok := s.ledger.archiveNodeOf(id)
+	return ok
 }
 
 func (s *Server) sleep(ctx context.Context, d time.Duration) {
@@ -555,10 +573,14 @@ func (s *Server) addCanister(t *stateTree, id principal.Principal) {
 	if !s.hasCanister(id) {
 		return
 	}
-	if id.Equal(cmcID) {
+	switch {
+	case id.Equal(cmcID):
 		if d := s.cmc.certifiedData(); d != nil {
 			t.set(d, []byte("canister"), id.Raw, []byte("certified_data"))
 		}
+	case id.Equal(ledgerID):
+		tip := s.ledger.tipHash()
+		t.set(tip[:], []byte("canister"), id.Raw, []byte("certified_data"))
 	}
 }
 

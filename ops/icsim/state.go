@@ -21,6 +21,7 @@ type persisted struct {
 	NodeKeySeedHex   string           `json:"node_key_seed_hex"`
 	ClockOffsetNanos int64            `json:"clock_offset_nanos"`
 	Blocks           []Block          `json:"blocks"`
+	Archive          *archiveState    `json:"archive,omitempty"`
 	Governance       *governanceState `json:"governance,omitempty"`
 	CMC              *cmcState        `json:"cmc,omitempty"`
 	NRC              *nrcState        `json:"nrc,omitempty"`
@@ -69,6 +70,14 @@ func (s *Server) load() error {
 	if err := s.ledger.replay(p.Blocks); err != nil {
 		return fmt.Errorf("icsim: state %s: ledger: %w", s.opts.StatePath, err)
 	}
+	if p.Archive != nil {
+		// Archived blocks stay archived even if the options changed.
+		if err := p.Archive.validate(uint64(len(p.Blocks))); err != nil {
+			return fmt.Errorf("icsim: state %s: ledger archive: %w", s.opts.StatePath, err)
+		}
+		s.ledger.archive = p.Archive.clone()
+	}
+	s.ledger.maybeArchive()
 	if p.Governance != nil {
 		s.gov = p.Governance
 	}
@@ -95,6 +104,7 @@ func (s *Server) save() error {
 		NodeKeySeedHex:   hex.EncodeToString(s.keys.nodeSeed),
 		ClockOffsetNanos: int64(s.offset),
 		Blocks:           s.ledger.blocks,
+		Archive:          s.ledger.archiveForSave(),
 		Governance:       s.gov,
 		CMC:              s.cmc,
 		NRC:              s.nrc,
@@ -138,14 +148,17 @@ func (s *Server) save() error {
 // commitBlock applies b and persists; on a persistence failure the ledger is
 // rolled back so memory never runs ahead of the state file. Callers hold s.mu.
 func (s *Server) commitBlock(b Block) error {
+	archived := s.ledger.archive.clone()
 	if err := s.ledger.apply(b); err != nil {
 		return fmt.Errorf("icsim: ledger invariant: %w", err)
 	}
+	s.ledger.maybeArchive()
 	if err := s.save(); err != nil {
 		prev := s.ledger.blocks[:len(s.ledger.blocks)-1]
 		if rerr := s.ledger.replay(prev); rerr != nil {
 			return fmt.Errorf("%w (rollback failed: %v)", err, rerr)
 		}
+		s.ledger.archive = archived
 		return err
 	}
 	return nil
