@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
-	"github.com/nodeshare/nodeshare/pipeline/audit"
+	auditstage "github.com/nodeshare/nodeshare/pipeline/stage/audit"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -35,55 +35,30 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "audit verify: %v\n", err)
 		return 2
 	}
+	if *topic == "" {
+		fmt.Fprintln(stderr, "audit verify: entitlements-topic is empty")
+		return 2
+	}
 	store, err := clickhouse.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit verify: %v\n", err)
 		return 1
 	}
 	defer store.Close()
-	rep, err := auditVerify(ctx, store, *topic)
+	rep, err := auditstage.Verify(ctx, store, *topic)
 	if err != nil {
 		fmt.Fprintf(stderr, "audit verify: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "audit verify: %d raw rows chained, %d pool periods recomputed, %d entitlement rows checked against raw records, totals recomputed in SQL\n",
-		rep.chained, rep.periods, rep.decisions)
-	for _, f := range rep.findings {
+		rep.Chained, rep.Periods, rep.Decisions)
+	for _, f := range rep.Findings {
 		fmt.Fprintln(stdout, "FINDING", f.String())
 	}
-	if len(rep.findings) > 0 {
-		fmt.Fprintf(stdout, "audit verify: %d findings\n", len(rep.findings))
+	if len(rep.Findings) > 0 {
+		fmt.Fprintf(stdout, "audit verify: %d findings\n", len(rep.Findings))
 		return 1
 	}
 	fmt.Fprintln(stdout, "audit verify: OK")
 	return 0
-}
-
-type auditReport struct {
-	chained, periods, decisions int
-	findings                    []audit.Finding
-}
-
-func auditVerify(ctx context.Context, store *clickhouse.Store, entitlementsTopic string) (auditReport, error) {
-	var rep auditReport
-	rows, err := store.RawRows(ctx)
-	if err != nil {
-		return rep, err
-	}
-	var fs []audit.Finding
-	rep.chained, fs = audit.VerifyChain(rows)
-	rep.findings = append(rep.findings, fs...)
-	rep.periods, fs = audit.Recompute(rows, entitlementsTopic)
-	rep.findings = append(rep.findings, fs...)
-	rep.decisions, fs, err = store.CheckDecisionTable(ctx)
-	if err != nil {
-		return rep, err
-	}
-	rep.findings = append(rep.findings, fs...)
-	fs, err = store.CheckTotals(ctx)
-	if err != nil {
-		return rep, err
-	}
-	rep.findings = append(rep.findings, fs...)
-	return rep, nil
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
+	"github.com/nodeshare/nodeshare/pipeline/stage/process"
+	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -19,7 +21,7 @@ func runProcess(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	fs.SetOutput(stderr)
 	var cfg config
 	cfg.register(fs, "kafka")
-	group := fs.String("group", groupEntitle, "consumer group id")
+	group := fs.String("group", process.DefaultGroup, "consumer group id")
 	fromBeginning := fs.Bool("from-beginning", false, "replay: consume every input from its first offset under a fresh group id (<group>-replay-<unix time>)")
 	out := fs.String("entitlements-topic", schemas.TopicEntitlements, "topic for pool periods and entitlements (a fresh topic for a replay; created if missing)")
 	fee := fs.Int64("ledger-fee-e8s", 10_000, "ICP ledger fee borne by each recipient (icrc1_fee)")
@@ -35,36 +37,44 @@ func runProcess(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		fmt.Fprintf(stderr, "process: %v\n", err)
 		return 2
 	}
-	if *fee < 0 {
-		fmt.Fprintf(stderr, "process: ledger-fee-e8s must be >= 0, got %d\n", *fee)
-		return 2
-	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	if *fromBeginning {
 		*group = fmt.Sprintf("%s-replay-%d", *group, time.Now().Unix())
 	}
-	if err := process(ctx, cfg.brokers(), *group, *out, *fee, *drain, log); err != nil {
+	pc := process.Config{Group: *group, EntitlementsTopic: *out, Params: entitle.Params{LedgerFeeE8s: *fee},
+		Crash: crashFromEnv(), Logger: log}
+	if err := pc.Validate(); err != nil {
+		fmt.Fprintf(stderr, "process: %v\n", err)
+		return 2
+	}
+	if err := runProcessor(ctx, cfg.brokers(), pc, *drain); err != nil {
 		fmt.Fprintf(stderr, "process: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func process(ctx context.Context, brokers []string, group, entitlementsTopic string, feeE8s int64, drain bool, log *slog.Logger) error {
+// runProcessor wires the processor stage to Kafka (topics, producer, the
+// event log) and runs it under the consume loop.
+func runProcessor(ctx context.Context, brokers []string, pc process.Config, drain bool) error {
 	topics := schemas.Topics()
-	if entitlementsTopic != schemas.TopicEntitlements {
-		spec := schemas.TopicSpec{Name: entitlementsTopic, Partitions: 1, Key: "replay of " + schemas.TopicEntitlements}
-		topics = append(topics, spec)
+	if pc.EntitlementsTopic != schemas.TopicEntitlements {
+		topics = append(topics, schemas.TopicSpec{Name: pc.EntitlementsTopic, Partitions: 1, Key: "replay of " + schemas.TopicEntitlements})
 	}
 	if err := kafka.EnsureTopics(ctx, brokers, topics, 1); err != nil {
 		return err
 	}
 	producer := kafka.NewProducer(brokers)
 	defer producer.Close()
-	pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: entitlementsTopic, Params: entitle.Params{LedgerFeeE8s: feeE8s}}
-	log.Info("processor started", "group", group, "entitlements_topic", entitlementsTopic, "drain", drain)
-	return kafka.ConsumeStage(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: group, Topics: processorTopics, Logger: log},
-		processStage(pcfg, producer, log), drain)
+	h, err := process.New(pc, &kafka.Log{Brokers: brokers, Producer: producer})
+	if err != nil {
+		return err
+	}
+	if pc.Logger != nil {
+		pc.Logger.Info("processor started", "group", pc.Group, "entitlements_topic", pc.EntitlementsTopic, "drain", drain)
+	}
+	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: pc.Group, Topics: process.Inputs(), Logger: pc.Logger}
+	return kafka.ConsumeStage(ctx, cc, kafka.Stage(h), drain)
 }
 
 func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -72,7 +82,7 @@ func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.SetOutput(stderr)
 	var cfg config
 	cfg.register(fs, "kafka", "clickhouse")
-	group := fs.String("group", groupSink, "consumer group id")
+	group := fs.String("group", sink.DefaultGroup, "consumer group id")
 	drain := fs.Bool("drain", false, "stop once everything on the topics when it started is stored")
 	batch := fs.Int("batch", 50000, "records per ClickHouse insert (max)")
 	wait := fs.Duration("batch-wait", 200*time.Millisecond, "how long a partial batch waits for more records")
@@ -88,6 +98,11 @@ func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	sc := sink.Config{Group: *group, MaxBatch: *batch, MaxWait: *wait, Crash: crashFromEnv(), Logger: log}
+	if err := sc.Validate(); err != nil {
+		fmt.Fprintf(stderr, "sink: %v\n", err)
+		return 2
+	}
 	store, err := clickhouse.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		fmt.Fprintf(stderr, "sink: %v\n", err)
@@ -98,15 +113,23 @@ func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		fmt.Fprintf(stderr, "sink: %v\n", err)
 		return 1
 	}
-	brokers := cfg.brokers()
-	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
-		fmt.Fprintf(stderr, "sink: %v\n", err)
-		return 1
-	}
-	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: *group, Topics: sinkTopics(), MaxBatch: *batch, MaxWait: *wait, Logger: log}
-	if err := kafka.ConsumeStage(ctx, cc, sinkStage(store, log), *drain); err != nil {
+	if err := runSinkStage(ctx, cfg.brokers(), store, sc, *drain); err != nil {
 		fmt.Fprintf(stderr, "sink: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// runSinkStage wires the sink stage to Kafka and the ClickHouse store and
+// runs it under the consume loop.
+func runSinkStage(ctx context.Context, brokers []string, store *clickhouse.Store, sc sink.Config, drain bool) error {
+	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
+		return err
+	}
+	h, err := sink.New(sc, store)
+	if err != nil {
+		return err
+	}
+	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: sc.Group, Topics: sink.Topics(), MaxBatch: sc.MaxBatch, MaxWait: sc.MaxWait, Logger: sc.Logger}
+	return kafka.ConsumeStage(ctx, cc, kafka.Stage(h), drain)
 }

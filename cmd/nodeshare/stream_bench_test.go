@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/pipeline/stage/process"
+	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -121,11 +125,17 @@ func BenchmarkProcessorVsRawKafka(b *testing.B) {
 				b.Fatal(err)
 			}
 			p := kafka.NewProducer(brokers)
-			pcfg := processorConfig{Brokers: brokers, EntitlementsTopic: schemas.TopicEntitlements, DLQTopic: dlq,
-				InputTypes: map[string]string{in: schemas.TypeContribution}}
+			// As `nodeshare process` runs it (runProcessor), on the
+			// benchmark's own input and dead-letter topics.
+			pc := process.Config{Group: fmt.Sprintf("bench-proc-%s-%d", run, i), EntitlementsTopic: schemas.TopicEntitlements, DLQTopic: dlq,
+				InputTypes: map[string]string{in: schemas.TypeContribution}, Logger: quietLog()}
+			h, err := process.New(pc, &kafka.Log{Brokers: brokers, Producer: p})
+			if err != nil {
+				b.Fatal(err)
+			}
 			start := time.Now()
-			err := kafka.ConsumeStage(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: fmt.Sprintf("bench-proc-%s-%d", run, i),
-				Topics: []string{in}, Logger: quietLog()}, processStage(pcfg, p, quietLog()), true)
+			err = kafka.ConsumeStage(ctx, kafka.ConsumerConfig{Brokers: brokers, GroupID: pc.Group,
+				Topics: []string{in}, Logger: quietLog()}, kafka.Stage(h), true)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -207,23 +217,22 @@ func BenchmarkSinkVsRawClickHouse(b *testing.B) {
 	for i, r := range recs {
 		msgs[i] = kafka.Message{Topic: "bench.sink", Partition: 0, Offset: int64(i), Key: r.Key, Value: r.Value, Time: now}
 	}
-	// The baseline stores the very rows the sink stores (fields split out
-	// of the envelopes, hash chain included), prepared before the clock
-	// starts: what inserting them costs with no decoding, checking or
-	// chaining.
-	rows := make([]clickhouse.RawEvent, n)
-	for i, r := range decodeForSink(msgs) {
-		if r.err != nil {
-			b.Fatal(r.err)
-		}
-		rows[i] = r.raw
-	}
-	if _, err := chainRaw(ctx, store, chainTips{}, rows); err != nil {
-		b.Fatal(err)
-	}
 	batch := 50_000 // rows per insert on both sides, the sink's default --batch; NODESHARE_BENCH_BATCH changes it
 	if v, err := strconv.Atoi(os.Getenv("NODESHARE_BENCH_BATCH")); err == nil && v > 0 {
 		batch = v
+	}
+	var batches [][]kafka.Message
+	for i := 0; i < n; i += batch {
+		batches = append(batches, msgs[i:min(i+batch, n)])
+	}
+	sc := sink.Config{Group: "bench-sink", MaxBatch: batch, MaxWait: 200 * time.Millisecond, Logger: quietLog()}
+	// The baseline stores the very rows the sink stores (fields split out
+	// of the envelopes, hash chain included): the sink stage run once over
+	// a store that only keeps them, before the clock starts. What inserting
+	// them costs with no decoding, checking or chaining.
+	rows := sinkRows(b, sc, batches)
+	if len(rows) != n {
+		b.Fatalf("the sink stage stored %d raw rows of %d records", len(rows), n)
 	}
 
 	b.Run("raw-clickhouse-go", func(b *testing.B) {
@@ -252,11 +261,13 @@ func BenchmarkSinkVsRawClickHouse(b *testing.B) {
 	})
 	b.Run("nodeshare-sink", func(b *testing.B) {
 		var total time.Duration // the mean over every iteration
-		st := sinkStage(store, quietLog())
-		var batches [][]kafka.Message
-		for i := 0; i < n; i += batch {
-			batches = append(batches, msgs[i:min(i+batch, n)])
+		// As `nodeshare sink` runs it (runSinkStage): one handler, its
+		// chain tips kept across batches, over the ClickHouse store.
+		h, err := sink.New(sc, store)
+		if err != nil {
+			b.Fatal(err)
 		}
+		st := kafka.Stage(h)
 		for it := 0; it < b.N; it++ {
 			_ = store.Conn().Exec(ctx, "TRUNCATE TABLE events_raw")
 			start := time.Now()
@@ -294,5 +305,51 @@ func runStage(ctx context.Context, st kafka.Stage, batches [][]kafka.Message) er
 			return err
 		}
 	}
+	return nil
+}
+
+// sinkRows runs the sink stage over batches against a store that keeps
+// the raw rows it is given (chained from the genesis, as into an empty
+// table) and returns them in offset order.
+func sinkRows(b *testing.B, sc sink.Config, batches [][]kafka.Message) []schemas.RawEvent {
+	b.Helper()
+	keep := &rawKeeper{}
+	h, err := sink.New(sc, keep)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := runStage(context.Background(), kafka.Stage(h), batches); err != nil {
+		b.Fatal(err)
+	}
+	sort.Slice(keep.rows, func(i, j int) bool { return keep.rows[i].Offset < keep.rows[j].Offset })
+	return keep.rows
+}
+
+// rawKeeper is a sink.Store that keeps the raw rows and drops the rest.
+type rawKeeper struct {
+	mu   sync.Mutex
+	rows []schemas.RawEvent
+}
+
+func (k *rawKeeper) InsertRaw(_ context.Context, _ string, rows []schemas.RawEvent) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.rows = append(k.rows, rows...)
+	return nil
+}
+
+func (k *rawKeeper) ChainTip(context.Context, string, int, int64) (string, error) {
+	return schemas.ChainGenesis, nil
+}
+
+func (k *rawKeeper) InsertEntitlements(context.Context, string, []schemas.EntitlementRow) error {
+	return nil
+}
+func (k *rawKeeper) InsertPoolPeriods(context.Context, string, []schemas.PoolPeriodRow) error {
+	return nil
+}
+func (k *rawKeeper) InsertIntents(context.Context, string, []schemas.PayoutIntent) error { return nil }
+func (k *rawKeeper) InsertResults(context.Context, string, []schemas.ResultRow) error    { return nil }
+func (k *rawKeeper) InsertDeadLetters(context.Context, string, []schemas.DeadLetter) error {
 	return nil
 }

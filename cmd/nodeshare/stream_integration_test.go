@@ -14,6 +14,9 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
+	auditstage "github.com/nodeshare/nodeshare/pipeline/stage/audit"
+	"github.com/nodeshare/nodeshare/pipeline/stage/process"
+	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -44,7 +47,7 @@ func kafkaTotals(t *testing.T, ctx context.Context, brokers []string) (records i
 	t.Helper()
 	keys := map[string]bool{}
 	ends = map[string]int64{}
-	for _, topic := range sinkTopics() {
+	for _, topic := range sink.Topics() {
 		msgs, err := kafka.ReadAll(ctx, brokers, topic)
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +105,7 @@ func TestSinkKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	group := fmt.Sprintf("it-sink-%d", time.Now().UnixNano())
 	env := []string{"NODESHARE_CLICKHOUSE_DATABASE=" + db}
 
-	code, _, stderr := runCLI(t, append(env, "NODESHARE_CRASHPOINT=sink-after-raw"), "sink", "--group", group, "--drain", "--batch", "50", "--batch-wait", "20ms")
+	code, _, stderr := runCLI(t, append(env, "NODESHARE_CRASH_AT="+sink.CrashAfterRaw), "sink", "--group", group, "--drain", "--batch", "50", "--batch-wait", "20ms")
 	if code != -1 {
 		t.Fatalf("the sink was meant to be killed mid-batch, exit %d:\n%s", code, stderr)
 	}
@@ -129,12 +132,12 @@ func TestSinkKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 	if n := count(t, ctx, store, "SELECT count() FROM entitlements FINAL"); n < uint64(entKeys) {
 		t.Fatalf("entitlements holds %d rows, Kafka had %d distinct entitlement keys", n, entKeys)
 	}
-	rep, err := auditVerify(ctx, store, schemas.TopicEntitlements)
+	rep, err := auditstage.Verify(ctx, store, schemas.TopicEntitlements)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.findings) != 0 || uint64(rep.chained) != final || rep.periods == 0 {
-		t.Fatalf("audit verify after crash and restart: %d chained of %d, %d periods, findings %v", rep.chained, final, rep.periods, rep.findings)
+	if len(rep.Findings) != 0 || uint64(rep.Chained) != final || rep.Periods == 0 {
+		t.Fatalf("audit verify after crash and restart: %d chained of %d, %d periods, findings %v", rep.Chained, final, rep.Periods, rep.Findings)
 	}
 
 	// Change one raw entitlement row: the chain breaks exactly there.
@@ -147,29 +150,29 @@ func TestSinkKilledMidBatchLosesAndDuplicatesNothing(t *testing.T) {
 		schemas.TopicEntitlements, off)); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = auditVerify(ctx, store, schemas.TopicEntitlements)
+	rep, err = auditstage.Verify(ctx, store, schemas.TopicEntitlements)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf("events_raw %s/0@%d", schemas.TopicEntitlements, off)
 	if !hasFinding(rep, "chain", want) {
-		t.Fatalf("changed raw row not reported at %s: %v", want, rep.findings)
+		t.Fatalf("changed raw row not reported at %s: %v", want, rep.Findings)
 	}
 	// Change one decision row: the decision-table and SQL totals checks see it.
 	if err := store.Conn().Exec(ctx, "ALTER TABLE entitlements UPDATE transfer_e8s = transfer_e8s + 1 WHERE role = 'hoster' SETTINGS mutations_sync = 2"); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = auditVerify(ctx, store, schemas.TopicEntitlements)
+	rep, err = auditstage.Verify(ctx, store, schemas.TopicEntitlements)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !hasFinding(rep, "decision-table", "hoster") || !hasFinding(rep, "totals", "pool_periods") {
-		t.Fatalf("changed entitlement row not reported: %v", rep.findings)
+		t.Fatalf("changed entitlement row not reported: %v", rep.Findings)
 	}
 }
 
-func hasFinding(rep auditReport, check, where string) bool {
-	for _, f := range rep.findings {
+func hasFinding(rep auditstage.Report, check, where string) bool {
+	for _, f := range rep.Findings {
 		if f.Check == check && strings.Contains(f.Where, where) {
 			return true
 		}
@@ -192,7 +195,7 @@ func TestProcessorKilledMidPublishThenReplayIsIdentical(t *testing.T) {
 	topic := fmt.Sprintf("it.entitlements-replay-%d", time.Now().UnixNano())
 	group := "it-replay-" + topic
 	args := []string{"process", "--group", group, "--entitlements-topic", topic, "--drain", "--ledger-fee-e8s", "10000"}
-	code, _, stderr := runCLI(t, []string{"NODESHARE_CRASHPOINT=process-mid-publish"}, args...)
+	code, _, stderr := runCLI(t, []string{"NODESHARE_CRASH_AT=" + process.CrashMidPublish}, args...)
 	if code != -1 {
 		t.Fatalf("the processor was meant to be killed mid-publish, exit %d:\n%s", code, stderr)
 	}
@@ -381,31 +384,41 @@ func TestRatesProcessorAveragesThirtyDays(t *testing.T) {
 		{Kind: "spot", TimestampSeconds: base + 86_400, XDRPermyriadPerICP: 40_001},
 		{Kind: "spot", TimestampSeconds: base + 2*86_400, XDRPermyriadPerICP: 5_000},
 	}
-	var evs []entitle.Event
+	var facts []schemas.Fact
 	for _, r := range obs {
-		key := fmt.Sprintf("%s/spot/%d", src, r.TimestampSeconds)
-		env, err := schemas.NewEnvelope(schemas.TypeRate, key, schemas.Provenance{Source: "test"}, r)
+		f, err := schemas.NewFact(schemas.TopicRates, schemas.TypeRate, schemas.RateKey(src, r.Kind, r.TimestampSeconds), schemas.Provenance{Source: "test"}, r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs = append(evs, entitle.Event{Topic: schemas.TopicRates, Key: key, Envelope: env})
+		facts = append(facts, f)
 	}
 	p := kafka.NewProducer(brokers)
 	defer p.Close()
-	if _, err := publishNew(ctx, brokers, p, evs); err != nil {
+	if _, err := (&kafka.Log{Brokers: brokers, Producer: p}).PublishOnce(ctx, facts); err != nil {
 		t.Fatal(err)
 	}
-	if err := process(ctx, brokers, groupEntitle, schemas.TopicEntitlements, 10_000, true, quietLog()); err != nil {
+	pc := process.Config{Group: process.DefaultGroup, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: 10_000}, Logger: quietLog()}
+	if err := runProcessor(ctx, brokers, pc, true); err != nil {
 		t.Fatal(err)
 	}
 	msgs, err := kafka.ReadAll(ctx, brokers, schemas.TopicRates)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The derived rates are keyed nodeshare/<kind>/<timestamp seconds>
+	// (schemas.RateKey); this test's timestamps are in a range of its own.
 	got := map[string]int64{}
 	for _, m := range msgs {
-		if !strings.Contains(string(m.Key), src) || !strings.HasPrefix(string(m.Key), "nodeshare/") {
+		parts := strings.Split(string(m.Key), "/")
+		if len(parts) != 3 || parts[0] != "nodeshare" {
 			continue
+		}
+		ts, err := strconv.ParseUint(parts[2], 10, 64)
+		if err != nil || ts < base || ts > base+2*86_400 {
+			continue
+		}
+		if want := schemas.RateKey("nodeshare", parts[1], ts); string(m.Key) != want {
+			t.Fatalf("derived rate key %q, want %q", m.Key, want)
 		}
 		e, err := schemas.DecodeEnvelope(m.Value)
 		if err != nil {
@@ -415,7 +428,11 @@ func TestRatesProcessorAveragesThirtyDays(t *testing.T) {
 		if err := e.DecodePayload(schemas.TypeRate, &r); err != nil {
 			t.Fatal(err)
 		}
-		got[strings.SplitN(string(m.Key), "/", 3)[1]+"@"+strconv.FormatUint(r.TimestampSeconds-base, 10)] = r.XDRPermyriadPerICP
+		k := parts[1] + "@" + strconv.FormatUint(r.TimestampSeconds-base, 10)
+		if _, dup := got[k]; dup {
+			t.Fatalf("derived rate %s published twice", k)
+		}
+		got[k] = r.XDRPermyriadPerICP
 	}
 	want := map[string]int64{
 		"avg30@100": 30_000, "nns@100": 30_000,

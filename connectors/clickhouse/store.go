@@ -13,6 +13,8 @@ import (
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 )
 
 // Config says where the audit trail lives.
@@ -43,22 +45,27 @@ type Store struct {
 }
 
 // Open connects, creates the database if missing and pings it. A server
-// that is (re)starting is waited for: connection errors are retried for up
-// to 30 seconds.
+// that is (re)starting is waited for: connection errors are retried
+// (retry.Do, about 30 seconds in all); any other error returns at once.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		s, err := open(ctx, cfg)
-		if err == nil || !isConnError(err) || time.Now().After(deadline) {
-			return s, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	var s *Store
+	err := retry.Do(ctx, openPolicy, func(ctx context.Context) error {
+		var err error
+		s, err = open(ctx, cfg)
+		return err
+	})
+	return s, err
 }
+
+// openPolicy waits for a server that is starting: waits from 0.5 s to 4 s,
+// 11 tries (about 30 s), only on connection errors.
+var openPolicy = retry.Policy{Tries: 11, Initial: 500 * time.Millisecond, Max: 4 * time.Second,
+	Classify: func(err error) retry.Class {
+		if isConnError(err) {
+			return retry.Transient
+		}
+		return retry.Fatal
+	}}
 
 // isConnError reports a failure to reach the server (refused, reset,
 // closed), as opposed to a query or configuration error.
@@ -116,56 +123,3 @@ func (s *Store) Database() string { return s.db }
 
 // Close closes the pool.
 func (s *Store) Close() error { return s.conn.Close() }
-
-// insertColumns is insert with whole columns (each a slice of the column's
-// Go type, all of one length).
-func (s *Store) insertColumns(ctx context.Context, table, token string, cols []any) error {
-	return s.send(ctx, table, token, func(batch driver.Batch) error {
-		for i, c := range cols {
-			if err := batch.Column(i).Append(c); err != nil {
-				return fmt.Errorf("column %d: %w", i, err)
-			}
-		}
-		return nil
-	})
-}
-
-// insert appends rows to table in one batch.
-func (s *Store) insert(ctx context.Context, table, token string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	return s.send(ctx, table, token, func(batch driver.Batch) error {
-		for i, r := range rows {
-			if err := batch.Append(r...); err != nil {
-				return fmt.Errorf("row %d: %w", i, err)
-			}
-		}
-		return nil
-	})
-}
-
-// send runs one INSERT batch with a de-duplication token, so that resending
-// the same batch (same token) is a no-op (PITFALLS C5). fill appends the
-// data; the batch is always closed (C1) and Send is called once (C3).
-func (s *Store) send(ctx context.Context, table, token string, fill func(driver.Batch) error) error {
-	settings := ch.Settings{"insert_deduplicate": 1}
-	if token != "" {
-		settings["insert_deduplication_token"] = token
-	}
-	bctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	bctx = ch.Context(bctx, ch.WithSettings(settings))
-	batch, err := s.conn.PrepareBatch(bctx, "INSERT INTO "+table)
-	if err != nil {
-		return fmt.Errorf("clickhouse: prepare insert into %s: %w", table, err)
-	}
-	defer batch.Close()
-	if err := fill(batch); err != nil {
-		return fmt.Errorf("clickhouse: insert into %s: %w", table, err)
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhouse: insert into %s (outcome unknown, safe to retry with the same token): %w", table, err)
-	}
-	return nil
-}

@@ -81,3 +81,27 @@ func TestInsertsAreIdempotent(t *testing.T) {
 		t.Fatalf("FINAL read: %+v, %v", got, err)
 	}
 }
+
+// InsertRow goes through the same de-duplicating insert: one row sent
+// twice with one token is stored once.
+func TestInsertRowIsIdempotent(t *testing.T) {
+	s, ctx := freshStore(t)
+	if err := s.Conn().Exec(ctx, "CREATE TABLE approvals_test (sha String, approver String) ENGINE = MergeTree ORDER BY sha SETTINGS non_replicated_deduplication_window = 100"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.InsertRow(ctx, "approvals_test", "approval-abc/alice", []any{"abc", "alice"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n uint64
+	if err := s.Conn().QueryRow(ctx, "SELECT count() FROM approvals_test").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("one row sent twice with one token: %d rows (%v), want 1", n, err)
+	}
+	if err := s.InsertRow(ctx, "approvals_test", "approval-abc/bob", []any{"abc", "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Conn().QueryRow(ctx, "SELECT count() FROM approvals_test").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("another token: %d rows (%v), want 2", n, err)
+	}
+}

@@ -10,36 +10,21 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// Coord is a record's position in Kafka, stored with every row it produced.
-type Coord struct {
-	Topic     string
-	Partition int
-	Offset    int64
-	Time      time.Time
-}
-
-// RawEvent is one Kafka record as stored in events_raw.
-type RawEvent struct {
-	Coord
-	Key           string
-	EventID       string
-	EventType     string
-	SchemaVersion int
-	Provenance    string
-	Payload       string
-	PrevHash      string
-	RowHash       string
-	// Digest is schemas.ChainDigest of the row when already computed (the
-	// sink computes digests in parallel); it is not stored.
-	Digest    [32]byte
-	HasDigest bool
-}
-
-// ChainRow is the hashed part of the row (schemas.ChainHash).
-func (e RawEvent) ChainRow() schemas.ChainRow {
-	return schemas.ChainRow{Topic: e.Topic, Partition: e.Partition, Offset: e.Offset, Key: e.Key, EventID: e.EventID,
-		EventType: e.EventType, SchemaVersion: e.SchemaVersion, Provenance: e.Provenance, Payload: e.Payload}
-}
+// The row types live in package schemas (schemas/audit_rows.go) so that the
+// sink stage names them without importing this package; these aliases keep
+// the connector's callers compiling.
+type (
+	// Coord is a record's position in Kafka (schemas.Coord).
+	Coord = schemas.Coord
+	// RawEvent is one Kafka record as stored in events_raw (schemas.RawEvent).
+	RawEvent = schemas.RawEvent
+	// EntitlementRow is an entitlement with its coordinates (schemas.EntitlementRow).
+	EntitlementRow = schemas.EntitlementRow
+	// PoolPeriodRow is a pool period with its coordinates (schemas.PoolPeriodRow).
+	PoolPeriodRow = schemas.PoolPeriodRow
+	// ResultRow is a payout result and when it was recorded (schemas.ResultRow).
+	ResultRow = schemas.ResultRow
+)
 
 // InsertRaw stores raw records. It appends column by column (one call per
 // column, no per-row reflection): the sink's hottest insert.
@@ -81,13 +66,6 @@ func (s *Store) ChainTip(ctx context.Context, topic string, partition int, below
 	return h, nil
 }
 
-// EntitlementRow is an entitlement with its coordinates.
-type EntitlementRow struct {
-	schemas.Entitlement
-	EventID string
-	Coord
-}
-
 // InsertEntitlements stores entitlement decisions.
 func (s *Store) InsertEntitlements(ctx context.Context, token string, es []EntitlementRow) error {
 	rows := make([][]any, len(es))
@@ -97,13 +75,6 @@ func (s *Store) InsertEntitlements(ctx context.Context, token string, es []Entit
 			e.EventID, uint32(e.Partition), uint64(e.Offset)}
 	}
 	return s.insert(ctx, "entitlements", token, rows)
-}
-
-// PoolPeriodRow is a pool period with its coordinates.
-type PoolPeriodRow struct {
-	schemas.PoolPeriod
-	EventID string
-	Coord
 }
 
 // InsertPoolPeriods stores pool-level results.
@@ -125,12 +96,6 @@ func (s *Store) InsertIntents(ctx context.Context, token string, in []schemas.Pa
 			p.MemoHex, p.CreatedAtNanos, p.ManifestSHA256}
 	}
 	return s.insert(ctx, "payout_intents", token, rows)
-}
-
-// ResultRow is a payout result and when it was recorded.
-type ResultRow struct {
-	schemas.PayoutResult
-	RecordedAt time.Time
 }
 
 // InsertResults stores payout results.

@@ -7,7 +7,11 @@
 // processor and sink (FetchMessage, hand a batch to a handler, commit the last
 // offset of every partition only after the handler's outputs were
 // acknowledged: PITFALLS K8), and reading a topic from its first offset to
-// the high-water mark seen at the start (state rebuilds, replays, audits).
+// the high-water mark seen at the start (state rebuilds, replays, audits;
+// a topic that is not ready yet is waited for through retry.Do). Log fills
+// the stages' ports to the event log (stage.Publisher, process.Log); the
+// consume loop runs a stage's handler (stage.BatchHandler, converted to
+// Stage) and never decides what a record means.
 //
 // It never decides anything about money; delivery is at-least-once and every
 // consumer downstream is idempotent by deterministic keys (PITFALLS K3, K10).

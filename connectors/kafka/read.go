@@ -10,6 +10,7 @@ import (
 
 	kgo "github.com/segmentio/kafka-go"
 
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -21,7 +22,7 @@ type Message = schemas.Message
 // (partition, offset) order. It is how state is rebuilt and replays start;
 // records produced after the call began are not included.
 func ReadAll(ctx context.Context, brokers []string, topic string) (out []Message, err error) {
-	err = retryUntilReady(ctx, func() error {
+	err = retry.Do(ctx, notReadyPolicy, func(ctx context.Context) error {
 		out, err = readAll(ctx, brokers, topic)
 		return err
 	})

@@ -7,14 +7,17 @@ import (
 	"testing"
 
 	kgo "github.com/segmentio/kafka-go"
+
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 )
 
 // A topic that is not ready (unknown, or no leader yet just after creation)
-// is waited for; any other error returns at once.
-func TestRetryUntilReady(t *testing.T) {
+// is waited for; any other error returns at once, even one kafka-go marks
+// temporary.
+func TestNotReadyIsRetried(t *testing.T) {
 	for _, notReady := range []error{kgo.UnknownTopicOrPartition, kgo.NotLeaderForPartition, kgo.LeaderNotAvailable} {
 		calls := 0
-		err := retryUntilReady(context.Background(), func() error {
+		err := retry.Do(context.Background(), notReadyPolicy, func(context.Context) error {
 			calls++
 			if calls < 3 {
 				return fmt.Errorf("kafka: offsets of t/0: %w", notReady)
@@ -25,9 +28,10 @@ func TestRetryUntilReady(t *testing.T) {
 			t.Fatalf("%v: err %v after %d calls, want success on the third", notReady, err, calls)
 		}
 	}
-	calls := 0
-	other := errors.New("boom")
-	if err := retryUntilReady(context.Background(), func() error { calls++; return other }); !errors.Is(err, other) || calls != 1 {
-		t.Fatalf("other error: %v after %d calls", err, calls)
+	for _, other := range []error{errors.New("boom"), fmt.Errorf("kafka: fetch: %w", kgo.RequestTimedOut)} {
+		calls := 0
+		if err := retry.Do(context.Background(), notReadyPolicy, func(context.Context) error { calls++; return other }); !errors.Is(err, other) || calls != 1 {
+			t.Fatalf("other error %v: %v after %d calls", other, err, calls)
+		}
 	}
 }

@@ -4,9 +4,13 @@
 // reward it emits the pool periods and per-recipient entitlements computed by
 // package allocation under the pool's rule version.
 //
-// It is pure: no I/O, no clock, no logging. The Kafka loop that feeds it is
-// in connectors/kafka; the same events in give the same bytes out, so a
-// replay reproduces every entitlement and manifest hash.
+// It is pure: no I/O, no clock, no logging. The stage that feeds it is
+// pipeline/stage/process (it rebuilds the state from the topics for each
+// reward, calls Reward and publishes the events it returns once); the
+// Kafka consume loop that runs that stage is connectors/kafka/consume.go
+// (ConsumeStage), wired by cmd/nodeshare/process.go. The same events in
+// give the same bytes out, so a replay reproduces every entitlement and
+// manifest hash.
 //
 // Choices (see docs/pipeline.md): a period is the UTC date of the reward's
 // timestamp (YYYY-MM-DD); a contribution counts for a period when its `at` is

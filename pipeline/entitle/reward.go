@@ -11,12 +11,10 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// Event is one record the processor emits.
-type Event struct {
-	Topic    string
-	Key      string
-	Envelope schemas.Envelope
-}
+// Event is one record the processor emits: a fact for a topic under its
+// deterministic key, which the process stage publishes once
+// (stage.Publisher.PublishOnce) as it comes out of Reward.
+type Event = schemas.Fact
 
 // Params are the processor's inputs that are not events.
 type Params struct {
@@ -38,9 +36,10 @@ func PeriodOf(timestampSeconds uint64) string {
 	return time.Unix(int64(timestampSeconds), 0).UTC().Format("2006-01-02")
 }
 
-// RewardEventID is the deterministic id (and key) of a reward event.
+// RewardEventID is the deterministic id (and key) of a reward event
+// (schemas.NodeRewardKey).
 func RewardEventID(r schemas.NodeReward) string {
-	return fmt.Sprintf("%s/%d", r.NodeProvider, r.TimestampSeconds)
+	return schemas.NodeRewardKey(r.NodeProvider, r.TimestampSeconds)
 }
 
 // provenance of every derived event: deterministic, no wall clock.
@@ -190,7 +189,6 @@ func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeri
 	why := explain(res)
 
 	var out []Event
-	base := pl.DAO + "/" + period + "/" + pl.PoolID
 	pp := schemas.PoolPeriod{
 		DAO: pl.DAO, Period: period, PoolID: pl.PoolID, RulesVersion: res.RulesVersion, RewardEventID: rewardID,
 		GrossE8s: int64(res.GrossE8s), HosterFeeE8s: int64(res.HosterFeeE8s), DAOFeeE8s: int64(res.DAOFeeE8s),
@@ -204,7 +202,7 @@ func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeri
 		// periods stay byte-identical.
 		pp.WeightSource, pp.WeightXDRPermyriad = weightSource, weight
 	}
-	ev, err := event(schemas.TypePoolPeriod, base, pp)
+	ev, err := event(schemas.TypePoolPeriod, schemas.PoolPeriodKey(pl.DAO, period, pl.PoolID), pp)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +215,7 @@ func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeri
 		OwedE8s: int64(h.OwedE8s), TransferE8s: int64(h.TransferE8s), FeeE8s: int64(h.FeeE8s),
 		CarryOutE8s: int64(h.CarryOutE8s), ManifestSHA256: manifest, Explanation: why[RoleHoster+":"+h.Account],
 	}
-	ev, err = event(schemas.TypeEntitlement, base+"/"+RoleHoster+"/"+h.Account, hoster)
+	ev, err = event(schemas.TypeEntitlement, schemas.EntitlementKey(pl.DAO, period, pl.PoolID, RoleHoster, h.Account), hoster)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +228,7 @@ func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeri
 			FeeE8s: int64(sh.FeeE8s), CarryOutE8s: int64(sh.CarryOutE8s), ManifestSHA256: manifest,
 			Explanation: why[RoleSponsor+":"+sh.Sponsor],
 		}
-		ev, err := event(schemas.TypeEntitlement, base+"/"+RoleSponsor+"/"+sh.Sponsor, e)
+		ev, err := event(schemas.TypeEntitlement, schemas.EntitlementKey(pl.DAO, period, pl.PoolID, RoleSponsor, sh.Sponsor), e)
 		if err != nil {
 			return nil, err
 		}

@@ -8,5 +8,8 @@
 // decides money: the rule packages do.
 //
 // This package holds what every stage shares: the clock, the crash hook
-// the kill tests use, and the keyed facts stages publish once.
+// the kill tests use, the keyed facts stages publish once, and for the
+// stream stages (process, sink) the batch handler they hand the consume
+// loop (BatchHandler) and the pure per-record work spread over the cores
+// (Parallel).
 package stage
