@@ -6,9 +6,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,7 +58,7 @@ func testDaemon(t *testing.T, spec string, pass func(ctx context.Context) error)
 // overlap, even right after a panic (PITFALLS R2, R3).
 func TestSignerPanicAndOverlap(t *testing.T) {
 	var calls, running, maxRunning atomic.Int64
-	d, slots := testDaemon(t, "@every 1s", func(ctx context.Context) error {
+	d, _ := testDaemon(t, "@every 1s", func(ctx context.Context) error {
 		n := running.Add(1)
 		defer running.Add(-1)
 		for {
