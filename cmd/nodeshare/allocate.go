@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -44,34 +43,22 @@ func (c *allocateCmd) Run(e env) error {
 }
 
 func allocate(ctx context.Context, cfg allocateConfig, stdin io.Reader) ([]byte, error) {
-	var r io.Reader = stdin
-	if cfg.In != "-" {
-		f, err := os.Open(cfg.In)
-		if err != nil {
-			return nil, fmt.Errorf("--in: %w", err)
-		}
-		defer f.Close()
-		r = f
-	}
-	in, err := allocation.DecodePoolPeriodJSON(r)
+	r, closeIn, err := openInput(cfg.In, stdin)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	defer closeIn()
+	return allocation.RunContract(r, cfg.Rules, cfg.Explain)
+}
+
+// openInput opens --in: a file, or standard input for "-".
+func openInput(path string, stdin io.Reader) (io.Reader, func(), error) {
+	if path == "-" {
+		return stdin, func() {}, nil
 	}
-	res, err := allocation.Allocate(cfg.Rules, in)
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("pool %s period %s: %w", in.PoolID, in.Period, err)
+		return nil, nil, fmt.Errorf("--in: %w", err)
 	}
-	var buf bytes.Buffer
-	if cfg.Explain {
-		err = allocation.Explain(&buf, res)
-	} else {
-		err = allocation.EncodeResultJSON(&buf, res)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return f, func() { f.Close() }, nil
 }

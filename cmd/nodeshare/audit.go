@@ -1,64 +1,53 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
-	"io"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	auditstage "github.com/nodeshare/nodeshare/pipeline/stage/audit"
-	"github.com/nodeshare/nodeshare/schemas"
 )
 
-func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "usage: nodeshare audit verify [flags]   (nodeshare audit verify --help)")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return 0
-		}
-		return 2
+// auditCmd is `nodeshare audit` (docs/auditing.md).
+type auditCmd struct {
+	Verify auditVerifyCmd `cmd:"" help:"Check the hash chains and recompute every decision from the raw rows; exit 1 on any finding."`
+}
+
+// auditVerifyCmd checks the ClickHouse audit trail: the hash chain of every
+// stream, every decision recomputed from the raw rows (manifest hashes and
+// entitlements byte for byte), the entitlements table against its raw
+// records, and the conservation and payout totals recomputed in SQL
+// (pipeline/stage/audit).
+type auditVerifyCmd struct {
+	clickhouseFlags
+	EntitlementsTopic string `name:"entitlements-topic" default:"${entitlements_topic}" help:"Topic whose decisions are recomputed."`
+}
+
+func (c *auditVerifyCmd) Validate() error {
+	if c.EntitlementsTopic == "" {
+		return fmt.Errorf("--entitlements-topic is empty")
 	}
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg config
-	cfg.register(fs, "clickhouse")
-	topic := fs.String("entitlements-topic", schemas.TopicEntitlements, "topic whose decisions are recomputed")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: nodeshare audit verify [flags]\n\nChecks the ClickHouse audit trail: the hash chain of every stream, every decision recomputed from\nthe raw rows (manifest hashes and entitlements byte for byte), the entitlements table against its raw\nrecords, and the conservation and payout totals recomputed in SQL. Exit 1 on any finding.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args[1:]); !ok {
-		return code
-	}
-	if err := cfg.validate("clickhouse"); err != nil {
-		fmt.Fprintf(stderr, "audit verify: %v\n", err)
-		return 2
-	}
-	if *topic == "" {
-		fmt.Fprintln(stderr, "audit verify: entitlements-topic is empty")
-		return 2
-	}
-	store, err := clickhouse.Open(ctx, cfg.ClickHouse)
+	return c.clickhouseFlags.Validate()
+}
+
+func (c *auditVerifyCmd) Run(e env) error {
+	store, err := clickhouse.Open(e.ctx, c.clickhouseFlags.config())
 	if err != nil {
-		fmt.Fprintf(stderr, "audit verify: %v\n", err)
-		return 1
+		return err
 	}
 	defer store.Close()
-	rep, err := auditstage.Verify(ctx, store, *topic)
+	rep, err := auditstage.Verify(e.ctx, store, c.EntitlementsTopic)
 	if err != nil {
-		fmt.Fprintf(stderr, "audit verify: %v\n", err)
-		return 1
+		return err
 	}
-	fmt.Fprintf(stdout, "audit verify: %d raw rows chained, %d pool periods recomputed, %d entitlement rows checked against raw records, totals recomputed in SQL\n",
+	fmt.Fprintf(e.stdout, "audit verify: %d raw rows chained, %d pool periods recomputed, %d entitlement rows checked against raw records, totals recomputed in SQL\n",
 		rep.Chained, rep.Periods, rep.Decisions)
 	for _, f := range rep.Findings {
-		fmt.Fprintln(stdout, "FINDING", f.String())
+		fmt.Fprintln(e.stdout, "FINDING", f.String())
 	}
 	if len(rep.Findings) > 0 {
-		fmt.Fprintf(stdout, "audit verify: %d findings\n", len(rep.Findings))
-		return 1
+		fmt.Fprintf(e.stdout, "audit verify: %d findings\n", len(rep.Findings))
+		return exitCode(1)
 	}
-	fmt.Fprintln(stdout, "audit verify: OK")
-	return 0
+	fmt.Fprintln(e.stdout, "audit verify: OK")
+	return nil
 }

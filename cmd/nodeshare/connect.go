@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aviate-labs/agent-go/identity"
@@ -56,7 +55,7 @@ func (c *connectCmd) stageConfig() connect.Config {
 
 func (c *connectCmd) dashboardURL() string {
 	if c.DashboardURL == "" {
-		return defaultDashboardURL(c.ICURL)
+		return dashboard.DefaultURLFor(c.ICURL)
 	}
 	return c.DashboardURL
 }
@@ -85,33 +84,10 @@ func (c *connectCmd) Validate() error {
 	if c.IngressExpiry <= 0 || c.IngressExpiry > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("--ingress-expiry must be in (0, 5m], got %s (NODESHARE_IC_INGRESS_EXPIRY)", c.IngressExpiry))
 	}
-	if c.ICFetchRootKey && isMainnet(c.ICURL) {
+	if c.ICFetchRootKey && dashboard.IsMainnet(c.ICURL) {
 		errs = append(errs, fmt.Errorf("--ic-fetch-root-key must be false for mainnet %s: the compiled-in root key is used (NODESHARE_IC_FETCH_ROOT_KEY=false)", c.ICURL))
 	}
 	return errors.Join(errs...)
-}
-
-func isMainnet(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := strings.ToLower(u.Hostname())
-	for _, m := range []string{"icp0.io", "ic0.app", "icp-api.io", "internetcomputer.org"} {
-		if h == m || strings.HasSuffix(h, "."+m) {
-			return true
-		}
-	}
-	return false
-}
-
-// defaultDashboardURL: the public API for mainnet, the simulator's
-// endpoint otherwise.
-func defaultDashboardURL(icURL string) string {
-	if isMainnet(icURL) {
-		return dashboard.DefaultBaseURL
-	}
-	return strings.TrimSuffix(icURL, "/") + "/dashboard/api/v3"
 }
 
 func (c *connectCmd) Run(e env) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/nodeshare/nodeshare/connectors/dashboard"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -292,7 +293,7 @@ func TestConnectConfigErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, errb.String(), c.want)
 		}
 	}
-	if got := defaultDashboardURL("https://icp-api.io"); got != "https://ic-api.internetcomputer.org/api/v3" {
+	if got := dashboard.DefaultURLFor("https://icp-api.io"); got != "https://ic-api.internetcomputer.org/api/v3" {
 		t.Errorf("mainnet dashboard default %s", got)
 	}
 }

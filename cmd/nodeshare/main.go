@@ -22,7 +22,10 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/nodeshare/nodeshare/pipeline/rates"
+	"github.com/nodeshare/nodeshare/pipeline/stage/process"
 	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
+	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // version is set at build time (-ldflags "-X main.version=..."); the build
@@ -52,12 +55,12 @@ type cli struct {
 	Allocate allocateCmd `cmd:"" help:"Compute one pool's period from a JSON input (docs/allocation-rules.md)."`
 	Pools    poolsCmd    `cmd:"" help:"Pool lifecycle: replay facts against a pool's terms (docs/pool-rules.md)."`
 	Connect  connectCmd  `cmd:"" help:"Poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact."`
-	Process  legacyCmd   `cmd:"" passthrough:"" help:"Run the entitlement processor (Kafka consumer group)."`
-	Sink     legacyCmd   `cmd:"" passthrough:"" help:"Store every topic in the ClickHouse audit trail."`
+	Process  processCmd  `cmd:"" help:"Run the entitlement processor (Kafka consumer group)."`
+	Sink     sinkCmd     `cmd:"" help:"Store every topic in the ClickHouse audit trail."`
 	Payout   payoutCmd   `cmd:"" help:"Plan, approve, run, status and resume a period's payout (docs/payouts.md)."`
 	Signer   signerCmd   `cmd:"" help:"Daemon: on a cron schedule, pay every minted, allocated, approved, unpaid period."`
-	Audit    legacyCmd   `cmd:"" passthrough:"" help:"audit verify: check the hash chains and recompute every decision from raw rows."`
-	Migrate  legacyCmd   `cmd:"" passthrough:"" help:"Apply the ClickHouse audit-trail migrations."`
+	Audit    auditCmd    `cmd:"" help:"Audit: check the hash chains and recompute every decision from raw rows."`
+	Migrate  migrateCmd  `cmd:"" help:"Apply the ClickHouse audit-trail migrations."`
 	Demo     demoCmd     `cmd:"" help:"Run the end-to-end demo on the local stack."`
 }
 
@@ -89,21 +92,6 @@ func (e *codedError) Unwrap() error { return e.err }
 // kongExit carries kong's exit (after --help or --version) out of Parse.
 type kongExit int
 
-// legacyCmd hands its arguments to a subcommand that parses its own flags.
-type legacyCmd struct {
-	Args []string `arg:"" optional:"" passthrough:""`
-}
-
-func (l *legacyCmd) Run(kctx *kong.Context, e env) error {
-	run := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) int{
-		"process": runProcess, "sink": runSink, "audit": runAudit, "migrate": runMigrate,
-	}[kctx.Selected().Name]
-	if code := run(e.ctx, l.Args, e.stdin, e.stdout, e.stderr); code != 0 {
-		return exitCode(code)
-	}
-	return nil
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -129,7 +117,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		kong.Description("nodeshare runs the money side of crowdfunded Internet Computer nodes. Every flag has a NODESHARE_* environment variable (shown in brackets); secrets come from the environment only."),
 		kong.Writers(stdout, stderr), kong.Exit(func(code int) { panic(kongExit(code)) }),
 		kong.Vars{"version": versionString(), "default_schedule": signer.DefaultSchedule,
-			"rate_tolerance_bps": strconv.FormatInt(rates.DefaultTolerance.MaxDiffBps, 10), "rate_max_skew": rates.DefaultTolerance.MaxSkew.String()}, kong.UsageOnError(), kong.ConfigureHelp(kong.HelpOptions{Compact: true}))
+			"rate_tolerance_bps": strconv.FormatInt(rates.DefaultTolerance.MaxDiffBps, 10), "rate_max_skew": rates.DefaultTolerance.MaxSkew.String(),
+			"process_group": process.DefaultGroup, "sink_group": sink.DefaultGroup, "entitlements_topic": schemas.TopicEntitlements}, kong.UsageOnError(), kong.ConfigureHelp(kong.HelpOptions{Compact: true}))
 	if err != nil {
 		fmt.Fprintf(stderr, "nodeshare: %v\n", err)
 		return 1

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	demostage "github.com/nodeshare/nodeshare/pipeline/stage/demo"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"math/rand/v2"
@@ -106,7 +107,7 @@ func benchPayout(b *testing.B, ctx context.Context, id identity.Identity, n, con
 	}
 	ents, pools := payouttest.SimPeriod(rand.New(rand.NewPCG(seed, 7)), "bench-dao", "2026-11-01T06:00:00Z", n, int64(icsim.LedgerFeeE8s))
 	store := payouttest.NewMemStore(ents, pools)
-	eng := &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: demoApproval, Concurrency: conc}
+	eng := &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: demostage.Approval, Concurrency: conc}
 	m, _, err := eng.Plan(ctx, "bench-dao", "2026-11-01T06:00:00Z", true)
 	if err != nil {
 		b.Fatal(err)

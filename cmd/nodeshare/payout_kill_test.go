@@ -144,7 +144,7 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 		t.Fatalf("plan was not killed: %d\n%s", r.code, r.stderr)
 	}
 	r := run("", "payout", "plan")
-	var planned manifestJSON
+	var planned payout.ManifestJSON
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &planned) != nil || planned.Written || planned.ManifestSHA256 == "" {
 		t.Fatalf("re-plan: code %d written %v\n%s\n%s", r.code, planned.Written, r.stdout, r.stderr)
 	}

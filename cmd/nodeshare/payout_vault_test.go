@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	demostage "github.com/nodeshare/nodeshare/pipeline/stage/demo"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"math/rand/v2"
@@ -50,7 +51,7 @@ func newVaultWorld(t *testing.T, cfg config, seed uint64) *vaultWorld {
 	w := &vaultWorld{t: t, cfg: cfg, sim: sim, hs: hs, dao: "vault-dao", period: "2026-11-01T06:00:00Z"}
 	ents, pools := payouttest.SimPeriod(rand.New(rand.NewPCG(seed, seed)), w.dao, w.period, 4, int64(icsim.LedgerFeeE8s))
 	w.store = payouttest.NewMemStore(ents, pools)
-	eng := &payout.Engine{Store: w.store, Approval: demoApproval}
+	eng := &payout.Engine{Store: w.store, Approval: demostage.Approval}
 	m, _, err := eng.Plan(context.Background(), w.dao, w.period, true)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func (w *vaultWorld) runHook(id *vault.TransitIdentity, hook func(string)) (payo
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	eng := &payout.Engine{Store: w.store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: demoApproval,
+	eng := &payout.Engine{Store: w.store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: demostage.Approval,
 		Concurrency: 2, MaxTries: 2, RetryWait: 10 * time.Millisecond, Crash: hook}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

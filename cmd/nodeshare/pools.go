@@ -1,9 +1,6 @@
 package main
 
 import (
-	"io"
-	"os"
-
 	"github.com/nodeshare/nodeshare/pipeline/lifecycle"
 )
 
@@ -20,15 +17,11 @@ type poolsReplayCmd struct {
 }
 
 func (c *poolsReplayCmd) Run(e env) error {
-	var r io.Reader = e.stdin
-	if c.In != "-" {
-		f, err := os.Open(c.In)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
+	r, closeIn, err := openInput(c.In, e.stdin)
+	if err != nil {
+		return err
 	}
+	defer closeIn()
 	out, err := lifecycle.ReplayJSON(r)
 	if err != nil {
 		return err

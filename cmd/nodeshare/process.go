@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -16,42 +14,33 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-func runProcess(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("process", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg config
-	cfg.register(fs, "kafka")
-	group := fs.String("group", process.DefaultGroup, "consumer group id")
-	fromBeginning := fs.Bool("from-beginning", false, "replay: consume every input from its first offset under a fresh group id (<group>-replay-<unix time>)")
-	out := fs.String("entitlements-topic", schemas.TopicEntitlements, "topic for pool periods and entitlements (a fresh topic for a replay; created if missing)")
-	fee := fs.Int64("ledger-fee-e8s", 10_000, "ICP ledger fee borne by each recipient (icrc1_fee)")
-	drain := fs.Bool("drain", false, "stop once everything on the input topics when it started is processed")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: nodeshare process [flags]\n\nThe entitlement processor: consumes pools, contributions, rates and NNS rewards (consumer group),\ndead-letters invalid records with the reason, and for every reward publishes the pool periods and\nentitlements. Offsets are committed only after its outputs are acknowledged.\n\nflags:")
-		fs.PrintDefaults()
+// processCmd is the entitlement processor (pipeline/stage/process): it
+// consumes pools, contributions, rates and NNS rewards (consumer group),
+// dead-letters invalid records with the reason, and for every reward
+// publishes the pool periods and entitlements. Offsets are committed only
+// after its outputs are acknowledged.
+type processCmd struct {
+	kafkaFlags
+	Group             string `name:"group" default:"${process_group}" help:"Consumer group id."`
+	FromBeginning     bool   `name:"from-beginning" help:"Replay: consume every input from its first offset under a fresh group id (<group>-replay-<unix time>)."`
+	EntitlementsTopic string `name:"entitlements-topic" default:"${entitlements_topic}" help:"Topic for pool periods and entitlements (a fresh topic for a replay; created if missing)."`
+	LedgerFeeE8s      int64  `name:"ledger-fee-e8s" env:"NODESHARE_LEDGER_FEE_E8S" default:"10000" help:"ICP ledger fee borne by each recipient (icrc1_fee)."`
+	Drain             bool   `name:"drain" help:"Stop once everything on the input topics when it started is processed."`
+}
+
+func (c *processCmd) config() process.Config {
+	return process.Config{Group: c.Group, EntitlementsTopic: c.EntitlementsTopic, Params: entitle.Params{LedgerFeeE8s: c.LedgerFeeE8s}}
+}
+
+func (c *processCmd) Validate() error { return validateAll(c.kafkaFlags, c.config()) }
+
+func (c *processCmd) Run(e env) error {
+	pc := c.config()
+	pc.Crash, pc.Logger = crashFromEnv(), slog.New(slog.NewJSONHandler(e.stderr, nil))
+	if c.FromBeginning {
+		pc.Group = fmt.Sprintf("%s-replay-%d", pc.Group, time.Now().Unix())
 	}
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	if err := cfg.validate("kafka"); err != nil {
-		fmt.Fprintf(stderr, "process: %v\n", err)
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	if *fromBeginning {
-		*group = fmt.Sprintf("%s-replay-%d", *group, time.Now().Unix())
-	}
-	pc := process.Config{Group: *group, EntitlementsTopic: *out, Params: entitle.Params{LedgerFeeE8s: *fee},
-		Crash: crashFromEnv(), Logger: log}
-	if err := pc.Validate(); err != nil {
-		fmt.Fprintf(stderr, "process: %v\n", err)
-		return 2
-	}
-	if err := runProcessor(ctx, cfg.brokers(), pc, *drain); err != nil {
-		fmt.Fprintf(stderr, "process: %v\n", err)
-		return 1
-	}
-	return 0
+	return runProcessor(e.ctx, splitList(c.KafkaBrokers), pc, c.Drain)
 }
 
 // runProcessor wires the processor stage to Kafka (topics, producer, the
@@ -77,47 +66,37 @@ func runProcessor(ctx context.Context, brokers []string, pc process.Config, drai
 	return kafka.ConsumeStage(ctx, cc, kafka.Stage(h), drain)
 }
 
-func runSink(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg config
-	cfg.register(fs, "kafka", "clickhouse")
-	group := fs.String("group", sink.DefaultGroup, "consumer group id")
-	drain := fs.Bool("drain", false, "stop once everything on the topics when it started is stored")
-	batch := fs.Int("batch", 50000, "records per ClickHouse insert (max)")
-	wait := fs.Duration("batch-wait", 200*time.Millisecond, "how long a partial batch waits for more records")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: nodeshare sink [flags]\n\nApplies the ClickHouse migrations, then stores every record of every nodeshare topic in the audit\ntrail (events_raw with its hash chain, plus the decision and payout tables), idempotently.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	if err := cfg.validate("kafka", "clickhouse"); err != nil {
-		fmt.Fprintf(stderr, "sink: %v\n", err)
-		return 2
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	sc := sink.Config{Group: *group, MaxBatch: *batch, MaxWait: *wait, Crash: crashFromEnv(), Logger: log}
-	if err := sc.Validate(); err != nil {
-		fmt.Fprintf(stderr, "sink: %v\n", err)
-		return 2
-	}
-	store, err := clickhouse.Open(ctx, cfg.ClickHouse)
+// sinkCmd applies the ClickHouse migrations, then stores every record of
+// every nodeshare topic in the audit trail (events_raw with its hash
+// chain, plus the decision and payout tables), idempotently
+// (pipeline/stage/sink).
+type sinkCmd struct {
+	kafkaFlags
+	clickhouseFlags
+	Group     string        `name:"group" default:"${sink_group}" help:"Consumer group id."`
+	Drain     bool          `name:"drain" help:"Stop once everything on the topics when it started is stored."`
+	Batch     int           `name:"batch" default:"50000" help:"Records per ClickHouse insert (max)."`
+	BatchWait time.Duration `name:"batch-wait" default:"200ms" help:"How long a partial batch waits for more records."`
+}
+
+func (c *sinkCmd) config() sink.Config {
+	return sink.Config{Group: c.Group, MaxBatch: c.Batch, MaxWait: c.BatchWait}
+}
+
+func (c *sinkCmd) Validate() error { return validateAll(c.kafkaFlags, c.clickhouseFlags, c.config()) }
+
+func (c *sinkCmd) Run(e env) error {
+	sc := c.config()
+	sc.Crash, sc.Logger = crashFromEnv(), slog.New(slog.NewJSONHandler(e.stderr, nil))
+	store, err := clickhouse.Open(e.ctx, c.clickhouseFlags.config())
 	if err != nil {
-		fmt.Fprintf(stderr, "sink: %v\n", err)
-		return 1
+		return err
 	}
 	defer store.Close()
-	if _, err := store.Migrate(ctx); err != nil {
-		fmt.Fprintf(stderr, "sink: %v\n", err)
-		return 1
+	if _, err := store.Migrate(e.ctx); err != nil {
+		return err
 	}
-	if err := runSinkStage(ctx, cfg.brokers(), store, sc, *drain); err != nil {
-		fmt.Fprintf(stderr, "sink: %v\n", err)
-		return 1
-	}
-	return 0
+	return runSinkStage(e.ctx, splitList(c.KafkaBrokers), store, sc, c.Drain)
 }
 
 // runSinkStage wires the sink stage to Kafka and the ClickHouse store and

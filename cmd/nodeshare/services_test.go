@@ -27,7 +27,7 @@ func requireServices(t *testing.T) config {
 	c.ICURL = envOr("NODESHARE_IC_URL", "http://127.0.0.1:18080")
 	c.ICFetchRootKey = true
 	c.LocalDir = t.TempDir()
-	if err := c.validate("kafka", "clickhouse", "vault", "ic"); err != nil {
+	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
 	return c

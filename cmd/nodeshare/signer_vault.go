@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync/atomic"
 
 	"github.com/aviate-labs/agent-go/identity"
@@ -22,30 +20,6 @@ type signerConfig struct {
 	KeyMode string // transit (default) or kv
 	KVMount string
 	KVPath  string
-}
-
-func (s *signerConfig) register(fs *flag.FlagSet, c *config) {
-	fs.StringVar(&s.KeyMode, "key-mode", envOr("NODESHARE_SIGNER_KEY_MODE", "transit"), "treasury key: transit (Ed25519 key stays in Vault) or kv (PEM key read from KV v2) (NODESHARE_SIGNER_KEY_MODE)")
-	fs.StringVar(&s.KVMount, "vault-kv-mount", envOr("NODESHARE_VAULT_KV_MOUNT", "secret"), "KV v2 mount for --key-mode kv (NODESHARE_VAULT_KV_MOUNT)")
-	fs.StringVar(&s.KVPath, "vault-kv-path", envOr("NODESHARE_VAULT_KV_PATH", "nodeshare/signer-key"), "KV v2 path of the PEM key, field \"pem\" (NODESHARE_VAULT_KV_PATH)")
-	fs.StringVar(&c.Vault.Auth, "vault-auth", envOr("NODESHARE_VAULT_AUTH", "token"), "Vault auth: token (NODESHARE_VAULT_TOKEN) or approle (NODESHARE_VAULT_ROLE_ID, NODESHARE_VAULT_SECRET_ID) (NODESHARE_VAULT_AUTH)")
-	fs.StringVar(&c.Vault.AppRoleMount, "vault-approle-mount", envOr("NODESHARE_VAULT_APPROLE_MOUNT", "approle"), "AppRole auth mount (NODESHARE_VAULT_APPROLE_MOUNT)")
-	// Secrets from the environment only, never flags (process listings).
-	c.Vault.RoleID = os.Getenv("NODESHARE_VAULT_ROLE_ID")
-	c.Vault.SecretID = os.Getenv("NODESHARE_VAULT_SECRET_ID")
-}
-
-func (s *signerConfig) validate() error {
-	switch s.KeyMode {
-	case "transit":
-	case "kv":
-		if s.KVPath == "" {
-			return fmt.Errorf("key-mode kv needs --vault-kv-path")
-		}
-	default:
-		return fmt.Errorf("key-mode must be transit or kv, got %q (NODESHARE_SIGNER_KEY_MODE)", s.KeyMode)
-	}
-	return nil
 }
 
 // openSigner logs in to Vault, starts keeping the token alive until ctx

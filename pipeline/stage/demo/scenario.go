@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"crypto/sha256"
@@ -6,16 +6,16 @@ import (
 	"time"
 
 	"github.com/aviate-labs/agent-go/principal"
+	"github.com/aviate-labs/agent-go/principal/icrc"
 
-	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/pipeline/money"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// demoScenario is one DAO with two pools and one month's reward. Every
+// Scenario is one DAO with two pools and one month's reward. Every
 // account is derived from the DAO name, so two DAOs never share an account
 // and the same DAO always gets the same ones.
-type demoScenario struct {
+type Scenario struct {
 	DAO           string
 	NodeProvider  string
 	Pools         []schemas.Pool
@@ -24,21 +24,22 @@ type demoScenario struct {
 	Rates         []schemas.Rate
 }
 
-func demoAccount(dao, what string) string {
+// account is the demo account of what in dao.
+func account(dao, what string) string {
 	h := sha256.Sum256([]byte("nodeshare-demo/" + dao + "/" + what))
 	// An opaque principal (suffix 0x01) made from the hash: a valid ledger
 	// owner that nobody holds a key for, as a sponsor's wallet is to us.
 	p := principal.Principal{Raw: append(h[:28:28], 0x01)}
-	return ic.AccountText(ic.Account{Owner: p})
+	return icrc.Account{Owner: p}.Encode()
 }
 
-// buildDemoScenario: pool-a has a whale with 30% of the stake and 50 small
+// Build is the demo scenario of dao: pool-a has a whale with 30% of the stake and 50 small
 // sponsors (0.5 to 2 ICP each, 70 ICP in all) and a 35% whale premium;
 // pool-b has 20 equal sponsors and no premium. One NNS reward pays both
 // nodes at 3.5 XDR per ICP.
-func buildDemoScenario(dao string, rewardAt time.Time, treasury string) demoScenario {
-	s := demoScenario{DAO: dao, NodeProvider: demoAccount(dao, "node-provider")}
-	hoster := demoAccount(dao, "hoster")
+func Build(dao string, rewardAt time.Time, treasury string) Scenario {
+	s := Scenario{DAO: dao, NodeProvider: account(dao, "node-provider")}
+	hoster := account(dao, "hoster")
 	funded := rewardAt.AddDate(0, -2, 0).UTC()
 	s.Pools = []schemas.Pool{
 		{DAO: dao, PoolID: "pool-a", NodeProvider: s.NodeProvider,
@@ -55,7 +56,7 @@ func buildDemoScenario(dao string, rewardAt time.Time, treasury string) demoScen
 			ContributionID: fmt.Sprintf("%s-c%03d", pool, i), Sponsor: sponsor, AmountE8s: amount,
 			At: funded.Add(time.Duration(i) * time.Hour).Format(time.RFC3339)})
 	}
-	add("pool-a", 0, demoAccount(dao, "pool-a/whale"), int64(30*money.E8sPerICP))
+	add("pool-a", 0, account(dao, "pool-a/whale"), int64(30*money.E8sPerICP))
 	var small int64
 	for i := 1; i <= 50; i++ {
 		amt := int64(50_000_000 + (i*37%16)*10_000_000) // 0.5 to 2.0 ICP
@@ -63,10 +64,10 @@ func buildDemoScenario(dao string, rewardAt time.Time, treasury string) demoScen
 			amt = int64(70*money.E8sPerICP) - small // the 50 small stakes sum to 70 ICP
 		}
 		small += amt
-		add("pool-a", i, demoAccount(dao, fmt.Sprintf("pool-a/sponsor-%02d", i)), amt)
+		add("pool-a", i, account(dao, fmt.Sprintf("pool-a/sponsor-%02d", i)), amt)
 	}
 	for i := 1; i <= 20; i++ {
-		add("pool-b", i, demoAccount(dao, fmt.Sprintf("pool-b/sponsor-%02d", i)), int64(5*money.E8sPerICP))
+		add("pool-b", i, account(dao, fmt.Sprintf("pool-b/sponsor-%02d", i)), int64(5*money.E8sPerICP))
 	}
 	const rate = 35_000 // 3.5 XDR per ICP, in permyriad
 	xdr := money.XDRPermyriad(15_000_000 + 12_500_000)

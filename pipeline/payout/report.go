@@ -1,0 +1,85 @@
+package payout
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/nodeshare/nodeshare/pipeline/money"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// reportHeader is the finance report's columns, one line per intent.
+var reportHeader = []string{"dao", "period", "pool_id", "role", "recipient", "amount_e8s", "fee_e8s", "amount_icp", "status",
+	"block_index", "duplicate", "intent_id", "memo_hex", "created_at_nanos", "manifest_sha256"}
+
+// WriteReportCSV writes the finance report of a manifest and its results:
+// one line per intent. block_index is empty unless the intent is paid
+// (block 0 is a real block).
+func WriteReportCSV(w io.Writer, m Manifest, results map[string]schemas.PayoutResult) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write(reportHeader)
+	for _, in := range m.Intents {
+		res := results[in.IntentID]
+		block := ""
+		if res.Status == schemas.PayoutPaid {
+			block = strconv.FormatUint(res.BlockIndex, 10)
+		}
+		_ = cw.Write([]string{in.DAO, in.Period, in.PoolID, in.Role, in.Recipient, strconv.FormatInt(in.AmountE8s, 10),
+			strconv.FormatInt(in.FeeE8s, 10), money.FormatICP(money.E8s(in.AmountE8s)), orPending(res.Status),
+			block, strconv.FormatBool(res.Duplicate), in.IntentID, in.MemoHex,
+			strconv.FormatUint(in.CreatedAtNanos, 10), in.ManifestSHA256})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteSummary writes a manifest's totals and a table of its transfers
+// (pool, role, largest first) for people.
+func WriteSummary(w io.Writer, m Manifest, results map[string]schemas.PayoutResult) {
+	fmt.Fprintf(w, "manifest %s: %d transfers, %s ICP to recipients + %s ICP ledger fees, %s ICP carried forward\n",
+		m.SHA256, len(m.Intents), money.FormatICP(money.E8s(m.TotalAmountE8s)), money.FormatICP(money.E8s(m.TotalFeeE8s)), money.FormatICP(money.E8s(m.CarriedE8s)))
+	intents := append([]schemas.PayoutIntent(nil), m.Intents...)
+	sort.Slice(intents, func(i, j int) bool {
+		a, b := intents[i], intents[j]
+		if a.PoolID != b.PoolID {
+			return a.PoolID < b.PoolID
+		}
+		if a.Role != b.Role {
+			return a.Role < b.Role
+		}
+		if a.AmountE8s != b.AmountE8s {
+			return a.AmountE8s > b.AmountE8s
+		}
+		return a.Recipient < b.Recipient
+	})
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "POOL\tROLE\tRECIPIENT\tTRANSFER ICP\tFEE ICP\tSTATUS\tBLOCK\t")
+	for _, in := range intents {
+		res := results[in.IntentID]
+		block := ""
+		if res.Status == schemas.PayoutPaid {
+			block = strconv.FormatUint(res.BlockIndex, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", in.PoolID, in.Role, shortAccount(in.Recipient),
+			money.FormatICP(money.E8s(in.AmountE8s)), money.FormatICP(money.E8s(in.FeeE8s)), orPending(res.Status), block)
+	}
+	tw.Flush()
+}
+
+func orPending(s string) string {
+	if s == "" {
+		return "pending"
+	}
+	return s
+}
+
+func shortAccount(a string) string {
+	if len(a) <= 27 {
+		return a
+	}
+	return a[:11] + "…" + a[len(a)-11:]
+}
