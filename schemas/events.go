@@ -1,13 +1,13 @@
 package schemas
 
 // Node is one node of a pool with its weight for level 1 of the rules: the
-// XDR permyriad it earned in the period (ALLOCATION_RULES level 1).
+// XDR permyriad it earned in the period (docs/allocation-rules.md level 1).
 type Node struct {
 	NodeID             string `json:"node_id"`
 	WeightXDRPermyriad int64  `json:"weight_xdr_permyriad"`
 }
 
-// HosterTerms is what the node hoster is paid (ALLOCATION_RULES step 2).
+// HosterTerms is what the node hoster is paid (docs/allocation-rules.md step 2).
 type HosterTerms struct {
 	Account           string `json:"account"`
 	FixedXDRPermyriad int64  `json:"fixed_xdr_permyriad"`
@@ -26,7 +26,7 @@ type Pool struct {
 	MinPayoutE8s    int64       `json:"min_payout_e8s"`
 	RulesVersion    string      `json:"rules_version"`
 	// ProposalStatus is "adopted" or "rejected"; a rejected pool is refunded
-	// less SlashBps (ALLOCATION_RULES "Rejected proposal").
+	// less SlashBps (docs/allocation-rules.md "Rejected proposal").
 	ProposalStatus string `json:"proposal_status"`
 	SlashBps       int64  `json:"slash_bps"`
 }
@@ -42,7 +42,7 @@ type Contribution struct {
 }
 
 // NodeReward is one NNS node-provider reward (ic.node-rewards.v1): the minted
-// e8s and the XDR rate the NNS used. One reward is one period (DESIGN.md).
+// e8s and the XDR rate the NNS used. One reward is one period (README "Architecture", docs/pipeline.md).
 type NodeReward struct {
 	NodeProvider       string `json:"node_provider"`
 	TimestampSeconds   uint64 `json:"timestamp_seconds"`

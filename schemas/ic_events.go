@@ -61,7 +61,7 @@ type NodeDailyReward struct {
 
 // NodePeriodWeight is a node's level-1 weight for one NNS reward period
 // (ic.node-period-weights.v1): the sum of its NRC adjusted daily rewards over
-// the period's days, truncated to whole XDR permyriad (ALLOCATION_RULES
+// the period's days, truncated to whole XDR permyriad (docs/allocation-rules.md
 // level 1: a pool's weight is the XDR permyriad its nodes earned). It is
 // only published when the NRC had results for every day of the period.
 type NodePeriodWeight struct {

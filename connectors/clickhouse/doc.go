@@ -5,7 +5,7 @@
 // package schemas (recorded with their hashes; a changed applied migration is
 // an error), idempotent batch inserts (every batch carries a deterministic
 // insert_deduplication_token and the tables are ReplacingMergeTree keyed by
-// the business key: PITFALLS C1-C5, C7), and the exact reads the payout run
+// the business key: docs/pitfalls.md C1-C5, C7), and the exact reads the payout run
 // and the auditors need (always FINAL). Its API speaks the domain rows of
 // schemas/audit_rows.go; Store fills the stages' store ports
 // (pipeline/stage/sink.Store, pipeline/stage/audit.Store).

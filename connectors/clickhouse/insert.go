@@ -55,7 +55,7 @@ func (s *Store) insert(ctx context.Context, table, token string, rows [][]any) e
 }
 
 // send runs one INSERT batch with a de-duplication token, so that resending
-// the same batch (same token) is a no-op (PITFALLS C5). fill appends the
+// the same batch (same token) is a no-op (docs/pitfalls.md C5). fill appends the
 // data; the batch is always closed (C1) and Send is called once (C3). This
 // is the package's one insert path.
 func (s *Store) send(ctx context.Context, table, token string, fill func(driver.Batch) error) error {

@@ -1,5 +1,5 @@
 // Package dashboard is the connector to the IC's public dashboard REST API
-// (https://ic-api.internetcomputer.org/api/v3, IC_INTERFACES §2.4): a second,
+// (https://ic-api.internetcomputer.org/api/v3, docs/ic-interfaces.md §2.4): a second,
 // uncertified source for the ICP/XDR rate and its 30-day average, used to
 // cross-check the certified CMC rates that connectors/ic reads.
 //
@@ -14,6 +14,6 @@
 // ConnectSource (connect_port.go) is that stage's port to this package.
 //
 // There is no documented dashboard endpoint for per-provider reward amounts
-// (IC_INTERFACES §2.4 marks it UNVERIFIED), so this package reads rates only;
+// (docs/ic-interfaces.md §2.4 marks it UNVERIFIED), so this package reads rates only;
 // Governance's list_node_provider_rewards stays the source of rewards.
 package dashboard

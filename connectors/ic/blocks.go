@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// Candid shapes of query_blocks (ledger.did, IC_INTERFACES §4.2). QueryBlocks
+// Candid shapes of query_blocks (ledger.did, docs/ic-interfaces.md §4.2). QueryBlocks
 // reads the ledger's own blocks only (ErrArchived below first_block_index);
 // ReadBlocks (blockreader.go) also follows archived_blocks into the archive
 // canisters and verifies every block against the certified tip.

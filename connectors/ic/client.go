@@ -17,7 +17,7 @@ import (
 	"github.com/aviate-labs/agent-go/principal"
 )
 
-// Canister ids on the NNS subnet (IC_INTERFACES §1).
+// Canister ids on the NNS subnet (docs/ic-interfaces.md §1).
 var (
 	LedgerCanisterID     = principal.MustDecode("ryjl3-tyaaa-aaaaa-aaaba-cai")
 	GovernanceCanisterID = principal.MustDecode("rrkah-fqaaa-aaaaa-aaaaq-cai")

@@ -44,7 +44,7 @@ func (c *Client) AverageICPXDRRate(ctx context.Context) (ICPXDRRate, error) {
 	return c.cmcRate(ctx, "get_average_icp_xdr_conversion_rate", "AVERAGE_ICP_XDR_CONVERSION_RATE")
 }
 
-// cmcRate verifies the reply per IC_INTERFACES §3: certificate signed by
+// cmcRate verifies the reply per docs/ic-interfaces.md §3: certificate signed by
 // the root key and fresh, its canister/<cmc>/certified_data equal to the
 // witness root, and the witness leaf equal to the returned data.
 func (c *Client) cmcRate(ctx context.Context, method, label string) (ICPXDRRate, error) {

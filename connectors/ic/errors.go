@@ -15,7 +15,7 @@ import (
 // TransferErrorKind names an arm of the ledger's TransferError variant.
 type TransferErrorKind string
 
-// Every arm of TransferError (IC_INTERFACES §4.1).
+// Every arm of TransferError (docs/ic-interfaces.md §4.1).
 const (
 	BadFee                 TransferErrorKind = "BadFee"
 	BadBurn                TransferErrorKind = "BadBurn"

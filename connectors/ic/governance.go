@@ -7,7 +7,7 @@ import (
 	"github.com/aviate-labs/agent-go/principal"
 )
 
-// Candid shapes of governance.did used here (IC_INTERFACES §2.2).
+// Candid shapes of governance.did used here (docs/ic-interfaces.md §2.2).
 
 type govAccountID struct {
 	Hash []byte `ic:"hash"`

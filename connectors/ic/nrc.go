@@ -13,11 +13,11 @@ import (
 	"github.com/aviate-labs/agent-go/principal"
 )
 
-// NRCCanisterID is the Node Rewards Canister on the NNS subnet (IC_INTERFACES §1).
+// NRCCanisterID is the Node Rewards Canister on the NNS subnet (docs/ic-interfaces.md §1).
 var NRCCanisterID = principal.MustDecode("sgymv-uiaaa-aaaaa-aaaia-cai")
 
 // Candid shapes of node-rewards-canister.did, the newest interface
-// (IC_INTERFACES §2.3: DateUtc days, the plural method name, float64
+// (docs/ic-interfaces.md §2.3: DateUtc days, the plural method name, float64
 // percentages). Every variant arm is declared: agent-go cannot decode an arm
 // the Go struct lacks.
 

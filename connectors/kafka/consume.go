@@ -89,9 +89,9 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 		Brokers:        cfg.Brokers,
 		GroupID:        cfg.GroupID,
 		GroupTopics:    cfg.Topics,
-		StartOffset:    kgo.FirstOffset,         // PITFALLS K9
-		CommitInterval: 0,                       // synchronous commits (PITFALLS K8)
-		MaxBytes:       MaxMessageBytes + 1<<20, // PITFALLS K14
+		StartOffset:    kgo.FirstOffset,         // docs/pitfalls.md K9
+		CommitInterval: 0,                       // synchronous commits (docs/pitfalls.md K8)
+		MaxBytes:       MaxMessageBytes + 1<<20, // docs/pitfalls.md K14
 		MaxWait:        250 * time.Millisecond,
 	})
 	defer closeWithDeadline(r, 10*time.Second)
@@ -145,7 +145,7 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 		if err := st.Handle(ctx, f.batch, f.prepared); err != nil {
 			return fmt.Errorf("kafka consumer %s: handler: %w", cfg.GroupID, err)
 		}
-		// Commit the last record of every partition in the batch (PITFALLS
+		// Commit the last record of every partition in the batch (docs/pitfalls.md
 		// K8: CommitMessages(msg) commits only msg's partition).
 		last := map[tp]kgo.Message{}
 		for _, m := range f.raw {
@@ -279,7 +279,7 @@ func pendingTargets(ctx context.Context, cfg ConsumerConfig) (map[tp]int64, erro
 	return targets, nil
 }
 
-// closeWithDeadline closes r but never hangs the caller (PITFALLS K12).
+// closeWithDeadline closes r but never hangs the caller (docs/pitfalls.md K12).
 func closeWithDeadline(r *kgo.Reader, d time.Duration) {
 	done := make(chan struct{})
 	go func() { _ = r.Close(); close(done) }()

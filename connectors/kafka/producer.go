@@ -28,8 +28,8 @@ func NewProducer(brokers []string) *Producer {
 		Addr:         kgo.TCP(brokers...),
 		Transport:    transport,
 		Balancer:     &kgo.Hash{},
-		RequiredAcks: kgo.RequireAll,       // PITFALLS K1
-		BatchTimeout: 5 * time.Millisecond, // PITFALLS K4
+		RequiredAcks: kgo.RequireAll,       // docs/pitfalls.md K1
+		BatchTimeout: 5 * time.Millisecond, // docs/pitfalls.md K4
 		BatchSize:    1000,
 		BatchBytes:   16 << 20,
 		MaxAttempts:  5,

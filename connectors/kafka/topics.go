@@ -70,7 +70,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSp
 		}
 	}
 	// Creation is asynchronous: wait until metadata shows every topic with
-	// leaders on all partitions (PITFALLS K7).
+	// leaders on all partitions (docs/pitfalls.md K7).
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		md, err := client.Metadata(ctx, &kgo.MetadataRequest{})

@@ -63,7 +63,7 @@ func (c *Client) Login(ctx context.Context) (*vapi.Secret, error) {
 // KeepAlive keeps the client's token valid until ctx ends: it renews a
 // renewable token with a LifetimeWatcher and, with AppRole, logs in again
 // whenever renewal stops, whatever the reason (DoneCh may deliver nil when
-// the max TTL is reached: PITFALLS V6). A static token that cannot be
+// the max TTL is reached: docs/pitfalls.md V6). A static token that cannot be
 // renewed is left alone: when it expires, signing fails with ErrSigning and
 // a run stops cleanly. login is the secret Login returned.
 func (c *Client) KeepAlive(ctx context.Context, login *vapi.Secret, log *slog.Logger) {

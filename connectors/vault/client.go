@@ -27,7 +27,7 @@ type Config struct {
 	// Auth is "token" (default: Token is used as is, renewed when
 	// renewable) or "approle" (RoleID and SecretID log in at AppRoleMount;
 	// the token is renewed and the client logs in again whenever renewal
-	// ends, PITFALLS V6).
+	// ends, docs/pitfalls.md V6).
 	Auth         string
 	RoleID       string // approle; never logged
 	SecretID     string // approle; never logged
@@ -77,7 +77,7 @@ type Client struct {
 }
 
 // New builds a client. It does not read VAULT_* variables for the token or
-// address (PITFALLS V1): only the explicit config counts.
+// address (docs/pitfalls.md V1): only the explicit config counts.
 func New(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) API() *vapi.Client { return c.api }
 
 // PublicKey returns the latest version of the transit key and its Ed25519
-// public key (raw 32 bytes, PITFALLS V4).
+// public key (raw 32 bytes, docs/pitfalls.md V4).
 func (c *Client) PublicKey(ctx context.Context) (ed25519.PublicKey, int, error) {
 	path := c.cfg.TransitMount + "/keys/" + c.cfg.TransitKey
 	s, err := c.api.Logical().ReadWithContext(ctx, path)
@@ -149,7 +149,7 @@ func (c *Client) PublicKey(ctx context.Context) (ed25519.PublicKey, int, error) 
 	return ed25519.PublicKey(pub), latest, nil
 }
 
-// Sign signs msg (pure Ed25519, no pre-hash: PITFALLS V3) with the given key
+// Sign signs msg (pure Ed25519, no pre-hash: docs/pitfalls.md V3) with the given key
 // version and returns the raw 64-byte signature.
 func (c *Client) Sign(ctx context.Context, msg []byte, version int) ([]byte, error) {
 	path := c.cfg.TransitMount + "/sign/" + c.cfg.TransitKey

@@ -6,7 +6,7 @@ import (
 	"github.com/aviate-labs/agent-go/certification/hashtree"
 )
 
-// CMC certified-data labels (IC_INTERFACES §3), in byte order.
+// CMC certified-data labels (docs/ic-interfaces.md §3), in byte order.
 const (
 	labelAverageRate = "AVERAGE_ICP_XDR_CONVERSION_RATE"
 	labelRate        = "ICP_XDR_CONVERSION_RATE"

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// The public dashboard REST API (IC_INTERFACES §2.4), served under
+// The public dashboard REST API (docs/ic-interfaces.md §2.4), served under
 // /dashboard/api/v3 so connectors/dashboard can be tested without mocks. By
 // default it reports what the simulated CMC holds (the dashboard mirrors the
 // CMC on mainnet); DashboardRates overrides the values, for example to make

@@ -14,7 +14,7 @@ import (
 	"github.com/aviate-labs/agent-go/principal/icrc"
 )
 
-// Ledger constants of the ICP ledger (IC_INTERFACES §4.1).
+// Ledger constants of the ICP ledger (docs/ic-interfaces.md §4.1).
 const (
 	LedgerFeeE8s      uint64 = 10_000
 	maxMemoBytes             = 32

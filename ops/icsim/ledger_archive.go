@@ -88,7 +88,7 @@ func (a archiveState) clone() archiveState {
 }
 
 // nnsCanisterID is the id of the canister with index i on the NNS subnet:
-// the bytes 00 00 00 00 00 00 00 i 01 01 (IC_INTERFACES §1).
+// the bytes 00 00 00 00 00 00 00 i 01 01 (docs/ic-interfaces.md §1).
 func nnsCanisterID(i uint64) principal.Principal {
 	raw := make([]byte, 10)
 	binary.BigEndian.PutUint64(raw, i)

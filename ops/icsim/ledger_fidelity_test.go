@@ -326,7 +326,7 @@ func TestLegacyTransfer(t *testing.T) {
 	}
 }
 
-// govAccountHex is the governance default account identifier (IC_INTERFACES §4.3).
+// govAccountHex is the governance default account identifier (docs/ic-interfaces.md §4.3).
 // anonAccountHex the anonymous principal's.
 const (
 	govAccountHex  = "082ecf2e3f647ac600f43f38a68342fba5b8e68b085f02592b77f39808a8d2b5"

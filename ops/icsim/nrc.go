@@ -9,7 +9,7 @@ import (
 	"github.com/aviate-labs/agent-go/principal"
 )
 
-// The Node Rewards Canister (NRC, IC_INTERFACES §2.3), newest interface
+// The Node Rewards Canister (NRC, docs/ic-interfaces.md §2.3), newest interface
 // (dfinity/ic 615d70a): per-node daily rewards computed from block metrics.
 // The simulator keeps one NodeDay per node and day (from a scenario) and
 // computes the day's results with the V1 algorithm:

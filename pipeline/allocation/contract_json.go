@@ -17,7 +17,7 @@ import (
 )
 
 // This file is the JSON side of the `nodeshare allocate` contract
-// (ALLOCATION_RULES "The nodeshare allocate contract"), shared by the CLI and
+// (docs/allocation-rules.md "The nodeshare allocate contract"), shared by the CLI and
 // any service that accepts the same document.
 
 // MaxInputBytes bounds what DecodePoolPeriodJSON reads (1 GiB: a 1M-sponsor
@@ -515,7 +515,7 @@ func joinPath(p, k string) string {
 }
 
 // EncodeResultJSON writes r as the allocate contract's output object
-// (ALLOCATION_RULES): the contract's fields in the contract's order, shares
+// (docs/allocation-rules.md): the contract's fields in the contract's order, shares
 // sorted by sponsor, every amount an integer, whale null when no premium
 // applied, then manifest_sha256. When the input carried a proposal, a
 // "proposal" object {status, slash_bps, slashed_e8s} is added before

@@ -20,7 +20,7 @@ const baseInput = `{
   "carry_in": {"s1": 5000}
 }`
 
-// TestInvalidInputs: every invalid input of ALLOCATION_RULES "Invalid input"
+// TestInvalidInputs: every invalid input of docs/allocation-rules.md "Invalid input"
 // (and the contract's strictness) is rejected, and the message names the
 // field and, for a contribution, its index and id, and the value.
 func TestInvalidInputs(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package allocation turns a node-provider reward into sponsor payouts,
-// exactly as docs ALLOCATION_RULES.md says, and nothing else.
+// exactly as docs docs/allocation-rules.md says, and nothing else.
 //
 // It owns both levels of the rules: SplitReward splits one NP reward between
 // a DAO's pools by node weight (level 1), and Allocate computes one pool's

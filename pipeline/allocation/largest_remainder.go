@@ -8,7 +8,7 @@ import (
 )
 
 // splitProRata starts the split of x e8s between shares[i] (all i except
-// skip) by their StakeE8s, whose sum is total (ALLOCATION_RULES step 6):
+// skip) by their StakeE8s, whose sum is total (docs/allocation-rules.md step 6):
 // each gets floor(x * s_i / total) in ShareE8s, and the leftover units go one
 // each to the largest remainders (x * s_i) mod total, ties by smallest id.
 // shares must be sorted by Sponsor. The units are handed out by

@@ -10,7 +10,7 @@ import (
 )
 
 // referenceAllocate is an independent, deliberately plain implementation of
-// ALLOCATION_RULES v1 level 2 with shopspring/decimal, a map and full sorts.
+// docs/allocation-rules.md v1 level 2 with shopspring/decimal, a map and full sorts.
 // It is the oracle of the property and fuzz tests and the baseline of the
 // benchmarks. It assumes valid input (the tests only call it on inputs that
 // Allocate accepted) and shares no code with the package except the types.

@@ -8,7 +8,7 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
 
-// Rules is one frozen version of ALLOCATION_RULES. A rule change is a new
+// Rules is one frozen version of docs/allocation-rules.md. A rule change is a new
 // implementation registered under a new name beside the old ones, never an
 // edit: a period is always recomputed with the version it was paid under.
 type Rules interface {

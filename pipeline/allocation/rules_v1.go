@@ -10,7 +10,7 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
 
-// rulesV1 is ALLOCATION_RULES.md version v1, frozen. Do not change what it
+// rulesV1 is docs/allocation-rules.md version v1, frozen. Do not change what it
 // computes: add rulesV2 in its own file and register it beside this one.
 type rulesV1 struct{}
 

@@ -6,7 +6,7 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
 
-// PoolPeriod is the input of one pool's period (ALLOCATION_RULES level 2).
+// PoolPeriod is the input of one pool's period (docs/allocation-rules.md level 2).
 // The order of Contributions does not matter: the result and its manifest
 // hash are the same for any permutation. Allocate never modifies it.
 type PoolPeriod struct {
@@ -30,7 +30,7 @@ type PoolPeriod struct {
 	// order never decides anything.
 	CarryIn map[string]money.E8s
 	// Proposal is nil for a normal period. A rejected proposal turns the
-	// period into refunds with a slash (ALLOCATION_RULES "Rejected proposal").
+	// period into refunds with a slash (docs/allocation-rules.md "Rejected proposal").
 	Proposal *Proposal
 }
 

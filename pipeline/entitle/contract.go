@@ -6,7 +6,7 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/allocation"
 )
 
-// The allocate contract's JSON (ALLOCATION_RULES "The nodeshare allocate
+// The allocate contract's JSON (docs/allocation-rules.md "The nodeshare allocate
 // contract") is kept with each pool period, input and output, so an auditor
 // can run `nodeshare allocate --in` on the stored input and compare the
 // manifest. Both encoders are package allocation's, the contract's owner.

@@ -8,8 +8,8 @@
 // Every division in the allocation rules goes through MulDivFloor, which
 // multiplies into 128 bits with math/bits and floors. A floor always returns
 // its remainder as well, so the caller can hand the lost units out again
-// (ALLOCATION_RULES "Every rounding is a floor, and every remainder created by
-// a floor is handed out by the largest-remainder rule").
+// (docs/allocation-rules.md, "Rounding rule": every rounding is a floor, and
+// what a floor leaves over is handed out by the largest-remainder rule).
 //
 // shopspring/decimal is used only at the edge, to parse and format decimal
 // text such as "12.3456789 ICP" (ParseICP, FormatICP); it never takes part in

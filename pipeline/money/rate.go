@@ -28,7 +28,7 @@ func (r XDRPermyriadPerICP) Validate() error {
 }
 
 // XDRToE8s converts an XDR amount to e8s at rate, flooring:
-// floor(x * 1e8 / rate) (ALLOCATION_RULES step 2). fits is false when the
+// floor(x * 1e8 / rate) (docs/allocation-rules.md step 2). fits is false when the
 // result exceeds MaxE8s (possible only for absurd inputs); callers that cap
 // the result, such as the hoster fee, treat that as "more than any cap".
 // x must be >= 0 and rate > 0.

@@ -54,7 +54,7 @@ type Block struct {
 
 // Match finds the block that executed one of the intent's attempts: a
 // transfer from the treasury to the recipient with the intent's amount, fee
-// and memo and one of the attempts' created_at_time (IC_INTERFACES §4.2).
+// and memo and one of the attempts' created_at_time (docs/ic-interfaces.md §4.2).
 // Two matching blocks are impossible on a de-duplicating ledger unless two
 // attempts both executed; Match reports every match so the caller can alarm.
 func Match(in schemas.PayoutIntent, attempts []Attempt, from, to [32]byte, blocks []Block) ([]Block, error) {

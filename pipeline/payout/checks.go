@@ -114,7 +114,7 @@ func CheckManifest(m Manifest, ents []schemas.Entitlement, pools []schemas.PoolP
 }
 
 // knownRecipients reads the sponsors and the hoster of a pool period from
-// its allocation input (the JSON of ALLOCATION_RULES' allocate contract).
+// its allocation input (the JSON of docs/allocation-rules.md' allocate contract).
 func knownRecipients(p schemas.PoolPeriod) (map[string]bool, error) {
 	var in struct {
 		Hoster struct {

@@ -1,6 +1,6 @@
 // Package rates computes the ICP/XDR rate the NNS pays node providers with:
 // the 30-day average of the CMC's daily rates, floored by the network's
-// minimum rate (IC_INTERFACES §2.1, §3). It is pure.
+// minimum rate (docs/ic-interfaces.md §2.1, §3). It is pure.
 //
 // Model (documented choice): a day's rate is its last spot observation by
 // timestamp (ties: the larger rate); the 30-day average as of an instant is

@@ -55,7 +55,7 @@ func testDaemon(t *testing.T, spec string, pass func(ctx context.Context) error)
 }
 
 // A panicking pass is recovered and the schedule goes on; passes never
-// overlap, even right after a panic (PITFALLS R2, R3).
+// overlap, even right after a panic (docs/pitfalls.md R2, R3).
 func TestSignerPanicAndOverlap(t *testing.T) {
 	var calls, running, maxRunning atomic.Int64
 	d, _ := testDaemon(t, "@every 1s", func(ctx context.Context) error {
