@@ -285,7 +285,7 @@ func TestMalformedEventsGoToTheDeadLetterTopic(t *testing.T) {
 		{schemas.TopicPools, "nodes is empty", env(schemas.TypePool, schemas.Pool{DAO: nonce, PoolID: "p", NodeProvider: "np"})},
 		{schemas.TopicContributions, "amount_e8s must be > 0", env(schemas.TypeContribution, schemas.Contribution{DAO: nonce, PoolID: "p", ContributionID: "c", Sponsor: "s", AmountE8s: -5, At: "2026-01-01T00:00:00Z"})},
 		{schemas.TopicContributions, "unknown field", env(schemas.TypeContribution, map[string]any{"dao": nonce, "surprise": 1})},
-		{schemas.TopicNodeRewards, "no pool is configured", env(schemas.TypeNodeReward, schemas.NodeReward{NodeProvider: nonce, TimestampSeconds: 1, AmountE8s: 5, XDRPermyriadPerICP: 1})},
+		{schemas.TopicNodeRewards, "no pool of node provider", env(schemas.TypeNodeReward, schemas.NodeReward{NodeProvider: nonce, TimestampSeconds: 1, AmountE8s: 5, XDRPermyriadPerICP: 1})},
 		{schemas.TopicNodeRewards, "xdr_permyriad_per_icp must be > 0", env(schemas.TypeNodeReward, schemas.NodeReward{NodeProvider: nonce, TimestampSeconds: 1, AmountE8s: 5})},
 	}
 	p := kafka.NewProducer(brokers)

@@ -59,7 +59,7 @@ func TestVerifyChainFindsTheFirstBrokenRow(t *testing.T) {
 func TestRecomputeDetectsAChangedDecision(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	pool := schemas.Pool{DAO: "d", PoolID: "p", NodeProvider: "np", Nodes: []schemas.Node{{NodeID: "n", WeightXDRPermyriad: 1}},
-		Hoster: schemas.HosterTerms{Account: "h", Bps: 1000}, DAOFeeBps: 100, WhalePremiumBps: 3500, RulesVersion: "v1"}
+		Hoster: schemas.HosterTerms{Account: "h", Bps: 1000}, DAOFeeBps: 100, WhalePremiumBps: 3500, RulesVersion: "v1", ProposalStatus: "adopted"}
 	rows := []Row{row(t, schemas.TopicPools, 0, schemas.TypePool, "d/p", pool, t0)}
 	for i, amt := range []int64{300, 100, 50} {
 		c := schemas.Contribution{DAO: "d", PoolID: "p", ContributionID: string(rune('a' + i)), Sponsor: "s" + string(rune('a'+i)), AmountE8s: amt * 1e8, At: "2026-01-01T00:00:00Z"}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/nodeshare/nodeshare/pipeline/allocation"
@@ -22,9 +23,9 @@ func mustEnv(t *testing.T, typ, id string, v any) schemas.Envelope {
 func fixture(t *testing.T) ([]schemas.Envelope, schemas.NodeReward) {
 	pools := []schemas.Pool{
 		{DAO: "d", PoolID: "p1", NodeProvider: "np", Nodes: []schemas.Node{{NodeID: "n1", WeightXDRPermyriad: 3}},
-			Hoster: schemas.HosterTerms{Account: "h", FixedXDRPermyriad: 10_000, Bps: 1000}, DAOFeeBps: 200, WhalePremiumBps: 3500, MinPayoutE8s: 0, RulesVersion: "v1"},
+			Hoster: schemas.HosterTerms{Account: "h", FixedXDRPermyriad: 10_000, Bps: 1000}, DAOFeeBps: 200, WhalePremiumBps: 3500, MinPayoutE8s: 0, RulesVersion: "v1", ProposalStatus: "adopted"},
 		{DAO: "d", PoolID: "p2", NodeProvider: "np", Nodes: []schemas.Node{{NodeID: "n2", WeightXDRPermyriad: 1}},
-			Hoster: schemas.HosterTerms{Account: "h", Bps: 500}, DAOFeeBps: 0, WhalePremiumBps: 0, MinPayoutE8s: 200_00000000, RulesVersion: "v1"},
+			Hoster: schemas.HosterTerms{Account: "h", Bps: 500}, DAOFeeBps: 0, WhalePremiumBps: 0, MinPayoutE8s: 200_00000000, RulesVersion: "v1", ProposalStatus: "adopted"},
 	}
 	var evs []schemas.Envelope
 	for _, p := range pools {
@@ -249,5 +250,51 @@ func TestAllocatedNeedsEveryRecord(t *testing.T) {
 		if done := st.Allocated(RewardEventID(r)); done != (i == len(out)-1) {
 			t.Fatalf("after %d of %d records: allocated=%v", i+1, len(out), done)
 		}
+	}
+}
+
+// Only pools whose NNS proposal was adopted earn rewards: a rejected or
+// failed pool of the same node provider gets no pool period and no
+// entitlement (its sponsors are refunded by the pool lifecycle), and the
+// whole reward goes to the adopted pools.
+func TestRejectedPoolsEarnNothing(t *testing.T) {
+	evs, r := fixture(t)
+	for _, status := range []string{ProposalRejected, ProposalFailed} {
+		t.Run(status, func(t *testing.T) {
+			p2 := schemas.Pool{DAO: "d", PoolID: "p2", NodeProvider: "np", Nodes: []schemas.Node{{NodeID: "n2", WeightXDRPermyriad: 1}},
+				Hoster: schemas.HosterTerms{Account: "h", Bps: 500}, RulesVersion: "v1", ProposalStatus: status, SlashBps: 500}
+			out := run(t, append(append([]schemas.Envelope(nil), evs...), mustEnv(t, schemas.TypePool, "p2", p2)), r)
+			var gross int64
+			for _, ev := range out {
+				if strings.Contains(ev.Key, "/p2") {
+					t.Fatalf("the %s pool p2 got %s", status, ev.Key)
+				}
+				if ev.Envelope.Type == schemas.TypePoolPeriod {
+					var pp schemas.PoolPeriod
+					if err := ev.Envelope.DecodePayload(schemas.TypePoolPeriod, &pp); err != nil {
+						t.Fatal(err)
+					}
+					gross += pp.GrossE8s
+				}
+			}
+			if gross != r.AmountE8s {
+				t.Fatalf("the adopted pools got %d of the reward's %d e8s", gross, r.AmountE8s)
+			}
+		})
+	}
+	// A node provider with no adopted pool: the reward is refused, naming why.
+	p1 := schemas.Pool{DAO: "d", PoolID: "p1", NodeProvider: "np", Nodes: []schemas.Node{{NodeID: "n1", WeightXDRPermyriad: 3}},
+		Hoster: schemas.HosterTerms{Account: "h", Bps: 500}, RulesVersion: "v1", ProposalStatus: ProposalRejected}
+	st := NewState()
+	if err := st.Apply(mustEnv(t, schemas.TypePool, "p1", p1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Reward(r, Params{LedgerFeeE8s: 10_000}); err == nil || !strings.Contains(err.Error(), "proposal adopted") {
+		t.Fatalf("want the reward refused for want of an adopted pool, got %v", err)
+	}
+	// An unknown proposal status is invalid input.
+	p1.ProposalStatus = "maybe"
+	if err := NewState().Apply(mustEnv(t, schemas.TypePool, "p1", p1)); err == nil || !strings.Contains(err.Error(), `proposal_status must be adopted, rejected or failed, got "maybe"`) {
+		t.Fatalf("unknown proposal_status: %v", err)
 	}
 }

@@ -57,7 +57,7 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 	}
 	pools := s.poolsOf(r.NodeProvider)
 	if len(pools) == 0 {
-		return nil, fmt.Errorf("reward %s: no pool is configured for node provider %s", RewardEventID(r), r.NodeProvider)
+		return nil, fmt.Errorf("reward %s: no pool of node provider %s earns rewards (none configured, or none with its proposal adopted)", RewardEventID(r), r.NodeProvider)
 	}
 	dao, version := pools[0].DAO, pools[0].RulesVersion
 	for _, pl := range pools {

@@ -110,6 +110,10 @@ func ValidatePool(p schemas.Pool) error {
 		return fmt.Errorf("pool %s: rules_version is empty", p.PoolID)
 	case p.Hoster.Account == "":
 		return fmt.Errorf("pool %s: hoster.account is empty", p.PoolID)
+	case p.ProposalStatus != ProposalAdopted && p.ProposalStatus != ProposalRejected && p.ProposalStatus != ProposalFailed:
+		return fmt.Errorf("pool %s: proposal_status must be adopted, rejected or failed, got %q", p.PoolID, p.ProposalStatus)
+	case p.SlashBps < 0 || p.SlashBps > 10_000:
+		return fmt.Errorf("pool %s: slash_bps must be in 0..10000, got %d", p.PoolID, p.SlashBps)
 	}
 	for i, n := range p.Nodes {
 		if n.WeightXDRPermyriad < 0 {
@@ -139,10 +143,21 @@ func (s *State) carryIn(dao, pool, role, recipient, period string) int64 {
 }
 
 // poolsOf returns the pools of a node provider, sorted by dao then pool id.
+// A pool's NNS proposal: only a pool whose proposal was adopted runs a node
+// and earns rewards; a rejected or failed pool is refunded by its lifecycle
+// (docs/pool-rules.md), never allocated a reward.
+const (
+	ProposalAdopted  = "adopted"
+	ProposalRejected = "rejected"
+	ProposalFailed   = "failed"
+)
+
+// poolsOf lists the pools of node provider np that earn rewards (proposal
+// adopted), sorted by DAO and pool id.
 func (s *State) poolsOf(np string) []schemas.Pool {
 	var out []schemas.Pool
 	for _, p := range s.pools {
-		if p.NodeProvider == np {
+		if p.NodeProvider == np && p.ProposalStatus == ProposalAdopted {
 			out = append(out, p)
 		}
 	}

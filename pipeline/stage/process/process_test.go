@@ -33,9 +33,9 @@ func world(t *testing.T, l *memLog) []schemas.Message {
 	t.Helper()
 	pools := []schemas.Pool{
 		{DAO: "d", PoolID: "p1", NodeProvider: "np", Nodes: []schemas.Node{{NodeID: "n1", WeightXDRPermyriad: 3}},
-			Hoster: schemas.HosterTerms{Account: "h", FixedXDRPermyriad: 10_000, Bps: 1000}, DAOFeeBps: 200, WhalePremiumBps: 3500, RulesVersion: "v1"},
+			Hoster: schemas.HosterTerms{Account: "h", FixedXDRPermyriad: 10_000, Bps: 1000}, DAOFeeBps: 200, WhalePremiumBps: 3500, RulesVersion: "v1", ProposalStatus: "adopted"},
 		{DAO: "d", PoolID: "p2", NodeProvider: "np", Nodes: []schemas.Node{{NodeID: "n2", WeightXDRPermyriad: 1}},
-			Hoster: schemas.HosterTerms{Account: "h", Bps: 500}, RulesVersion: "v1"},
+			Hoster: schemas.HosterTerms{Account: "h", Bps: 500}, RulesVersion: "v1", ProposalStatus: "adopted"},
 	}
 	var recs []schemas.Record
 	for _, p := range pools {
@@ -147,7 +147,7 @@ func TestInvalidRecordsAreDeadLetteredAndTheStreamGoesOn(t *testing.T) {
 		record(t, schemas.TopicContributions, schemas.TypeContribution, "x/1", schemas.Contribution{DAO: "other", PoolID: "p1", ContributionID: "neg", Sponsor: "s", AmountE8s: -5, At: "2026-01-01T00:00:00Z"}),
 		record(t, schemas.TopicNodeRewards, schemas.TypeNodeReward, "x/2", schemas.NodeReward{NodeProvider: "nobody", TimestampSeconds: 1, AmountE8s: 5, XDRPermyriadPerICP: 1}),
 	)
-	reasons := []string{"envelope", "amount_e8s must be > 0", "no pool is configured"}
+	reasons := []string{"envelope", "amount_e8s must be > 0", "no pool of node provider"}
 	batch := append([]schemas.Message{bad[0], bad[1]}, append(good, bad[2])...)
 	h := newHandler(t, Config{DLQTopic: "test.dlq", Params: entitle.Params{LedgerFeeE8s: 10_000}}, l)
 	if err := handle(h, batch); err != nil {
