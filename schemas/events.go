@@ -29,6 +29,10 @@ type Pool struct {
 	// less SlashBps (docs/allocation-rules.md "Rejected proposal").
 	ProposalStatus string `json:"proposal_status"`
 	SlashBps       int64  `json:"slash_bps"`
+	// Terms, when set, are the pool's lifecycle terms: it is crowdfunded
+	// through the ledger (docs/pool-rules.md, `nodeshare pools create`).
+	// Records without terms keep the bytes they had before the field.
+	Terms *PoolTerms `json:"terms,omitempty"`
 }
 
 // Contribution is one funded contribution to a pool (dao.contributions.v1).

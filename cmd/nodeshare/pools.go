@@ -1,12 +1,132 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/lifecycle"
+	"github.com/nodeshare/nodeshare/pipeline/money"
+	"github.com/nodeshare/nodeshare/pipeline/stage/pools"
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// poolsCmd is `nodeshare pools`: the pool lifecycle (docs/pool-rules.md).
+// poolsCmd is `nodeshare pools`: pool terms as events and the pool
+// lifecycle (docs/pools.md, docs/pool-rules.md).
 type poolsCmd struct {
+	Create poolsCreateCmd `cmd:"" help:"Publish a pool's terms on dao.pools.v1 (once; a change is refused after the first accepted deposit) and print its deposit account."`
+	Show   poolsShowCmd   `cmd:"" help:"Print a pool's latest terms with its deposit and bond accounts (ICRC-1 text and account identifier)."`
+	List   poolsListCmd   `cmd:"" help:"List a DAO's pools."`
 	Replay poolsReplayCmd `cmd:"" help:"Apply lifecycle facts to a pool's terms and print its state, stakes, transfers and votes (the lifecycle-v1 contract)."`
+}
+
+// poolsLog connects the pools stage's event log.
+func poolsLog(e env, k kafkaFlags) (*kafka.Log, func(), error) {
+	brokers := splitList(k.KafkaBrokers)
+	if err := kafka.EnsureTopics(e.ctx, brokers, schemas.Topics(), 1); err != nil {
+		return nil, nil, err
+	}
+	p := kafka.NewProducer(brokers)
+	return &kafka.Log{Brokers: brokers, Producer: p}, func() { p.Close() }, nil
+}
+
+// poolsCreateCmd reads a pool (its allocation settings and its "terms",
+// docs/pools.md) and publishes it.
+type poolsCreateCmd struct {
+	kafkaFlags
+	In       string `name:"in" required:"" placeholder:"FILE|-" help:"The pool document; - reads standard input."`
+	Treasury string `name:"treasury" env:"NODESHARE_TREASURY_PRINCIPAL" required:"" help:"The DAO treasury principal: the deposit and bond accounts are its subaccounts derived from the pool id."`
+}
+
+func (c *poolsCreateCmd) Validate() error { return c.kafkaFlags.Validate() }
+
+func (c *poolsCreateCmd) Run(e env) error {
+	r, closeIn, err := openInput(c.In, e.stdin)
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var p schemas.Pool
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("--in: %w", err)
+	}
+	log, closeLog, err := poolsLog(e, c.kafkaFlags)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	got, outcome, err := pools.Create(e.ctx, log, p, c.Treasury)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "pool %s/%s: %s (terms version %d)\n", got.DAO, got.PoolID, outcome, got.Terms.TermsVersion)
+	return printJSON(e, got)
+}
+
+type poolsShowCmd struct {
+	kafkaFlags
+	DAO    string `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO name."`
+	PoolID string `name:"pool-id" required:"" help:"Pool id."`
+}
+
+func (c *poolsShowCmd) Validate() error { return c.kafkaFlags.Validate() }
+
+func (c *poolsShowCmd) Run(e env) error {
+	log, closeLog, err := poolsLog(e, c.kafkaFlags)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	p, ok, err := pools.Show(e.ctx, log, c.DAO, c.PoolID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no pool %s/%s on %s", c.DAO, c.PoolID, schemas.TopicPools)
+	}
+	return printJSON(e, p)
+}
+
+type poolsListCmd struct {
+	kafkaFlags
+	DAO  string `name:"dao" env:"NODESHARE_DAO" help:"DAO name (empty: every DAO)."`
+	JSON bool   `name:"json" help:"Print JSON."`
+}
+
+func (c *poolsListCmd) Validate() error { return c.kafkaFlags.Validate() }
+
+func (c *poolsListCmd) Run(e env) error {
+	log, closeLog, err := poolsLog(e, c.kafkaFlags)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	all, err := pools.List(e.ctx, log, c.DAO)
+	if err != nil || c.JSON {
+		if err == nil {
+			err = printJSON(e, all)
+		}
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DAO\tPOOL\tTERMS\tTARGET ICP\tDEADLINE\tDEPOSIT ACCOUNT")
+	for _, p := range all {
+		if p.Terms == nil {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t(configured, proposal %s)\n", p.DAO, p.PoolID, p.ProposalStatus)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\t%s\n", p.DAO, p.PoolID, p.Terms.TermsVersion, money.FormatICP(money.E8s(p.Terms.TargetE8s)), p.Terms.FundingDeadline, p.Deposit.ICRC1)
+	}
+	return tw.Flush()
+}
+
+func printJSON(e env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // poolsReplayCmd prints one JSON object on success; on invalid input it

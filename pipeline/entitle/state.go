@@ -110,7 +110,9 @@ func ValidatePool(p schemas.Pool) error {
 		return fmt.Errorf("pool %s: rules_version is empty", p.PoolID)
 	case p.Hoster.Account == "":
 		return fmt.Errorf("pool %s: hoster.account is empty", p.PoolID)
-	case p.ProposalStatus != ProposalAdopted && p.ProposalStatus != ProposalRejected && p.ProposalStatus != ProposalFailed:
+	case p.Terms != nil && p.ProposalStatus != "":
+		return fmt.Errorf("pool %s: proposal_status must be empty for a crowdfunded pool (its lifecycle follows the NNS proposal), got %q", p.PoolID, p.ProposalStatus)
+	case p.Terms == nil && p.ProposalStatus != ProposalAdopted && p.ProposalStatus != ProposalRejected && p.ProposalStatus != ProposalFailed:
 		return fmt.Errorf("pool %s: proposal_status must be adopted, rejected or failed, got %q", p.PoolID, p.ProposalStatus)
 	case p.SlashBps < 0 || p.SlashBps > 10_000:
 		return fmt.Errorf("pool %s: slash_bps must be in 0..10000, got %d", p.PoolID, p.SlashBps)
@@ -153,7 +155,10 @@ const (
 )
 
 // poolsOf lists the pools of node provider np that earn rewards (proposal
-// adopted), sorted by DAO and pool id.
+// adopted), sorted by DAO and pool id. A crowdfunded pool (with lifecycle
+// terms) earns rewards only while its lifecycle is active; this processor
+// does not follow lifecycles yet, so it allocates none to them
+// (docs/pool-rules.md, "What is built").
 func (s *State) poolsOf(np string) []schemas.Pool {
 	var out []schemas.Pool
 	for _, p := range s.pools {

@@ -1,0 +1,11 @@
+// Package pools is the stage behind `nodeshare pools create|show|list`: a
+// pool's terms become events on the compacted dao.pools.v1 (key
+// <dao>/<pool id>), never edited in place. It owns: deriving the pool's
+// deposit and bond accounts from the DAO treasury and the pool id
+// (schemas.DepositSubaccount), checking the terms with the lifecycle rules
+// before anything is written (pipeline/lifecycle: the same checks as
+// `pools replay`, errors naming the field and the value), and refusing a
+// change of terms once the pool has accepted a deposit (the deposits on
+// ic.ledger-blocks.v1, replayed through the rules). It decides no amount
+// and opens no connection: its port is the event log.
+package pools
