@@ -258,4 +258,3 @@ func List(ctx context.Context, log Log, dao string) ([]Pool, error) {
 	})
 	return out, nil
 }
-
