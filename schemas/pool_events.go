@@ -1,0 +1,99 @@
+package schemas
+
+import "strconv"
+
+// The pool lifecycle's topics (docs/pools.md). Deposits are not facts of
+// their own: they are the ledger's blocks to a pool's deposit or bond
+// account, on ic.ledger-blocks.v1.
+const (
+	// TopicPoolFacts holds the lifecycle facts other than deposits: the
+	// NNS proposal (submitted by the DAO, decided by governance) and the
+	// node joining and leaving the node rewards data.
+	TopicPoolFacts = "dao.pool-facts.v1"
+	// TopicPoolLifecycle holds what the lifecycle processor derived: each
+	// pool's state after its latest fact, and every transfer the lifecycle
+	// owes (refunds, settlement, bond return and forfeit), once each.
+	TopicPoolLifecycle = "dao.pool-lifecycle.v1"
+)
+
+// Event types of the pool lifecycle.
+const (
+	TypePoolFact     = "pool_fact"
+	TypePoolState    = "pool_state"
+	TypePoolTransfer = "pool_transfer"
+)
+
+// PoolTopics are the lifecycle's topics; Topics() includes them.
+func PoolTopics() []TopicSpec {
+	return []TopicSpec{
+		{Name: TopicPoolFacts, Partitions: 1, Key: "<dao>/<pool id>/<fact type>/<proposal id or node id>[/<at>]"},
+		{Name: TopicPoolLifecycle, Partitions: 1, Key: "<dao>/<pool id>/state, <dao>/<pool id>/transfer/<seq>"},
+	}
+}
+
+// PoolFact is one lifecycle fact about a pool that is not a deposit, in
+// the words of docs/pool-rules.md: Type is proposal_submitted (ProposalID),
+// proposal_decided (ProposalID, Status adopted|rejected|failed), node_up
+// or node_down (NodeID). At is RFC 3339.
+type PoolFact struct {
+	DAO        string  `json:"dao"`
+	PoolID     string  `json:"pool_id"`
+	Type       string  `json:"type"`
+	At         string  `json:"at"`
+	ProposalID *uint64 `json:"proposal_id,omitempty"`
+	Status     string  `json:"status,omitempty"`
+	NodeID     string  `json:"node_id,omitempty"`
+}
+
+// PoolFactKey is a fact's key on dao.pool-facts.v1: a proposal fact is
+// keyed by its proposal id (one submission, one decision per proposal),
+// a node fact by the node and its time (a node may come and go).
+func PoolFactKey(f PoolFact) string {
+	base := PoolKey(f.DAO, f.PoolID) + "/" + f.Type + "/"
+	if f.ProposalID != nil {
+		return base + strconv.FormatUint(*f.ProposalID, 10)
+	}
+	return base + f.NodeID + "/" + f.At
+}
+
+// PoolTransfer is one transfer a pool's lifecycle owes (docs/pool-rules.md
+// "Transfers"): To is the account identifier it goes back to (64 hex),
+// Seq its row in the lifecycle's transfers. A row with TransferE8s 0 is
+// dust kept by the DAO: nothing is sent.
+type PoolTransfer struct {
+	DAO         string  `json:"dao"`
+	PoolID      string  `json:"pool_id"`
+	Seq         int     `json:"seq"`
+	Kind        string  `json:"kind"` // refund, settlement, bond_return, bond_forfeit
+	To          string  `json:"to"`
+	GrossE8s    int64   `json:"gross_e8s"`
+	TransferE8s int64   `json:"transfer_e8s"`
+	FeeE8s      int64   `json:"fee_e8s"`
+	Reason      *string `json:"reason"`
+	Cause       string  `json:"cause"`
+	At          string  `json:"at"`
+	// TermsVersion is the version of the terms the transfer was computed
+	// under.
+	TermsVersion int `json:"terms_version"`
+}
+
+// PoolTransferKey is a transfer's key on dao.pool-lifecycle.v1.
+func PoolTransferKey(dao, poolID string, seq int) string {
+	return PoolKey(dao, poolID) + "/transfer/" + strconv.Itoa(seq)
+}
+
+// PoolState is a pool's lifecycle after the facts known so far: the
+// `pools replay` output (Output, the contract's JSON object, with its
+// lifecycle_sha256) as of the latest fact applied.
+type PoolState struct {
+	DAO          string `json:"dao"`
+	PoolID       string `json:"pool_id"`
+	TermsVersion int    `json:"terms_version"`
+	AsOf         string `json:"as_of"`
+	Facts        int    `json:"facts"`
+	State        string `json:"state"`
+	Output       string `json:"output"`
+}
+
+// PoolStateKey is a pool's state key on dao.pool-lifecycle.v1.
+func PoolStateKey(dao, poolID string) string { return PoolKey(dao, poolID) + "/state" }
