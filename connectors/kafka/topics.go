@@ -9,6 +9,7 @@ import (
 
 	kgo "github.com/segmentio/kafka-go"
 
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -70,40 +71,32 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSp
 		}
 	}
 	// Creation is asynchronous: wait until metadata shows every topic with
-	// leaders on all partitions (docs/pitfalls.md K7).
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	// leaders on all partitions (docs/pitfalls.md K7), for about 30 s, through
+	// the one retry policy (every failure here is "not yet").
+	err = retry.Do(ctx, retry.Policy{Tries: 40, Initial: 200 * time.Millisecond, Max: time.Second, Classify: retry.Always}, func(ctx context.Context) error {
 		md, err := client.Metadata(ctx, &kgo.MetadataRequest{})
-		if err == nil {
-			ready := map[string]bool{}
-			for _, t := range md.Topics {
-				ok := t.Error == nil && len(t.Partitions) > 0
-				for _, p := range t.Partitions {
-					if p.Error != nil || p.Leader.ID < 0 {
-						ok = false
-					}
-				}
-				ready[t.Name] = ok
-			}
-			missing := ""
-			for _, s := range specs {
-				if !ready[s.Name] {
-					missing = s.Name
-					break
+		if err != nil {
+			return err
+		}
+		ready := map[string]bool{}
+		for _, t := range md.Topics {
+			ok := t.Error == nil && len(t.Partitions) > 0
+			for _, p := range t.Partitions {
+				if p.Error != nil || p.Leader.ID < 0 {
+					ok = false
 				}
 			}
-			if missing == "" {
-				return nil
+			ready[t.Name] = ok
+		}
+		for _, s := range specs {
+			if !ready[s.Name] {
+				return fmt.Errorf("topic %s has no leader yet", s.Name)
 			}
-			err = fmt.Errorf("topic %s has no leader yet", missing)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("kafka: topics not ready after 30s: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("kafka: topics not ready: %w", err)
 	}
+	return err
 }

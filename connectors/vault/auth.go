@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	vapi "github.com/hashicorp/vault/api"
+
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 )
 
 // ErrSigning marks every failure to obtain a signature (Vault sealed,
@@ -71,18 +74,19 @@ func (c *Client) KeepAlive(ctx context.Context, login *vapi.Secret, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	backoff := time.Second
+	// Logging in again is retried until it works or ctx ends, through the
+	// one retry policy (1 s doubling to a minute, with jitter).
+	relogin := retry.Policy{Tries: math.MaxInt32, Initial: time.Second, Max: time.Minute, Classify: retry.Always,
+		OnRetry: func(err error, _ int, wait time.Duration) {
+			log.Warn("vault: login failed; retrying", "auth", c.cfg.Auth, "error", err.Error(), "retry_in", wait.String())
+		}}
 	for ctx.Err() == nil {
 		if login == nil || login.Auth == nil {
-			s, err := c.Login(ctx)
-			if err != nil {
-				log.Warn("vault: login failed; retrying", "auth", c.cfg.Auth, "error", err.Error(), "retry_in", backoff.String())
-				if !sleepCtx(ctx, backoff) {
-					return
-				}
-				backoff = min(backoff*2, time.Minute)
-				continue
+			var s *vapi.Secret
+			if err := retry.Do(ctx, relogin, func(ctx context.Context) (err error) { s, err = c.Login(ctx); return err }); err != nil {
+				return // ctx ended
 			}
-			login, backoff = s, time.Second
+			login = s
 			log.Info("vault: logged in", "auth", c.cfg.Auth, "ttl_seconds", s.Auth.LeaseDuration, "renewable", s.Auth.Renewable)
 		}
 		if !login.Auth.Renewable || login.Auth.LeaseDuration == 0 {
