@@ -34,8 +34,12 @@ func (l PayoutLedger) TreasuryBalance(ctx context.Context) (uint64, error) {
 func (l PayoutLedger) TreasuryText() string { return AccountText(l.Treasury) }
 
 // AccountID is the legacy account identifier of an ICRC-1 account text
-// (blocks name accounts by it).
+// (blocks name accounts by it), or of a 64-hex account identifier itself.
 func (l PayoutLedger) AccountID(icrc1Text string) ([32]byte, error) {
+	if payout.IsAccountIdentifier(icrc1Text) {
+		id, err := ParseAccountIdentifier(icrc1Text)
+		return [32]byte(id), err
+	}
 	a, err := AccountFromText(icrc1Text)
 	if err != nil {
 		return [32]byte{}, err
@@ -43,8 +47,19 @@ func (l PayoutLedger) AccountID(icrc1Text string) ([32]byte, error) {
 	return LegacyAccountID(a), nil
 }
 
-// Transfer sends r with icrc1_transfer from the treasury.
+// Transfer sends r from the treasury: with icrc1_transfer to an ICRC-1
+// account, with the legacy transfer method (and the folded nat64 memo,
+// payout.LegacyMemo) to a legacy account identifier.
 func (l PayoutLedger) Transfer(ctx context.Context, r payout.TransferRequest) (uint64, error) {
+	if payout.IsAccountIdentifier(r.To) {
+		id, err := ParseAccountIdentifier(r.To)
+		if err != nil {
+			return 0, &payout.CallError{Err: err}
+		}
+		blk, err := l.Client.TransferToAccountID(ctx, AccountIDTransferRequest{To: id, AmountE8s: r.AmountE8s, FeeE8s: r.FeeE8s,
+			Memo: payout.LegacyMemo(r.Memo), CreatedAtNanos: r.CreatedAtNanos})
+		return blk, toPayoutError(err)
+	}
 	to, err := AccountFromText(r.To)
 	if err != nil {
 		return 0, &payout.CallError{Err: err}
@@ -63,7 +78,7 @@ func (l PayoutLedger) QueryBlocks(ctx context.Context, start, length uint64) (pa
 	out := payout.BlocksPage{ChainLength: p.ChainLength, FirstBlockIndex: p.FirstBlockIndex, Blocks: make([]payout.Block, len(p.Blocks))}
 	for i, b := range p.Blocks {
 		out.Blocks[i] = payout.Block{Index: b.Index, TimestampNanos: b.TimestampNanos, Op: b.Op, From: b.From, To: b.To,
-			AmountE8s: b.AmountE8s, FeeE8s: b.FeeE8s, Memo: b.Memo, CreatedAtNanos: b.CreatedAtNanos}
+			AmountE8s: b.AmountE8s, FeeE8s: b.FeeE8s, Memo: b.Memo, LegacyMemo: b.LegacyMemo, CreatedAtNanos: b.CreatedAtNanos}
 	}
 	return out, nil
 }

@@ -49,6 +49,7 @@ type Block struct {
 	AmountE8s      uint64
 	FeeE8s         uint64
 	Memo           []byte // nil when absent
+	LegacyMemo     uint64 // the legacy transfer method's nat64 memo (0 for ICRC-1)
 	CreatedAtNanos uint64
 }
 
@@ -66,10 +67,17 @@ func Match(in schemas.PayoutIntent, attempts []Attempt, from, to [32]byte, block
 	for _, a := range attempts {
 		times[a.CreatedAtNanos] = true
 	}
+	// A transfer to a legacy account identifier was sent with the legacy
+	// method: its block carries the folded nat64 memo, not the bytes.
+	legacy := IsAccountIdentifier(in.Recipient)
 	var out []Block
 	for _, b := range blocks {
+		memoOK := b.Memo != nil && bytes.Equal(b.Memo, memo)
+		if legacy {
+			memoOK = b.Memo == nil && b.LegacyMemo == LegacyMemo(memo)
+		}
 		if b.Op == "transfer" && b.From == from && b.To == to && b.AmountE8s == uint64(in.AmountE8s) &&
-			b.FeeE8s == uint64(in.FeeE8s) && b.Memo != nil && bytes.Equal(b.Memo, memo) && times[b.CreatedAtNanos] {
+			b.FeeE8s == uint64(in.FeeE8s) && memoOK && times[b.CreatedAtNanos] {
 			out = append(out, b)
 		}
 	}

@@ -1,6 +1,11 @@
 package payout
 
-import "fmt"
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/crc32"
+)
 
 // The ledger as a payout sees it: the vocabulary of the payout stage's
 // Ledger port (pipeline/stage/payout). connectors/ic implements it over
@@ -12,7 +17,10 @@ const MaxMemoBytes = 32
 
 // TransferRequest is one transfer from the treasury.
 type TransferRequest struct {
-	// To is the recipient's ICRC-1 account text.
+	// To is the recipient: ICRC-1 account text, or a 64-hex legacy account
+	// identifier (a sponsor known only by the account its deposit came
+	// from), which is paid with the ledger's legacy transfer method and
+	// LegacyMemo (IsAccountIdentifier).
 	To        string
 	AmountE8s uint64
 	// FeeE8s is the planned fee; the ledger refuses any other (BadFee).
@@ -89,4 +97,29 @@ type BlocksPage struct {
 	ChainLength     uint64
 	FirstBlockIndex uint64
 	Blocks          []Block
+}
+
+// IsAccountIdentifier reports whether to names a legacy account identifier
+// (64 lowercase hex characters whose first 4 bytes are the big-endian
+// CRC32 of the other 28) rather than an ICRC-1 account.
+func IsAccountIdentifier(to string) bool {
+	if len(to) != 64 {
+		return false
+	}
+	b, err := hex.DecodeString(to)
+	if err != nil || hex.EncodeToString(b) != to {
+		return false
+	}
+	return binary.BigEndian.Uint32(b[:4]) == crc32.ChecksumIEEE(b[4:])
+}
+
+// LegacyMemo is the nat64 memo a transfer to a legacy account identifier
+// carries: the legacy transfer method has no 32-byte memo, so the intent's
+// memo is folded into its first 8 bytes, big endian. With the same
+// created_at_time the ledger de-duplicates it like any transfer, and the
+// block is matched by it (Match).
+func LegacyMemo(memo []byte) uint64 {
+	var b [8]byte
+	copy(b[:], memo)
+	return binary.BigEndian.Uint64(b[:])
 }

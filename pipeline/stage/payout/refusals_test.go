@@ -3,6 +3,7 @@ package payout_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/ops/icsim"
+	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
@@ -35,6 +37,14 @@ type refusalWorld struct {
 
 func newRefusalWorld(t *testing.T, seed uint64, n int, fee int64, mint func(need int64) int64, approve bool) *refusalWorld {
 	t.Helper()
+	return newRefusalWorldWith(t, seed, n, fee, mint, approve, nil)
+}
+
+// newRefusalWorldWith is newRefusalWorld with the period's entitlements and
+// pool periods edited before they are planned.
+func newRefusalWorldWith(t *testing.T, seed uint64, n int, fee int64, mint func(need int64) int64, approve bool,
+	edit func([]schemas.Entitlement, []schemas.PoolPeriod)) *refusalWorld {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed))
 	sim, err := icsim.New(icsim.Options{})
 	if err != nil {
@@ -53,6 +63,9 @@ func newRefusalWorld(t *testing.T, seed uint64, n int, fee int64, mint func(need
 	}
 	w := &refusalWorld{sim: sim, client: client, id: id, dao: "refusal-dao", period: "2026-11-01T06:00:00Z"}
 	ents, pools := payouttest.SimPeriod(rng, w.dao, w.period, n, fee)
+	if edit != nil {
+		edit(ents, pools)
+	}
 	w.store = payouttest.NewMemStore(ents, pools)
 	eng := w.engine(nil)
 	if w.m, _, err = eng.Plan(context.Background(), w.dao, w.period, true); err != nil {
@@ -331,5 +344,67 @@ func TestPayoutLegacyV1Plan(t *testing.T) {
 	sum, err := e.Run(ctx, w.dao, w.period, payout.RunOptions{ExpectSHA256: v1.SHA256})
 	if err != nil || sum.Paid != len(v1.Intents) {
 		t.Fatalf("run: %v %+v", err, sum)
+	}
+}
+
+// Sponsors known only by the legacy account identifier their deposit came
+// from are paid back to it with the ledger's legacy transfer method: the
+// block carries the intent's memo folded into a nat64, the ledger
+// de-duplicates a resend, and a run past the 24 h window that lost its
+// results finds every such transfer in the blocks instead of paying twice.
+func TestPayoutToLegacyAccountIDs(t *testing.T) {
+	ctx := context.Background()
+	legacy := map[string]bool{}
+	w := newRefusalWorldWith(t, 31, 5, 10_000, func(need int64) int64 { return 2 * need }, true, func(ents []schemas.Entitlement, pools []schemas.PoolPeriod) {
+		for i := range ents {
+			if ents[i].Role != entitle.RoleSponsor || i%2 == 0 {
+				continue
+			}
+			id, err := ic.PayoutLedger{}.AccountID(ents[i].Recipient)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hexID := hex.EncodeToString(id[:])
+			pools[0].InputJSON = strings.ReplaceAll(pools[0].InputJSON, ents[i].Recipient, hexID)
+			ents[i].Recipient = hexID
+			legacy[hexID] = true
+		}
+	})
+	if len(legacy) == 0 {
+		t.Fatal("test bug: no legacy recipient")
+	}
+	sum, err := w.engine(nil).Run(ctx, w.dao, w.period, payout.RunOptions{})
+	if err != nil || sum.Paid != len(w.m.Intents) {
+		t.Fatalf("run: %v %+v", err, sum)
+	}
+	byIntent := map[string]icsim.Block{}
+	for _, in := range w.m.Intents {
+		memo, _ := hex.DecodeString(in.MemoHex)
+		for _, b := range w.sim.Ledger().Blocks {
+			if b.Op != icsim.OpTransfer || b.AmountE8s != uint64(in.AmountE8s) {
+				continue
+			}
+			if legacy[in.Recipient] && b.MemoHex == nil && b.LegacyMemo == rules.LegacyMemo(memo) && b.To == in.Recipient {
+				byIntent[in.IntentID] = b
+			}
+			if !legacy[in.Recipient] && b.MemoHex != nil && *b.MemoHex == in.MemoHex {
+				byIntent[in.IntentID] = b
+			}
+		}
+		if _, ok := byIntent[in.IntentID]; !ok {
+			t.Fatalf("intent %s to %s (legacy %v) is not on the ledger as expected", in.IntentID, in.Recipient, legacy[in.Recipient])
+		}
+	}
+	// Lose every result, move past the window: the blocks settle them all.
+	w.store.Mu.Lock()
+	w.store.ResultsBy = map[string]schemas.PayoutResult{}
+	w.store.Mu.Unlock()
+	w.sim.AdvanceClock(25 * time.Hour)
+	e := w.engine(nil)
+	e.Clock = stage.ClockFunc(func() time.Time { return time.Now().Add(25 * time.Hour) })
+	before := w.transfers()
+	sum, err = e.Run(ctx, w.dao, w.period, payout.RunOptions{})
+	if err != nil || sum.Paid != len(w.m.Intents) || sum.Reconciled != len(w.m.Intents) || w.transfers() != before {
+		t.Fatalf("after the window: %v %+v, transfers %d -> %d", err, sum, before, w.transfers())
 	}
 }
