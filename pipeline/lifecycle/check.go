@@ -101,11 +101,10 @@ func (p *Pool) checkVoteOpened(f *Fact, st State) error {
 	if f.ClosesAt.IsZero() {
 		return inputErr("closes_at", "is required")
 	}
-	if f.ClosesAt.Before(f.At) {
-		// Its close would be due before it opened: a timed rule fires at its
-		// due time, and that time has passed.
-		return inputErr("closes_at", "must not be before the fact's at %s, got %s", quote(f.At.String()), quote(f.ClosesAt.String()))
-	}
+	// closes_at may be earlier than at: the rules do not list it as invalid
+	// input, and the close is then a timed rule due strictly before the next
+	// fact, so it fires before that fact like any other (docs/pool-rules.md
+	// "Choices where the rules are silent").
 	if err := checkBps(f.ThresholdBps, 1); err != nil {
 		return inputErr("threshold_bps", "%s", err)
 	}

@@ -61,7 +61,6 @@ func TestInvalidInput(t *testing.T) {
 		// terms
 		{name: "unknown term", mut: setTerm("target", 1), place: "terms.target"},
 		{name: "term missing", mut: func(tm map[string]any, _ []any) { delete(tm, "lockup_until") }, place: "terms.lockup_until", msg: "required"},
-		{name: "pool_id empty", mut: setTerm("pool_id", ""), place: "terms.pool_id"},
 		{name: "pool_id a number", mut: setTerm("pool_id", 7), place: "terms.pool_id"},
 		{name: "target 0", mut: setTerm("target_e8s", 0), place: "terms.target_e8s", msg: "must be > 0, got 0"},
 		{name: "target negative", mut: setTerm("target_e8s", -5), place: "terms.target_e8s", msg: "got -5"},
@@ -88,7 +87,6 @@ func TestInvalidInput(t *testing.T) {
 		{name: "identities key not an account", mut: setTerm("identities", map[string]any{"ann": "kyc:ann"}), place: "terms.identities", msg: `"ann"`},
 		{name: "identity an account", mut: setTerm("identities", map[string]any{s1: s2}), place: "terms.identities." + s1},
 		{name: "identity not a string", mut: setTerm("identities", map[string]any{s1: 5}), place: "terms.identities." + s1},
-		{name: "identity empty", mut: setTerm("identities", map[string]any{s1: ""}), place: "terms.identities." + s1},
 
 		// facts: shape
 		{name: "fact not an object", facts: funded, mut: func(_ map[string]any, fs []any) { fs[1] = 5 }, place: "facts[1]"},
@@ -126,7 +124,6 @@ func TestInvalidInput(t *testing.T) {
 		{name: "proposal_decided twice", facts: with(adopted, decided(day(9), 7, ProposalAdopted)), place: "facts[6].type"},
 		{name: "node_up while proposed", facts: with(proposed, nodeUp(day(7), "n")), place: "facts[4].type"},
 		{name: "node_up while active", facts: with(active, nodeUp(day(10), "n1")), place: "facts[7].type"},
-		{name: "node_up empty node", facts: with(adopted, nodeUp(day(9), "")), place: "facts[6].node_id"},
 		{name: "node_down while adopted", facts: with(adopted, nodeDown(day(9), "n")), place: "facts[6].type"},
 		{name: "node_down another node", facts: with(active, nodeDown(day(10), "n2")), place: "facts[7].node_id", msg: `"n2"`},
 		{name: "node_down twice", facts: with(active, nodeDown(day(10), "n1"), nodeDown(day(11), "n1")), place: "facts[8].type"},
@@ -139,7 +136,6 @@ func TestInvalidInput(t *testing.T) {
 		{name: "vote kind unknown", facts: with(fullyFunded(), opened(day(5), "v", "fire_everyone", day(9), 1)), place: "facts[3].kind", msg: `"fire_everyone"`},
 		{name: "vote threshold 0", facts: with(fullyFunded(), opened(day(5), "v", VoteApproveManifest, day(9), 0)), place: "facts[3].threshold_bps"},
 		{name: "vote threshold 10001", place: "facts[3].threshold_bps"}, // built below
-		{name: "vote closes before it opens", facts: with(fullyFunded(), opened(day(5), "v", VoteApproveManifest, day(4), 1)), place: "facts[3].closes_at"},
 		{name: "vote_id repeated", facts: with(withVote, opened(day(6), "v1", VoteApproveManifest, day(9), 1)), place: "facts[4].vote_id"},
 		{name: "vote subject missing", facts: withVote, mut: func(_ map[string]any, fs []any) { delete(fact(fs, 3), "subject") }, place: "facts[3].subject"},
 		{name: "ballot for an unknown vote", facts: with(withVote, ballot(day(6), "v2", s1, ChoiceYes)), place: "facts[4].vote_id", msg: `"v2"`},
@@ -236,6 +232,15 @@ func TestGoCallerGetsTheSameErrors(t *testing.T) {
 	bad.FundingDeadline = Time{}
 	if got := place(applyErr(bad)); got != "terms.funding_deadline" {
 		t.Errorf("zero deadline: %q", got)
+	}
+	// Ids may be empty, but not invalid UTF-8 (the output is UTF-8 JSON).
+	bad = baseTerms()
+	bad.PoolID = "pool-\xff"
+	if got := place(applyErr(bad)); got != "terms.pool_id" {
+		t.Errorf("pool_id not UTF-8: %q", got)
+	}
+	if got := place(applyErr(baseTerms(), with(adoptedWithBond(), nodeUp(day(9), "n\xff"))...)); got != "facts[6].node_id" {
+		t.Errorf("node_id not UTF-8: %q", got)
 	}
 }
 

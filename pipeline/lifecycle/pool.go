@@ -168,12 +168,10 @@ func checkBps(b money.Bps, min money.Bps) error {
 	return nil
 }
 
-// checkID accepts any non-empty UTF-8 string as an id (pool, node, vote,
-// identity): the output must be valid UTF-8 JSON.
+// checkID accepts any UTF-8 string as an id (pool, node, vote, identity),
+// the empty string included: the rules put no other bound on ids, and the
+// output must be valid UTF-8 JSON.
 func checkID(s string) error {
-	if s == "" {
-		return errorf("must not be empty")
-	}
 	if !utf8.ValidString(s) {
 		return errorf("must be valid UTF-8, got %s", quote(s))
 	}

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bytes"
 	"errors"
 	"math/big"
 	"math/rand/v2"
@@ -538,6 +539,60 @@ func TestTimedRuleOrder(t *testing.T) {
 	// va, vb close (by vote_id), then the lock-up ends and returns the bond.
 	if len(rowsOut) != 1 || rowsOut[0].Cause != "lockup_end" || p.votes["va"].status == VoteOpen || p.votes["vb"].status == VoteOpen {
 		t.Fatalf("rows %+v", rowsOut)
+	}
+}
+
+// TestVoteOpenedAfterItsClose: the rules do not make a closes_at earlier
+// than the vote_opened's at invalid input. The close is then a timed rule
+// already due: it fires before the next fact (even one at the same instant,
+// as it is due strictly before it), and no ballot can reach the vote.
+func TestVoteOpenedAfterItsClose(t *testing.T) {
+	late := opened(day(5), "v", VoteApproveManifest, day(4), 1)
+	t.Run("the last fact: still open", func(t *testing.T) {
+		_, o := run(t, baseTerms(), with(fullyFunded(), late)...)
+		if v := o.Votes[0]; v.Status != VoteOpen || v.WeightTotalE8s != 90*icp {
+			t.Fatalf("%+v", v)
+		}
+	})
+	t.Run("closed by the next fact at the same instant", func(t *testing.T) {
+		_, o := run(t, baseTerms(), with(fullyFunded(), late, tick(day(5)))...)
+		if v := o.Votes[0]; v.Status != VoteFailed {
+			t.Fatalf("%+v", v)
+		}
+	})
+	t.Run("a ballot is after its close", func(t *testing.T) {
+		if got := place(applyErr(baseTerms(), with(fullyFunded(), late, ballot(day(5), "v", s1, ChoiceYes))...)); got != "facts[4].at" {
+			t.Fatalf("place %q", got)
+		}
+	})
+}
+
+// TestEmptyIDs: the rules bound ids only by type (and an identity by not
+// being an account), so the empty string is a valid pool_id, identity,
+// node_id and vote_id, and the output writes it as "".
+func TestEmptyIDs(t *testing.T) {
+	terms := baseTerms()
+	terms.PoolID = ""
+	terms.Identities = map[string]string{s1: "", s3: ""}
+	facts := with(fullyFunded()[:2], dep(day(4), 3, s3, 30*icp), dep(day(4), 4, s2, 30*icp),
+		bond(day(5), 5, whale, 10*icp), submitted(day(6), 7), decided(day(8), 7, ProposalAdopted),
+		nodeUp(day(9), ""), opened(day(10), "", VoteApproveManifest, day(11), 3000),
+		ballot(day(10), "", s3, ChoiceYes), tick(day(12)), nodeDown(day(13), ""),
+	)
+	out, err := ReplayJSON(bytes.NewReader(mustJSON(t, inputDoc(terms, facts))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, o := run(t, terms, facts...)
+	// s1's 35 takes the identity "" to its cap, so s3's 30 is refunded
+	// (over_sponsor_cap) and s2's 30 funds the pool. s3 still votes for "":
+	// W = 30 + 30 + 30 (capped), yes 30 >= 30% of 90.
+	if o.PoolID != "" || o.State != StateRetired || o.Sponsors[0].Identity != "" || o.Votes[0].VoteID != "" ||
+		o.Votes[0].Status != VotePassed || o.Transfers[1].Cause != "" || o.Transfers[1].Kind != TransferSettlement {
+		t.Fatalf("%+v", o)
+	}
+	if !bytes.HasPrefix(out, []byte(`{"pool_id":"",`)) || !bytes.Contains(out, []byte(`"identity":"","accepted_e8s":3500000000`)) {
+		t.Fatalf("%s", out)
 	}
 }
 
