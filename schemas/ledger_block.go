@@ -1,5 +1,7 @@
 package schemas
 
+import "strconv"
+
 // LedgerBlock is one ICP ledger block as published on ic.ledger-blocks.v1
 // (type ledger_block, key LedgerBlockKey): a block whose chain of parent
 // hashes was verified up to the ledger's certified tip before it was
@@ -22,4 +24,24 @@ type LedgerBlock struct {
 	CreatedAtNanos uint64  `json:"created_at_nanos"`
 	ParentHashHex  string  `json:"parent_hash_hex"`
 	HashHex        string  `json:"hash_hex"`
+}
+
+// TypeLedgerCursor is the type of the block connector's cursor records on
+// ic.ledger-blocks.v1 (docs/connectors.md "Ledger blocks and the cursor"):
+// readers that want blocks take the records of type TypeLedgerBlock and
+// leave these.
+const TypeLedgerCursor = "ledger_cursor"
+
+// LedgerCursor is a cursor record's payload: every block of Ledger below
+// NextIndex has been read and the pools' blocks among them published.
+type LedgerCursor struct {
+	Ledger    string `json:"ledger"`
+	NextIndex uint64 `json:"next_index"`
+}
+
+// LedgerCursorKey is a cursor record's key on ic.ledger-blocks.v1:
+// <ledger canister>/cursor/<next index>. One key per position, never
+// rewritten (the block keys are <ledger>/<index>, all digits).
+func LedgerCursorKey(ledger string, nextIndex uint64) string {
+	return ledger + "/cursor/" + strconv.FormatUint(nextIndex, 10)
 }

@@ -37,7 +37,7 @@ func Topics() []TopicSpec {
 	return append([]TopicSpec{
 		{Name: TopicNodeRewards, Partitions: 1, Key: "<node provider principal>/<reward timestamp seconds>"},
 		{Name: TopicRates, Partitions: 1, Retention: 2 * year, Key: "<source>/<kind>/<timestamp seconds>"},
-		{Name: TopicLedgerBlocks, Partitions: 1, Key: "<ledger canister>/<block index>"},
+		{Name: TopicLedgerBlocks, Partitions: 1, Key: "<ledger canister>/<block index>; the connector's cursor <ledger canister>/cursor/<next index>"},
 		{Name: TopicPools, Partitions: 1, Compacted: true, Key: "<dao>/<pool id>"},
 		{Name: TopicContributions, Partitions: 1, Key: "<dao>/<pool id>/<contribution id>"},
 		{Name: TopicEntitlements, Partitions: 1, Key: "<dao>/<period>/<pool id>[/<recipient>]"},

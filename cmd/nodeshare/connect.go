@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aviate-labs/agent-go/identity"
@@ -20,11 +21,13 @@ import (
 )
 
 // connectCmd is `nodeshare connect` (docs/connectors.md): it polls NNS
-// Governance (node-provider rewards), the CMC (certified ICP/XDR spot and
-// 30-day average), the Node Rewards Canister (per-node daily rewards and
-// period weights) and the public dashboard (rates, cross-checked against
-// the CMC), and publishes every new fact to Kafka once, under a
-// deterministic key, with provenance (pipeline/stage/connect).
+// Governance (node-provider rewards, the pools' proposals), the CMC
+// (certified ICP/XDR spot and 30-day average), the Node Rewards Canister
+// (per-node daily rewards and period weights, the pools' nodes), the ICP
+// ledger (the pools' deposit and bond blocks) and the public dashboard
+// (rates, cross-checked against the CMC), and publishes every new fact to
+// Kafka once, under a deterministic key, with provenance
+// (pipeline/stage/connect).
 type connectCmd struct {
 	kafkaFlags
 	icFlags
@@ -40,6 +43,10 @@ type connectCmd struct {
 	NRCProviders  string        `name:"nrc-providers" env:"NODESHARE_NRC_PROVIDERS" help:"Node provider principals whose per-node NRC data is published, comma separated; empty = all."`
 	NRCOff        bool          `name:"nrc-off" env:"NODESHARE_NRC_OFF" help:"Do not poll the Node Rewards Canister."`
 	NRCRecentDays int           `name:"nrc-recent-days" env:"NODESHARE_NRC_RECENT_DAYS" default:"2" help:"Also poll the NRC for the last N complete UTC days."`
+	LedgerOff     bool          `name:"ledger-off" env:"NODESHARE_LEDGER_OFF" help:"Do not read the ICP ledger (the pools' deposit and bond blocks)."`
+	LedgerSince   string        `name:"ledger-since-block" env:"NODESHARE_LEDGER_SINCE_BLOCK" default:"tip" placeholder:"INDEX|tip" help:"First ledger block read while ic.ledger-blocks.v1 holds no cursor yet: a block index, or tip (the chain's length at that first poll). The cursor on the topic wins once there."`
+	LedgerWindow  int           `name:"ledger-window" env:"NODESHARE_LEDGER_WINDOW" default:"2000" help:"Most ledger blocks published under one cursor record."`
+	PoolsOff      bool          `name:"pools-off" env:"NODESHARE_POOLS_OFF" help:"Do not watch the pools' NNS proposals and nodes (proposal_decided, node_up, node_down)."`
 	IngressExpiry time.Duration `name:"ingress-expiry" env:"NODESHARE_IC_INGRESS_EXPIRY" default:"5m" help:"Request expiry and maximum certificate age, at most 5m."`
 	CallTimeout   time.Duration `name:"call-timeout" env:"NODESHARE_IC_CALL_TIMEOUT" default:"1m" help:"Timeout of one IC or dashboard call."`
 	Attempts      int           `name:"attempts" env:"NODESHARE_CONNECT_ATTEMPTS" default:"4" help:"Tries per call for transient failures, with backoff."`
@@ -48,9 +55,23 @@ type connectCmd struct {
 
 // stageConfig is the connect stage's own configuration.
 func (c *connectCmd) stageConfig() connect.Config {
+	since, _ := c.ledgerSinceBlock()
 	return connect.Config{Interval: c.Interval, Once: c.Once, SinceSeconds: c.SinceSeconds,
 		Tolerance: rates.Tolerance{MaxDiffBps: c.ToleranceBps, MaxSkew: c.MaxSkew}, NRCProviders: splitList(c.NRCProviders),
-		NRCRecentDays: c.NRCRecentDays, CallTimeout: c.CallTimeout, Attempts: c.Attempts, TopicPrefix: c.TopicPrefix}
+		NRCRecentDays: c.NRCRecentDays, LedgerSinceBlock: since, LedgerWindow: c.LedgerWindow,
+		CallTimeout: c.CallTimeout, Attempts: c.Attempts, TopicPrefix: c.TopicPrefix}
+}
+
+// ledgerSinceBlock is --ledger-since-block: nil for tip.
+func (c *connectCmd) ledgerSinceBlock() (*uint64, error) {
+	if c.LedgerSince == "tip" {
+		return nil, nil
+	}
+	n, err := strconv.ParseUint(c.LedgerSince, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("--ledger-since-block must be a block index or tip, got %q (NODESHARE_LEDGER_SINCE_BLOCK)", c.LedgerSince)
+	}
+	return &n, nil
 }
 
 func (c *connectCmd) dashboardURL() string {
@@ -64,6 +85,12 @@ func (c *connectCmd) Validate() error {
 	var errs []error
 	if err := validateAll(c.kafkaFlags, c.icFlags, c.stageConfig()); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := c.ledgerSinceBlock(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LedgerWindow < 1 {
+		errs = append(errs, fmt.Errorf("--ledger-window must be >= 1, got %d (NODESHARE_LEDGER_WINDOW)", c.LedgerWindow))
 	}
 	switch c.Identity {
 	case "pem":
@@ -146,6 +173,12 @@ func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *s
 	if !cc.NRCOff {
 		p.NRC = src
 	}
+	if !cc.LedgerOff {
+		p.Ledger = ic.LedgerSource{Client: icc}
+	}
+	if !cc.PoolsOff {
+		p.Proposals = src
+	}
 	if d := cc.dashboardURL(); d != "off" {
 		dc, err := dashboard.New(dashboard.Config{BaseURL: d, RequestTimeout: st.CallTimeout, MaxAttempts: st.Attempts, Logger: log})
 		if err != nil {
@@ -159,6 +192,8 @@ func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *s
 		want[t] = true
 	}
 	var topics []schemas.TopicSpec
+	// Every topic the stage reads or writes, dao.pools.v1 included (so a
+	// first run with no pool reads an empty topic).
 	for _, t := range schemas.Topics() {
 		if want[t.Name] {
 			t.Name = st.TopicPrefix + t.Name
@@ -171,6 +206,7 @@ func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *s
 	prod := kafka.NewProducer(brokers)
 	p.Log = &kafka.Log{Brokers: brokers, Producer: prod}
 	log.Info("connector started", "ic_url", cc.ICURL, "sender", icc.Sender().String(), "identity", cc.Identity, "dashboard_url", cc.dashboardURL(),
-		"interval", st.Interval.String(), "once", st.Once, "topic_prefix", st.TopicPrefix)
+		"interval", st.Interval.String(), "once", st.Once, "topic_prefix", st.TopicPrefix,
+		"ledger", !cc.LedgerOff, "ledger_since_block", cc.LedgerSince, "pools", !cc.PoolsOff)
 	return p, func() { _ = prod.Close() }, nil
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"text/tabwriter"
+	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/lifecycle"
@@ -15,26 +18,67 @@ import (
 // poolsCmd is `nodeshare pools`: pool terms as events and the pool
 // lifecycle (docs/pools.md, docs/pool-rules.md).
 type poolsCmd struct {
-	Create poolsCreateCmd `cmd:"" help:"Publish a pool's terms on dao.pools.v1 (once; a change is refused after the first accepted deposit) and print its deposit account."`
-	Show   poolsShowCmd   `cmd:"" help:"Print a pool's latest terms with its deposit and bond accounts (ICRC-1 text and account identifier)."`
-	List   poolsListCmd   `cmd:"" help:"List a DAO's pools."`
-	Replay poolsReplayCmd `cmd:"" help:"Apply lifecycle facts to a pool's terms and print its state, stakes, transfers and votes (the lifecycle-v1 contract)."`
+	Create  poolsCreateCmd  `cmd:"" help:"Publish a pool's terms on dao.pools.v1 (once; a change is refused after the first accepted deposit) and print its deposit account."`
+	Show    poolsShowCmd    `cmd:"" help:"Print a pool's latest terms with its deposit and bond accounts (ICRC-1 text and account identifier)."`
+	List    poolsListCmd    `cmd:"" help:"List a DAO's pools."`
+	Propose poolsProposeCmd `cmd:"" help:"Publish the DAO's proposal_submitted fact for a funded pool on dao.pool-facts.v1 (once; a second, different submission is refused); connect then publishes the decision."`
+	Replay  poolsReplayCmd  `cmd:"" help:"Apply lifecycle facts to a pool's terms and print its state, stakes, transfers and votes (the lifecycle-v1 contract)."`
+}
+
+// poolsTopicFlags isolate a run's topics, as connect's --topic-prefix does.
+type poolsTopicFlags struct {
+	TopicPrefix string `name:"topic-prefix" env:"NODESHARE_TOPIC_PREFIX" help:"Prefix of every topic read and written (tests only)."`
 }
 
 // poolsLog connects the pools stage's event log.
-func poolsLog(e env, k kafkaFlags) (*kafka.Log, func(), error) {
+func poolsLog(e env, k kafkaFlags, t poolsTopicFlags) (pools.Log, func(), error) {
 	brokers := splitList(k.KafkaBrokers)
-	if err := kafka.EnsureTopics(e.ctx, brokers, schemas.Topics(), 1); err != nil {
+	topics := schemas.Topics()
+	for i := range topics {
+		topics[i].Name = t.TopicPrefix + topics[i].Name
+	}
+	if err := kafka.EnsureTopics(e.ctx, brokers, topics, 1); err != nil {
 		return nil, nil, err
 	}
 	p := kafka.NewProducer(brokers)
-	return &kafka.Log{Brokers: brokers, Producer: p}, func() { p.Close() }, nil
+	log := &kafka.Log{Brokers: brokers, Producer: p}
+	if t.TopicPrefix == "" {
+		return log, func() { p.Close() }, nil
+	}
+	return prefixedLog{Log: log, prefix: t.TopicPrefix}, func() { p.Close() }, nil
+}
+
+// prefixedLog is the event log with every topic name prefixed.
+type prefixedLog struct {
+	*kafka.Log
+	prefix string
+}
+
+func (l prefixedLog) PublishOnce(ctx context.Context, facts []schemas.Fact) (schemas.PublishStats, error) {
+	facts = slices.Clone(facts)
+	for i := range facts {
+		facts[i].Topic = l.prefix + facts[i].Topic
+	}
+	return l.Log.PublishOnce(ctx, facts)
+}
+
+func (l prefixedLog) Publish(ctx context.Context, recs ...schemas.Record) error {
+	recs = slices.Clone(recs)
+	for i := range recs {
+		recs[i].Topic = l.prefix + recs[i].Topic
+	}
+	return l.Log.Publish(ctx, recs...)
+}
+
+func (l prefixedLog) ReadAll(ctx context.Context, topic string) ([]schemas.Message, error) {
+	return l.Log.ReadAll(ctx, l.prefix+topic)
 }
 
 // poolsCreateCmd reads a pool (its allocation settings and its "terms",
 // docs/pools.md) and publishes it.
 type poolsCreateCmd struct {
 	kafkaFlags
+	poolsTopicFlags
 	In       string `name:"in" required:"" placeholder:"FILE|-" help:"The pool document; - reads standard input."`
 	Treasury string `name:"treasury" env:"NODESHARE_TREASURY_PRINCIPAL" required:"" help:"The DAO treasury principal: the deposit and bond accounts are its subaccounts derived from the pool id."`
 }
@@ -53,7 +97,7 @@ func (c *poolsCreateCmd) Run(e env) error {
 	if err := dec.Decode(&p); err != nil {
 		return fmt.Errorf("--in: %w", err)
 	}
-	log, closeLog, err := poolsLog(e, c.kafkaFlags)
+	log, closeLog, err := poolsLog(e, c.kafkaFlags, c.poolsTopicFlags)
 	if err != nil {
 		return err
 	}
@@ -68,6 +112,7 @@ func (c *poolsCreateCmd) Run(e env) error {
 
 type poolsShowCmd struct {
 	kafkaFlags
+	poolsTopicFlags
 	DAO    string `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO name."`
 	PoolID string `name:"pool-id" required:"" help:"Pool id."`
 }
@@ -75,7 +120,7 @@ type poolsShowCmd struct {
 func (c *poolsShowCmd) Validate() error { return c.kafkaFlags.Validate() }
 
 func (c *poolsShowCmd) Run(e env) error {
-	log, closeLog, err := poolsLog(e, c.kafkaFlags)
+	log, closeLog, err := poolsLog(e, c.kafkaFlags, c.poolsTopicFlags)
 	if err != nil {
 		return err
 	}
@@ -92,6 +137,7 @@ func (c *poolsShowCmd) Run(e env) error {
 
 type poolsListCmd struct {
 	kafkaFlags
+	poolsTopicFlags
 	DAO  string `name:"dao" env:"NODESHARE_DAO" help:"DAO name (empty: every DAO)."`
 	JSON bool   `name:"json" help:"Print JSON."`
 }
@@ -99,7 +145,7 @@ type poolsListCmd struct {
 func (c *poolsListCmd) Validate() error { return c.kafkaFlags.Validate() }
 
 func (c *poolsListCmd) Run(e env) error {
-	log, closeLog, err := poolsLog(e, c.kafkaFlags)
+	log, closeLog, err := poolsLog(e, c.kafkaFlags, c.poolsTopicFlags)
 	if err != nil {
 		return err
 	}
@@ -121,6 +167,34 @@ func (c *poolsListCmd) Run(e env) error {
 		fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\t%s\n", p.DAO, p.PoolID, p.Terms.TermsVersion, money.FormatICP(money.E8s(p.Terms.TargetE8s)), p.Terms.FundingDeadline, p.Deposit.ICRC1)
 	}
 	return tw.Flush()
+}
+
+// poolsProposeCmd records that the DAO submitted an NNS proposal for a
+// pool: the proposal_submitted fact the lifecycle starts the proposal
+// from (docs/pools.md).
+type poolsProposeCmd struct {
+	kafkaFlags
+	poolsTopicFlags
+	DAO        string `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO name."`
+	PoolID     string `name:"pool-id" required:"" help:"Pool id."`
+	ProposalID uint64 `name:"proposal-id" required:"" help:"The NNS proposal id Governance gave the submission."`
+	At         string `name:"at" placeholder:"RFC3339" help:"When the proposal was submitted (default: now); it must not be before the deposit that funded the pool, nor after Governance's decision."`
+}
+
+func (c *poolsProposeCmd) Validate() error { return c.kafkaFlags.Validate() }
+
+func (c *poolsProposeCmd) Run(e env) error {
+	log, closeLog, err := poolsLog(e, c.kafkaFlags, c.poolsTopicFlags)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	f, outcome, err := pools.Propose(e.ctx, log, c.DAO, c.PoolID, c.ProposalID, c.At, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "pool %s/%s: proposal %d %s (at %s)\n", f.DAO, f.PoolID, *f.ProposalID, outcome, f.At)
+	return printJSON(e, f)
 }
 
 func printJSON(e env, v any) error {

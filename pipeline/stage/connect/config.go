@@ -11,11 +11,17 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// Topics are the topics the stage writes, without Config.TopicPrefix
-// (cmd/nodeshare creates them before the first poll).
+// Topics are the topics the stage writes, and dao.pools.v1, which it
+// reads, without Config.TopicPrefix (cmd/nodeshare creates them before
+// the first poll).
 func Topics() []string {
-	return []string{schemas.TopicNodeRewards, schemas.TopicRates, schemas.TopicNodeDailyRewards, schemas.TopicNodePeriodWeights, schemas.TopicSourceAlarms}
+	return []string{schemas.TopicNodeRewards, schemas.TopicRates, schemas.TopicNodeDailyRewards, schemas.TopicNodePeriodWeights, schemas.TopicSourceAlarms,
+		schemas.TopicLedgerBlocks, schemas.TopicPoolFacts, schemas.TopicPools}
 }
+
+// DefaultLedgerWindow is Config.LedgerWindow's default: the ledger's own
+// page size.
+const DefaultLedgerWindow = 2000
 
 // Config is the stage's configuration; cmd/nodeshare fills it from flags
 // and calls Validate before anything starts (docs/connectors.md).
@@ -34,6 +40,14 @@ type Config struct {
 	NRCProviders []string
 	// NRCRecentDays also polls the NRC for the last N complete UTC days.
 	NRCRecentDays int
+	// LedgerSinceBlock is the first block read when ic.ledger-blocks.v1
+	// holds no cursor of the ledger yet; nil starts at the chain's length
+	// at that first poll (nothing older is read). Once a cursor is there it
+	// wins (ledger.go).
+	LedgerSinceBlock *uint64
+	// LedgerWindow is the most blocks published under one cursor record
+	// (0: DefaultLedgerWindow).
+	LedgerWindow int
 	// CallTimeout bounds one call of a source.
 	CallTimeout time.Duration
 	// Attempts is the most tries of one call whose failures are transient.
@@ -65,6 +79,9 @@ func (c Config) Validate() error {
 	if c.NRCRecentDays < 0 {
 		errs = append(errs, fmt.Errorf("nrc recent days must be >= 0, got %d", c.NRCRecentDays))
 	}
+	if c.LedgerWindow < 0 {
+		errs = append(errs, fmt.Errorf("ledger window must be >= 0, got %d", c.LedgerWindow))
+	}
 	if c.RetryBackoff < 0 {
 		errs = append(errs, fmt.Errorf("retry backoff must be >= 0, got %s", c.RetryBackoff))
 	}
@@ -77,6 +94,13 @@ func (c Config) Validate() error {
 }
 
 func (c Config) topic(name string) string { return c.TopicPrefix + name }
+
+func (c Config) ledgerWindow() int {
+	if c.LedgerWindow > 0 {
+		return c.LedgerWindow
+	}
+	return DefaultLedgerWindow
+}
 
 func (c Config) retryBackoff() time.Duration {
 	if c.RetryBackoff > 0 {

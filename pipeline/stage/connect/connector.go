@@ -35,6 +35,13 @@ type Stats struct {
 	NRCDaysQueried, NRCDaysMissing int
 	// Alarms are the source mismatches found.
 	Alarms int
+	// PoolFacts are the proposal and node facts found for the pools.
+	PoolFacts int
+	// LedgerBlocksRead are the blocks read from the ledger's cursor to its
+	// tip, LedgerBlocksPublished those of the pools' accounts (published
+	// or already present); LedgerNextIndex is the cursor after the poll.
+	LedgerBlocksRead, LedgerBlocksPublished int
+	LedgerNextIndex                         uint64
 }
 
 // New validates cfg and checks the required ports.
@@ -64,7 +71,8 @@ func (c *Connector) Run(ctx context.Context) error {
 		st, err := c.Poll(ctx)
 		lvl := slog.LevelInfo
 		attrs := []any{"published", st.Published, "already_present", st.Present, "conflicts", st.Conflicts,
-			"nrc_days_queried", st.NRCDaysQueried, "nrc_days_missing", st.NRCDaysMissing, "alarms", st.Alarms}
+			"nrc_days_queried", st.NRCDaysQueried, "nrc_days_missing", st.NRCDaysMissing, "alarms", st.Alarms,
+			"pool_facts", st.PoolFacts, "ledger_blocks_read", st.LedgerBlocksRead, "ledger_blocks_published", st.LedgerBlocksPublished, "ledger_next_index", st.LedgerNextIndex}
 		if err != nil {
 			lvl = slog.LevelError
 			attrs = append(attrs, "error", err.Error())
@@ -113,10 +121,22 @@ func (c *Connector) Poll(ctx context.Context) (Stats, error) {
 		errs = append(errs, err)
 	}
 
+	var days []schemas.NodeRewardsDay
 	if c.p.NRC != nil {
-		fs, queried, missing, err := c.pollNRC(ctx, rewards, fetched)
+		fs, answered, queried, missing, err := c.pollNRC(ctx, rewards, fetched)
 		facts = append(facts, fs...)
+		days = answered
+		if days == nil {
+			days = []schemas.NodeRewardsDay{} // polled, nothing answered
+		}
 		st.NRCDaysQueried, st.NRCDaysMissing = queried, missing
+		errs = append(errs, err)
+	}
+
+	if c.p.Proposals != nil {
+		fs, err := c.pollPools(ctx, days, fetched)
+		facts = append(facts, fs...)
+		st.PoolFacts = len(fs)
 		errs = append(errs, err)
 	}
 
@@ -128,6 +148,15 @@ func (c *Connector) Poll(ctx context.Context) (Stats, error) {
 			c.newestReward = max(c.newestReward, m.TimestampSeconds)
 		}
 		c.polled = true
+	}
+
+	if c.p.Ledger != nil {
+		ls, err := c.pollLedger(ctx, fetched)
+		st.Published += ls.Published
+		st.Present += ls.Present
+		st.Conflicts += ls.Conflicts
+		st.LedgerBlocksRead, st.LedgerBlocksPublished, st.LedgerNextIndex = ls.read, ls.matched, ls.next
+		errs = append(errs, err)
 	}
 	return st, errors.Join(errs...)
 }

@@ -202,6 +202,9 @@ type memLog struct {
 	mu     sync.Mutex
 	topics map[string][]schemas.Message
 	fail   error // when set, every publish fails with it
+	// refuse, when set, is asked before each publish: an error fails that
+	// publish whole (nothing of it is written).
+	refuse func(facts []schemas.Fact) error
 }
 
 func newMemLog() *memLog { return &memLog{topics: map[string][]schemas.Message{}} }
@@ -212,6 +215,11 @@ func (l *memLog) PublishOnce(_ context.Context, facts []schemas.Fact) (schemas.P
 	var st schemas.PublishStats
 	if l.fail != nil {
 		return st, l.fail
+	}
+	if l.refuse != nil {
+		if err := l.refuse(facts); err != nil {
+			return st, err
+		}
 	}
 	held := map[string]string{} // topic + " " + key -> content hash
 	for t, ms := range l.topics {

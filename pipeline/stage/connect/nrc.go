@@ -38,16 +38,17 @@ func (c *Connector) keep(np string) bool { return len(c.want) == 0 || c.want[np]
 // pollNRC reads the NRC for the days of this poll's reward periods and the
 // last Config.NRCRecentDays complete days, and publishes the per-node
 // daily results and, for every period the NRC covers completely, each
-// node's period weight. It returns the facts, the days queried and the
-// days the NRC had no results for.
-func (c *Connector) pollNRC(ctx context.Context, rewards []schemas.RewardEvent, fetched string) ([]schemas.Fact, int, int, error) {
+// node's period weight. It returns the facts, the days the NRC answered
+// with results (oldest first, every provider's nodes: the pool watcher's
+// evidence), the days queried and the days the NRC had no results for.
+func (c *Connector) pollNRC(ctx context.Context, rewards []schemas.RewardEvent, fetched string) ([]schemas.Fact, []schemas.NodeRewardsDay, int, int, error) {
 	// A period whose weights are on the topic for every provider of the
 	// reward is done: its days are not queried again. A weight's key is
 	// schemas.NodePeriodWeightKey: the reward's key, "/", the node id.
 	weighed := map[string]bool{}
 	msgs, err := c.p.Log.ReadAll(ctx, c.cfg.topic(schemas.TopicNodePeriodWeights))
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, nil, 0, 0, err
 	}
 	for _, m := range msgs {
 		k := string(m.Key)
@@ -110,11 +111,13 @@ func (c *Connector) pollNRC(ctx context.Context, rewards []schemas.RewardEvent, 
 	}
 
 	var out []schemas.Fact
+	var answered []schemas.NodeRewardsDay
 	for _, d := range sorted {
 		res := results[d]
 		if res == nil {
 			continue
 		}
+		answered = append(answered, *res)
 		prov := withFetchTime(res.Provenance, fetched)
 		for _, n := range res.Nodes {
 			if !c.keep(n.NodeProvider) {
@@ -164,5 +167,5 @@ func (c *Connector) pollNRC(ctx context.Context, rewards []schemas.RewardEvent, 
 			}
 		}
 	}
-	return out, len(sorted), missing, errors.Join(errs...)
+	return out, answered, len(sorted), missing, errors.Join(errs...)
 }

@@ -55,6 +55,33 @@ type Dashboard interface {
 	AverageRates(ctx context.Context, start, end time.Time) ([]rates.Point, schemas.Provenance, error)
 }
 
+// Ledger reads the ICP ledger's blocks, each proven against the ledger's
+// certified tip (connectors/ic.LedgerSource).
+type Ledger interface {
+	// Canister is the ledger's canister id: the <ledger> of the keys on
+	// ic.ledger-blocks.v1.
+	Canister() string
+	// ChainLength is the number of blocks as the ledger reports it (not
+	// certified: a place to start reading, nothing more).
+	ChainLength(ctx context.Context) (uint64, error)
+	// ReadBlocks returns blocks [start, end) clipped to the chain, in index
+	// order, and the length of the certified chain they were proven
+	// against; prov names the ledger, query_blocks and the certificate's
+	// time. A block that does not chain to the certified tip fails the
+	// whole read: no block is returned.
+	ReadBlocks(ctx context.Context, start, end uint64) (blocks []schemas.LedgerBlock, chainLength uint64, prov schemas.Provenance, err error)
+}
+
+// Proposals reads NNS Governance's proposals (get_proposal_info).
+type Proposals interface {
+	// ProposalDecision is proposal id's final outcome as a proposal_decided
+	// fact (Type, ProposalID, Status adopted|rejected|failed, At; the stage
+	// fills DAO and PoolID), or nil while the outcome may still change
+	// (open, or adopted and not yet executed). A proposal Governance does
+	// not know is an error.
+	ProposalDecision(ctx context.Context, id uint64) (*schemas.PoolFact, schemas.Provenance, error)
+}
+
 // Log is the event log: the facts are published through it once per key,
 // and the stage reads back what is already there (the newest reward, the
 // period weights already published).
@@ -66,12 +93,16 @@ type Log interface {
 }
 
 // Ports are the stage's outside world. Governance, CMC and Log are
-// required; a nil NRC or Dashboard is not polled.
+// required; a nil NRC, Dashboard, Ledger or Proposals is not polled. The
+// pools' node facts need both NRC and Proposals (a node is watched from
+// its pool's adoption on).
 type Ports struct {
 	Governance Governance
 	CMC        CMC
 	NRC        NRC
 	Dashboard  Dashboard
+	Ledger     Ledger
+	Proposals  Proposals
 	Log        Log
 	// Clock stamps fetch times and decides which days are complete (nil:
 	// stage.SystemClock).

@@ -6,6 +6,8 @@
 // before anything is written (pipeline/lifecycle: the same checks as
 // `pools replay`, errors naming the field and the value), and refusing a
 // change of terms once the pool has accepted a deposit (the deposits on
-// ic.ledger-blocks.v1, replayed through the rules). It decides no amount
+// ic.ledger-blocks.v1, replayed through the rules). Propose records the
+// DAO's NNS proposal for a funded pool (proposal_submitted on
+// dao.pool-facts.v1), once. It decides no amount
 // and opens no connection: its port is the event log.
 package pools
