@@ -1,6 +1,6 @@
 -- Raw copy of every Kafka record nodeshare reads, keyed by its coordinates.
 -- ReplacingMergeTree + insert de-duplication tokens make redelivered batches
--- harmless; exact reads use FINAL (docs/pitfalls.md C5, C7).
+-- harmless; exact reads use FINAL (PITFALLS C5, C7).
 CREATE TABLE IF NOT EXISTS events_raw (
     topic          LowCardinality(String),
     partition      UInt32,
