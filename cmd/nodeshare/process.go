@@ -9,38 +9,107 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
+	lifecyclestage "github.com/nodeshare/nodeshare/pipeline/stage/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/stage/process"
 	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// processCmd is the entitlement processor (pipeline/stage/process): it
-// consumes pools, contributions, rates and NNS rewards (consumer group),
-// dead-letters invalid records with the reason, and for every reward
-// publishes the pool periods and entitlements. Offsets are committed only
-// after its outputs are acknowledged.
+// processCmd runs the two stream processors, each under its own consumer
+// group, in one process: the entitlement processor (pipeline/stage/process:
+// pools, contributions, rates and NNS rewards in; pool periods and
+// entitlements out) and the pool lifecycle processor
+// (pipeline/stage/lifecycle: pools, pool facts and ledger blocks in; pool
+// states and lifecycle transfers out). Both dead-letter what they cannot
+// use, with the reason, and commit offsets only after their outputs are
+// acknowledged. Both run until the context ends or one fails (then the
+// other is stopped and the command fails); --drain drains both. A replay
+// (--from-beginning) runs the entitlement processor alone: the lifecycle
+// has no replay topic, and a fresh group of it would find everything
+// published.
 type processCmd struct {
 	kafkaFlags
-	Group             string `name:"group" default:"${process_group}" help:"Consumer group id."`
-	FromBeginning     bool   `name:"from-beginning" help:"Replay: consume every input from its first offset under a fresh group id (<group>-replay-<unix time>)."`
+	Group             string `name:"group" default:"${process_group}" help:"Consumer group id of the entitlement processor."`
+	FromBeginning     bool   `name:"from-beginning" help:"Replay: consume every input of the entitlement processor from its first offset under a fresh group id (<group>-replay-<unix time>); the lifecycle processor does not run."`
 	EntitlementsTopic string `name:"entitlements-topic" default:"${entitlements_topic}" help:"Topic for pool periods and entitlements (a fresh topic for a replay; created if missing)."`
 	LedgerFeeE8s      int64  `name:"ledger-fee-e8s" env:"NODESHARE_LEDGER_FEE_E8S" default:"10000" help:"ICP ledger fee borne by each recipient (icrc1_fee)."`
-	Drain             bool   `name:"drain" help:"Stop once everything on the input topics when it started is processed."`
+	Drain             bool   `name:"drain" help:"Stop once everything on the input topics when it started is processed (both processors)."`
+	Lifecycle         bool   `name:"lifecycle" default:"true" negatable:"" help:"Run the pool lifecycle processor beside the entitlement processor (--no-lifecycle: the entitlement processor alone)."`
+	LifecycleGroup    string `name:"lifecycle-group" default:"nodeshare-lifecycle.v1" help:"Consumer group id of the pool lifecycle processor."`
 }
 
 func (c *processCmd) config() process.Config {
 	return process.Config{Group: c.Group, EntitlementsTopic: c.EntitlementsTopic, Params: entitle.Params{LedgerFeeE8s: c.LedgerFeeE8s}}
 }
 
-func (c *processCmd) Validate() error { return validateAll(c.kafkaFlags, c.config()) }
+func (c *processCmd) lifecycleConfig() lifecyclestage.Config {
+	return lifecyclestage.Config{Group: c.LifecycleGroup}
+}
+
+func (c *processCmd) Validate() error {
+	if !c.Lifecycle || c.FromBeginning {
+		return validateAll(c.kafkaFlags, c.config())
+	}
+	return validateAll(c.kafkaFlags, c.config(), c.lifecycleConfig())
+}
 
 func (c *processCmd) Run(e env) error {
 	pc := c.config()
 	pc.Crash, pc.Logger = crashFromEnv(), slog.New(slog.NewJSONHandler(e.stderr, nil))
+	brokers := splitList(c.KafkaBrokers)
 	if c.FromBeginning {
 		pc.Group = fmt.Sprintf("%s-replay-%d", pc.Group, time.Now().Unix())
+		return runProcessor(e.ctx, brokers, pc, c.Drain)
 	}
-	return runProcessor(e.ctx, splitList(c.KafkaBrokers), pc, c.Drain)
+	if !c.Lifecycle {
+		return runProcessor(e.ctx, brokers, pc, c.Drain)
+	}
+	lc := c.lifecycleConfig()
+	lc.Crash, lc.Logger = pc.Crash, pc.Logger.With("stage", "lifecycle")
+	return runProcessors(e.ctx, brokers, pc, lc, c.Drain)
+}
+
+// runProcessors runs the entitlement and the lifecycle processors side by
+// side until ctx ends (or, with drain, until both drained). The first to
+// fail stops the other, and its error is returned.
+func runProcessors(ctx context.Context, brokers []string, pc process.Config, lc lifecyclestage.Config, drain bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- runProcessor(ctx, brokers, pc, drain) }()
+	go func() { errs <- runLifecycle(ctx, brokers, lc, drain) }()
+	var first error
+	for range 2 {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	return first
+}
+
+// runLifecycle wires the lifecycle processor stage to Kafka (topics,
+// producer, the event log) and runs it under the consume loop.
+func runLifecycle(ctx context.Context, brokers []string, lc lifecyclestage.Config, drain bool) error {
+	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
+		return err
+	}
+	return runLifecycleStage(ctx, brokers, lc, drain)
+}
+
+// runLifecycleStage is runLifecycle once the topics exist.
+func runLifecycleStage(ctx context.Context, brokers []string, lc lifecyclestage.Config, drain bool) error {
+	producer := kafka.NewProducer(brokers)
+	defer producer.Close()
+	h, err := lifecyclestage.New(lc, &kafka.Log{Brokers: brokers, Producer: producer})
+	if err != nil {
+		return err
+	}
+	if lc.Logger != nil {
+		lc.Logger.Info("lifecycle processor started", "group", lc.Group, "drain", drain)
+	}
+	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: lc.Group, Topics: lc.Inputs(), MaxBatch: lc.Batch(), Logger: lc.Logger}
+	return kafka.ConsumeStage(ctx, cc, kafka.Stage(h), drain)
 }
 
 // runProcessor wires the processor stage to Kafka (topics, producer, the
