@@ -55,7 +55,7 @@ type cli struct {
 	Allocate allocateCmd `cmd:"" help:"Compute one pool's period from a JSON input (docs/allocation-rules.md)."`
 	Pools    poolsCmd    `cmd:"" help:"Pool lifecycle: replay facts against a pool's terms (docs/pool-rules.md)."`
 	Connect  connectCmd  `cmd:"" help:"Poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact."`
-	Process  processCmd  `cmd:"" help:"Run the entitlement processor (Kafka consumer group)."`
+	Process  processCmd  `cmd:"" help:"Run the entitlement processor and the pool lifecycle processor (Kafka consumer groups)."`
 	Sink     sinkCmd     `cmd:"" help:"Store every topic in the ClickHouse audit trail."`
 	Payout   payoutCmd   `cmd:"" help:"Plan, approve, run, status and resume a period's payout (docs/payouts.md)."`
 	Signer   signerCmd   `cmd:"" help:"Daemon: on a cron schedule, pay every minted, allocated, approved, unpaid period."`

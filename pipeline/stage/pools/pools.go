@@ -70,12 +70,12 @@ func Create(ctx context.Context, log Log, p schemas.Pool, treasury string) (Pool
 		if reflect.DeepEqual(stored.Pool, withTerms(out.Pool, next)) {
 			return stored, Unchanged, nil
 		}
-		accepted, err := acceptedDeposits(ctx, log, stored.Pool)
+		blocks, err := poolBlocks(ctx, log, stored.Pool)
 		if err != nil {
 			return Pool{}, "", err
 		}
-		if accepted > 0 {
-			return Pool{}, "", fmt.Errorf("pool %s/%s: its terms are fixed: it has accepted %d e8s of deposits (terms version %d stays)", p.DAO, p.PoolID, accepted, prev.TermsVersion)
+		if blocks > 0 {
+			return Pool{}, "", fmt.Errorf("pool %s/%s: its terms are fixed: %d ledger block(s) already move ICP to or from its accounts (terms version %d stays)", p.DAO, p.PoolID, blocks, prev.TermsVersion)
 		}
 		out.Terms.TermsVersion = prev.TermsVersion + 1
 		outcome = Changed
@@ -170,40 +170,30 @@ func replayInput(p schemas.Pool, facts []json.RawMessage) []byte {
 	return b.Bytes()
 }
 
-// acceptedDeposits is what the pool accepted of the deposits to its
-// deposit account on ic.ledger-blocks.v1, by the lifecycle rules.
-func acceptedDeposits(ctx context.Context, log Log, p schemas.Pool) (int64, error) {
+// poolBlocks counts the blocks on ic.ledger-blocks.v1 that move ICP to or
+// from the pool's deposit or bond account. Terms change only while there
+// is none: the rules fix them at the first accepted deposit, and this is
+// stricter (a refunded or bond deposit fixes them too), so that no
+// transfer the lifecycle processor has published can ever be recomputed
+// under other terms.
+func poolBlocks(ctx context.Context, log Log, p schemas.Pool) (int, error) {
 	msgs, err := log.ReadAll(ctx, schemas.TopicLedgerBlocks)
 	if err != nil {
 		return 0, err
 	}
-	var facts []json.RawMessage
+	n := 0
+	accounts := map[string]bool{p.Terms.DepositAccount: true, p.Terms.BondAccount: true}
 	for _, m := range msgs {
 		env, err := schemas.DecodeEnvelope(m.Value)
 		if err != nil || env.Type != schemas.TypeLedgerBlock {
 			continue
 		}
 		var b schemas.LedgerBlock
-		if env.DecodePayload(schemas.TypeLedgerBlock, &b) != nil || b.Op != "transfer" || b.To != p.Terms.DepositAccount {
-			continue
+		if env.DecodePayload(schemas.TypeLedgerBlock, &b) == nil && (accounts[b.To] || accounts[b.From]) {
+			n++
 		}
-		f, _ := json.Marshal(map[string]any{"type": "deposit", "at": b.Time, "block_index": b.Index, "to": b.To, "from": b.From, "amount_e8s": b.AmountE8s})
-		facts = append(facts, f)
 	}
-	if len(facts) == 0 {
-		return 0, nil
-	}
-	out, err := lifecycle.Replay(replayInput(p, facts))
-	if err != nil {
-		// Deposits the rules cannot read: count them as accepted, so the
-		// terms stay fixed (never loosen on doubt).
-		return 1, nil
-	}
-	var sum int64
-	for _, s := range out.Sponsors {
-		sum += int64(s.AcceptedE8s)
-	}
-	return sum, nil
+	return n, nil
 }
 
 // Show is the latest record of pool dao/poolID with its accounts; ok is
