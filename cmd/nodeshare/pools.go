@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/lifecycle"
-	"github.com/nodeshare/nodeshare/pipeline/money"
 	"github.com/nodeshare/nodeshare/pipeline/stage/pools"
 	"github.com/nodeshare/nodeshare/schemas"
 )
@@ -18,7 +14,7 @@ import (
 // poolsCmd is `nodeshare pools`: pool terms as events and the pool
 // lifecycle (docs/pools.md, docs/pool-rules.md).
 type poolsCmd struct {
-	Create  poolsCreateCmd  `cmd:"" help:"Publish a pool's terms on dao.pools.v1 (once; a change is refused after the first accepted deposit) and print its deposit account."`
+	Create  poolsCreateCmd  `cmd:"" help:"Publish a pool's terms on dao.pools.v1 (once; a change is refused once a block moves ICP to or from its accounts) and print its deposit account."`
 	Show    poolsShowCmd    `cmd:"" help:"Print a pool's latest terms with its deposit and bond accounts (ICRC-1 text and account identifier)."`
 	List    poolsListCmd    `cmd:"" help:"List a DAO's pools."`
 	Propose poolsProposeCmd `cmd:"" help:"Publish the DAO's proposal_submitted fact for a funded pool on dao.pool-facts.v1 (once; a second, different submission is refused); connect then publishes the decision."`
@@ -41,37 +37,7 @@ func poolsLog(e env, k kafkaFlags, t poolsTopicFlags) (pools.Log, func(), error)
 		return nil, nil, err
 	}
 	p := kafka.NewProducer(brokers)
-	log := &kafka.Log{Brokers: brokers, Producer: p}
-	if t.TopicPrefix == "" {
-		return log, func() { p.Close() }, nil
-	}
-	return prefixedLog{Log: log, prefix: t.TopicPrefix}, func() { p.Close() }, nil
-}
-
-// prefixedLog is the event log with every topic name prefixed.
-type prefixedLog struct {
-	*kafka.Log
-	prefix string
-}
-
-func (l prefixedLog) PublishOnce(ctx context.Context, facts []schemas.Fact) (schemas.PublishStats, error) {
-	facts = slices.Clone(facts)
-	for i := range facts {
-		facts[i].Topic = l.prefix + facts[i].Topic
-	}
-	return l.Log.PublishOnce(ctx, facts)
-}
-
-func (l prefixedLog) Publish(ctx context.Context, recs ...schemas.Record) error {
-	recs = slices.Clone(recs)
-	for i := range recs {
-		recs[i].Topic = l.prefix + recs[i].Topic
-	}
-	return l.Log.Publish(ctx, recs...)
-}
-
-func (l prefixedLog) ReadAll(ctx context.Context, topic string) ([]schemas.Message, error) {
-	return l.Log.ReadAll(ctx, l.prefix+topic)
+	return &kafka.Log{Brokers: brokers, Producer: p, TopicPrefix: t.TopicPrefix}, func() { p.Close() }, nil
 }
 
 // poolsCreateCmd reads a pool (its allocation settings and its "terms",
@@ -157,16 +123,7 @@ func (c *poolsListCmd) Run(e env) error {
 		}
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DAO\tPOOL\tTERMS\tTARGET ICP\tDEADLINE\tDEPOSIT ACCOUNT")
-	for _, p := range all {
-		if p.Terms == nil {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t(configured, proposal %s)\n", p.DAO, p.PoolID, p.ProposalStatus)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\tv%d\t%s\t%s\t%s\n", p.DAO, p.PoolID, p.Terms.TermsVersion, money.FormatICP(money.E8s(p.Terms.TargetE8s)), p.Terms.FundingDeadline, p.Deposit.ICRC1)
-	}
-	return tw.Flush()
+	return pools.WriteTable(e.stdout, all)
 }
 
 // poolsProposeCmd records that the DAO submitted an NNS proposal for a

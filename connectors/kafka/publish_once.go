@@ -13,6 +13,9 @@ import (
 type Log struct {
 	Brokers  []string
 	Producer *Producer
+	// TopicPrefix, when set, prefixes every topic read and written (a
+	// test's isolated topics).
+	TopicPrefix string
 }
 
 // PublishOnce publishes each fact whose key is not yet on its topic (one
@@ -22,6 +25,12 @@ type Log struct {
 // content is never overwritten: it is left out and listed in a
 // *schemas.ConflictError, and the other facts are still published.
 func (l *Log) PublishOnce(ctx context.Context, facts []schemas.Fact) (schemas.PublishStats, error) {
+	if l.TopicPrefix != "" {
+		facts = append([]schemas.Fact(nil), facts...)
+		for i := range facts {
+			facts[i].Topic = l.TopicPrefix + facts[i].Topic
+		}
+	}
 	var st schemas.PublishStats
 	existing := map[string]map[string]string{} // topic -> key -> content hash
 	var recs []Record
@@ -68,10 +77,16 @@ func (l *Log) PublishOnce(ctx context.Context, facts []schemas.Fact) (schemas.Pu
 
 // ReadAll reads topic from its start to the high-water mark (ReadAll).
 func (l *Log) ReadAll(ctx context.Context, topic string) ([]Message, error) {
-	return ReadAll(ctx, l.Brokers, topic)
+	return ReadAll(ctx, l.Brokers, l.TopicPrefix+topic)
 }
 
 // Publish writes records and returns once the broker acknowledged them all.
 func (l *Log) Publish(ctx context.Context, recs ...Record) error {
+	if l.TopicPrefix != "" {
+		recs = append([]Record(nil), recs...)
+		for i := range recs {
+			recs[i].Topic = l.TopicPrefix + recs[i].Topic
+		}
+	}
 	return l.Producer.Publish(ctx, recs...)
 }
