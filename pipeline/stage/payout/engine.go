@@ -185,9 +185,17 @@ func (e *Engine) Approve(ctx context.Context, dao, period, sha, approver string)
 // intents) or a v1 plan from before headers (intents only). found is false
 // when nothing is planned.
 func (e *Engine) Stored(ctx context.Context, dao, period string) (m rules.Manifest, found bool, err error) {
+	m, _, found, err = e.loadPlan(ctx, dao, period)
+	return m, found, err
+}
+
+// loadPlan reads the period's stored manifest: a v2 plan (header and
+// intents; v2 is true) or a v1 plan from before headers (intents only).
+// found is false when nothing is planned.
+func (e *Engine) loadPlan(ctx context.Context, dao, period string) (m rules.Manifest, v2, found bool, err error) {
 	h, intents, err := e.storedPlan(ctx, dao, period)
 	if err != nil {
-		return m, false, err
+		return m, false, false, err
 	}
 	switch {
 	case h != nil:
@@ -195,9 +203,9 @@ func (e *Engine) Stored(ctx context.Context, dao, period string) (m rules.Manife
 	case len(intents) > 0:
 		m, err = rules.FromIntents(dao, period, intents)
 	default:
-		return m, false, nil
+		return m, false, false, nil
 	}
-	return m, err == nil, err
+	return m, h != nil, err == nil, err
 }
 
 // storedPlan reads the period's stored manifest header (nil when there is
@@ -226,25 +234,12 @@ type RunOptions struct {
 func (e *Engine) Run(ctx context.Context, dao, period string, opt RunOptions) (Summary, error) {
 	e.defaults()
 	var sum Summary
-	h, err := e.Store.Manifest(ctx, dao, period)
+	m, v2, found, err := e.loadPlan(ctx, dao, period)
 	if err != nil {
 		return sum, err
 	}
-	intents, err := e.Store.Intents(ctx, dao, period)
-	if err != nil {
-		return sum, err
-	}
-	var m rules.Manifest
-	switch {
-	case h != nil:
-		m, err = rules.FromStored(*h, intents)
-	case len(intents) > 0:
-		m, err = rules.FromIntents(dao, period, intents)
-	default:
+	if !found {
 		return sum, fmt.Errorf("payout %s %s: no manifest planned: run nodeshare payout plan, then approve", dao, period)
-	}
-	if err != nil {
-		return sum, err
 	}
 	sum.Manifest = m
 	if opt.ExpectSHA256 != "" && opt.ExpectSHA256 != m.SHA256 {
@@ -263,7 +258,7 @@ func (e *Engine) Run(ctx context.Context, dao, period string, opt RunOptions) (S
 		return sum, fmt.Errorf("payout %s %s: %w: nothing signed", dao, period, err)
 	}
 	var again rules.Manifest
-	if h != nil {
+	if v2 {
 		again, err = rules.PlanWithInputs(dao, period, ents, pools, m.CreatedAtNanos)
 	} else {
 		again, err = rules.Plan(dao, period, ents, m.Intents[0].CreatedAtNanos)
@@ -804,23 +799,11 @@ type Status struct {
 func (e *Engine) Status(ctx context.Context, dao, period string) (Status, error) {
 	e.defaults()
 	var st Status
-	h, err := e.Store.Manifest(ctx, dao, period)
-	if err != nil {
-		return st, err
-	}
-	intents, err := e.Store.Intents(ctx, dao, period)
-	if err != nil {
-		return st, err
-	}
-	switch {
-	case h != nil:
-		st.Manifest, err = rules.FromStored(*h, intents)
-	case len(intents) > 0:
-		st.Manifest, err = rules.FromIntents(dao, period, intents)
-	default:
-		return st, nil
-	}
-	if err != nil {
+	var (
+		found bool
+		err   error
+	)
+	if st.Manifest, _, found, err = e.loadPlan(ctx, dao, period); err != nil || !found {
 		return st, err
 	}
 	st.Planned = true
