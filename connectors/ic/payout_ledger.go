@@ -83,6 +83,21 @@ func (l PayoutLedger) QueryBlocks(ctx context.Context, start, length uint64) (pa
 	return out, nil
 }
 
+// ReadBlocks reads [start, end) through the verified block reader: every
+// block proven by the parent-hash chain up to the certified tip.
+func (l PayoutLedger) ReadBlocks(ctx context.Context, start, end uint64) ([]payout.Block, error) {
+	v, err := l.Client.ReadBlocks(ctx, start, end)
+	if err != nil {
+		return nil, toPayoutError(err)
+	}
+	out := make([]payout.Block, len(v.Blocks))
+	for i, b := range v.Blocks {
+		out[i] = payout.Block{Index: b.Index, TimestampNanos: b.TimestampNanos, Op: b.Op, From: b.From, To: b.To,
+			AmountE8s: b.AmountE8s, FeeE8s: b.FeeE8s, Memo: b.Memo, LegacyMemo: b.LegacyMemo, CreatedAtNanos: b.CreatedAtNanos}
+	}
+	return out, nil
+}
+
 // signingFailed is how the signer (connectors/vault.ErrSigning) marks a
 // request it could not sign, hence never sent.
 type signingFailed interface{ SigningFailed() bool }

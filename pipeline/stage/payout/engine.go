@@ -741,9 +741,16 @@ func (e *Engine) blocksSince(ctx context.Context, tsNanos uint64) ([]rules.Block
 			lo = mid + 1
 		}
 	}
+	// The search above probes single blocks with plain queries; the block
+	// just below lo is read verified with the range, and must be older than
+	// tsNanos, or the probes were wrong and the search is not complete.
+	from := lo
+	if lo > first {
+		from = lo - 1
+	}
 	c := &e.blocks
-	if !c.loaded || lo < c.start {
-		c.start, c.blocks, c.loaded = lo, nil, true
+	if !c.loaded || from < c.start {
+		c.start, c.blocks, c.loaded = from, nil, true
 	}
 	if next := c.start + uint64(len(c.blocks)); next < tip.ChainLength {
 		raw, err := e.blocksRange(ctx, next, tip.ChainLength)
@@ -751,6 +758,9 @@ func (e *Engine) blocksSince(ctx context.Context, tsNanos uint64) ([]rules.Block
 			return nil, err
 		}
 		c.blocks = append(c.blocks, raw...)
+	}
+	if from < lo && len(c.blocks) > 0 && c.blocks[from-c.start].TimestampNanos >= tsNanos {
+		return nil, fmt.Errorf("block %d is not older than %d ns although the search put the first newer block at %d: the ledger's answers disagree, settle by hand", from, tsNanos, lo)
 	}
 	var out []rules.Block
 	for _, b := range c.blocks[lo-c.start:] {
@@ -761,21 +771,22 @@ func (e *Engine) blocksSince(ctx context.Context, tsNanos uint64) ([]rules.Block
 	return out, nil
 }
 
+// blocksRange reads the blocks [start, end), each proven by the ledger's
+// hash chain up to its certified tip (Ledger.ReadBlocks): a paid-from-blocks
+// record, and above all an "absent" that allows a new attempt, rest on
+// certified data, not on one replica's word.
 func (e *Engine) blocksRange(ctx context.Context, start, end uint64) ([]rules.Block, error) {
-	var out []rules.Block
-	for start < end {
-		page, err := e.Ledger.QueryBlocks(ctx, start, min(end-start, 2000))
-		if err != nil {
-			return nil, err
-		}
-		if len(page.Blocks) == 0 {
-			break
-		}
-		out = append(out, page.Blocks...)
-		start += uint64(len(page.Blocks))
+	out, err := e.Ledger.ReadBlocks(ctx, start, end)
+	if err != nil {
+		return nil, err
 	}
-	if start < end {
-		return nil, fmt.Errorf("query_blocks stopped at %d before %d", start, end)
+	if uint64(len(out)) != end-start {
+		return nil, fmt.Errorf("read %d verified blocks from %d, want %d up to %d", len(out), start, end-start, end)
+	}
+	for i, b := range out {
+		if b.Index != start+uint64(i) {
+			return nil, fmt.Errorf("verified block %d found at position %d of a read from %d", b.Index, i, start)
+		}
 	}
 	return out, nil
 }

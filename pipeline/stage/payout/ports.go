@@ -44,5 +44,10 @@ type Ledger interface {
 	// text (blocks name accounts by it); an error if the text is invalid.
 	AccountID(icrc1Text string) ([32]byte, error)
 	Transfer(ctx context.Context, r rules.TransferRequest) (blockIndex uint64, err error)
+	// QueryBlocks is one plain query_blocks page: the chain length, the
+	// first block the ledger holds, and blocks to probe block times with.
 	QueryBlocks(ctx context.Context, start, length uint64) (rules.BlocksPage, error)
+	// ReadBlocks is every block in [start, end), each proven by the hash
+	// chain up to the ledger's certified tip (archives followed).
+	ReadBlocks(ctx context.Context, start, end uint64) ([]rules.Block, error)
 }
