@@ -92,3 +92,11 @@ func decodeICRC1(s string) (a icrc.Account, err error) {
 	}
 	return icrc.Decode(s)
 }
+
+// OpaqueAccountText is the ICRC-1 text of the default account of the
+// opaque principal made from id (28 bytes then the opaque class byte
+// 0x01): a valid ledger owner nobody holds a key for, as a sponsor's
+// wallet is to nodeshare. Simulations and the demo name accounts with it.
+func OpaqueAccountText(id [28]byte) string {
+	return icrc.Account{Owner: principal.Principal{Raw: append(id[:], 0x01)}}.Encode()
+}

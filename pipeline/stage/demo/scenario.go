@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aviate-labs/agent-go/principal"
-	"github.com/aviate-labs/agent-go/principal/icrc"
-
 	"github.com/nodeshare/nodeshare/pipeline/money"
 	"github.com/nodeshare/nodeshare/schemas"
 )
@@ -29,8 +26,7 @@ func account(dao, what string) string {
 	h := sha256.Sum256([]byte("nodeshare-demo/" + dao + "/" + what))
 	// An opaque principal (suffix 0x01) made from the hash: a valid ledger
 	// owner that nobody holds a key for, as a sponsor's wallet is to us.
-	p := principal.Principal{Raw: append(h[:28:28], 0x01)}
-	return icrc.Account{Owner: p}.Encode()
+	return schemas.OpaqueAccountText([28]byte(h[:28]))
 }
 
 // Build is the demo scenario of dao: pool-a has a whale with 30% of the stake and 50 small

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/aviate-labs/agent-go/principal"
-	"github.com/aviate-labs/agent-go/principal/icrc"
-
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	"github.com/nodeshare/nodeshare/schemas"
 )
@@ -17,12 +14,12 @@ import (
 // allocation input, each owing more than fee.
 func SimPeriod(rng *rand.Rand, dao, period string, n int, fee int64) ([]schemas.Entitlement, []schemas.PoolPeriod) {
 	acct := func() string {
-		raw := make([]byte, 29)
+		var raw [28]byte
 		for i := range raw {
 			raw[i] = byte(rng.IntN(256))
 		}
-		raw[28] = 0x01 // opaque id class
-		return icrc.Account{Owner: principal.Principal{Raw: raw}}.Encode()
+		_ = rng.IntN(256) // the class byte's draw: seeds keep their schedules
+		return schemas.OpaqueAccountText(raw)
 	}
 	poolHash := fmt.Sprintf("%064x", rng.Uint64())
 	pp := schemas.PoolPeriod{DAO: dao, Period: period, PoolID: "pool-sim", RulesVersion: "v1", ManifestSHA256: poolHash, DAOFeeE8s: 12345}
