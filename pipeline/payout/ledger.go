@@ -2,9 +2,9 @@ package payout
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"hash/crc32"
+
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // The ledger as a payout sees it: the vocabulary of the payout stage's
@@ -100,18 +100,8 @@ type BlocksPage struct {
 }
 
 // IsAccountIdentifier reports whether to names a legacy account identifier
-// (64 lowercase hex characters whose first 4 bytes are the big-endian
-// CRC32 of the other 28) rather than an ICRC-1 account.
-func IsAccountIdentifier(to string) bool {
-	if len(to) != 64 {
-		return false
-	}
-	b, err := hex.DecodeString(to)
-	if err != nil || hex.EncodeToString(b) != to {
-		return false
-	}
-	return binary.BigEndian.Uint32(b[:4]) == crc32.ChecksumIEEE(b[4:])
-}
+// (schemas.ValidateAccountIdentifier) rather than an ICRC-1 account.
+func IsAccountIdentifier(to string) bool { return schemas.ValidateAccountIdentifier(to) == nil }
 
 // LegacyMemo is the nat64 memo a transfer to a legacy account identifier
 // carries: the legacy transfer method has no 32-byte memo, so the intent's
