@@ -119,27 +119,4 @@ func poolFactOf(m *schemas.Message, pf *schemas.PoolFact) (*fact, error) {
 }
 
 // termsOf is the rules' terms of a pool record's terms.
-func termsOf(p *schemas.Pool) (rules.Terms, error) {
-	t := p.Terms
-	deadline, err := rules.ParseTime(t.FundingDeadline)
-	if err != nil {
-		return rules.Terms{}, fmt.Errorf("terms.funding_deadline: %w", err)
-	}
-	lockup, err := rules.ParseTime(t.LockupUntil)
-	if err != nil {
-		return rules.Terms{}, fmt.Errorf("terms.lockup_until: %w", err)
-	}
-	rt := rules.Terms{
-		PoolID: p.PoolID, DepositAccount: t.DepositAccount, TargetE8s: money.E8s(t.TargetE8s),
-		MinContributionE8s: money.E8s(t.MinContributionE8s), MaxSponsorBps: money.Bps(t.MaxSponsorBps),
-		FundingDeadline: deadline, Purchaser: t.Purchaser, SlashBps: money.Bps(t.SlashBps), BondE8s: money.E8s(t.BondE8s),
-		BondAccount: t.BondAccount, LockupUntil: lockup, MaxVotingBps: money.Bps(t.MaxVotingBps),
-		LedgerFeeE8s: money.E8s(t.LedgerFeeE8s), Identities: t.Identities,
-	}
-	// New validates the terms as `pools replay` does; the pool it makes is
-	// thrown away (the stage makes its own when it applies facts).
-	if _, err := rules.New(rt); err != nil {
-		return rules.Terms{}, err
-	}
-	return rt, nil
-}
+func termsOf(p *schemas.Pool) (rules.Terms, error) { return rules.TermsOf(*p) }

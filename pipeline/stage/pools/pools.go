@@ -1,9 +1,7 @@
 package pools
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
@@ -70,12 +68,17 @@ func Create(ctx context.Context, log Log, p schemas.Pool, treasury string) (Pool
 		if reflect.DeepEqual(stored.Pool, withTerms(out.Pool, next)) {
 			return stored, Unchanged, nil
 		}
+		// Terms change only while no block moves ICP to or from the pool's
+		// accounts: the rules fix them at the first accepted deposit, and
+		// this is stricter (a refunded or bond deposit fixes them too), so
+		// that no transfer the lifecycle processor has published can ever be
+		// recomputed under other terms.
 		blocks, err := poolBlocks(ctx, log, stored.Pool)
 		if err != nil {
 			return Pool{}, "", err
 		}
-		if blocks > 0 {
-			return Pool{}, "", fmt.Errorf("pool %s/%s: its terms are fixed: %d ledger block(s) already move ICP to or from its accounts (terms version %d stays)", p.DAO, p.PoolID, blocks, prev.TermsVersion)
+		if len(blocks) > 0 {
+			return Pool{}, "", fmt.Errorf("pool %s/%s: its terms are fixed: %d ledger block(s) already move ICP to or from its accounts (terms version %d stays)", p.DAO, p.PoolID, len(blocks), prev.TermsVersion)
 		}
 		out.Terms.TermsVersion = prev.TermsVersion + 1
 		outcome = Changed
@@ -143,46 +146,19 @@ func validate(p schemas.Pool) error {
 	if err := entitle.ValidatePool(p); err != nil {
 		return err
 	}
-	_, err := lifecycle.Replay(replayInput(p, nil))
+	_, err := lifecycle.TermsOf(p)
 	return err
 }
 
-// replayInput is the `pools replay` document of p's terms and facts.
-func replayInput(p schemas.Pool, facts []json.RawMessage) []byte {
-	t := p.Terms
-	terms := map[string]any{
-		"pool_id": p.PoolID, "deposit_account": t.DepositAccount, "target_e8s": t.TargetE8s,
-		"min_contribution_e8s": t.MinContributionE8s, "max_sponsor_bps": t.MaxSponsorBps,
-		"funding_deadline": t.FundingDeadline, "purchaser": t.Purchaser, "slash_bps": t.SlashBps,
-		"bond_e8s": t.BondE8s, "bond_account": t.BondAccount, "lockup_until": t.LockupUntil,
-		"max_voting_bps": t.MaxVotingBps, "ledger_fee_e8s": t.LedgerFeeE8s,
-	}
-	if len(t.Identities) > 0 {
-		terms["identities"] = t.Identities
-	}
-	if facts == nil {
-		facts = []json.RawMessage{}
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(map[string]any{"terms": terms, "facts": facts})
-	return b.Bytes()
-}
-
-// poolBlocks counts the blocks on ic.ledger-blocks.v1 that move ICP to or
-// from the pool's deposit or bond account. Terms change only while there
-// is none: the rules fix them at the first accepted deposit, and this is
-// stricter (a refunded or bond deposit fixes them too), so that no
-// transfer the lifecycle processor has published can ever be recomputed
-// under other terms.
-func poolBlocks(ctx context.Context, log Log, p schemas.Pool) (int, error) {
+// poolBlocks are the blocks on ic.ledger-blocks.v1 that move ICP to or
+// from the pool's deposit or bond account, in topic order.
+func poolBlocks(ctx context.Context, log Log, p schemas.Pool) ([]schemas.LedgerBlock, error) {
 	msgs, err := log.ReadAll(ctx, schemas.TopicLedgerBlocks)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
 	accounts := map[string]bool{p.Terms.DepositAccount: true, p.Terms.BondAccount: true}
+	var out []schemas.LedgerBlock
 	for _, m := range msgs {
 		env, err := schemas.DecodeEnvelope(m.Value)
 		if err != nil || env.Type != schemas.TypeLedgerBlock {
@@ -190,10 +166,10 @@ func poolBlocks(ctx context.Context, log Log, p schemas.Pool) (int, error) {
 		}
 		var b schemas.LedgerBlock
 		if env.DecodePayload(schemas.TypeLedgerBlock, &b) == nil && (accounts[b.To] || accounts[b.From]) {
-			n++
+			out = append(out, b)
 		}
 	}
-	return n, nil
+	return out, nil
 }
 
 // Show is the latest record of pool dao/poolID with its accounts; ok is

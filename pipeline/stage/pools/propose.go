@@ -122,9 +122,13 @@ func submissions(ctx context.Context, log Log, dao, poolID string) ([]schemas.Po
 // checkFunded replays the pool's deposits on ic.ledger-blocks.v1 up to the
 // submission's at, then the submission, through the lifecycle rules.
 func checkFunded(ctx context.Context, log Log, p schemas.Pool, sub schemas.PoolFact) error {
-	pool, err := lifecycle.New(lifecycleTerms(p))
+	terms, err := lifecycle.TermsOf(p)
 	if err != nil {
-		return fmt.Errorf("terms: %w", err)
+		return err
+	}
+	pool, err := lifecycle.New(terms)
+	if err != nil {
+		return err
 	}
 	at, err := lifecycle.ParseTime(sub.At)
 	if err != nil {
@@ -153,20 +157,14 @@ func checkFunded(ctx context.Context, log Log, p schemas.Pool, sub schemas.PoolF
 // ic.ledger-blocks.v1 (transfers to its deposit or bond account), as
 // lifecycle facts in block order, which is time order.
 func depositFacts(ctx context.Context, log Log, p schemas.Pool) ([]lifecycle.Fact, error) {
-	msgs, err := log.ReadAll(ctx, schemas.TopicLedgerBlocks)
+	all, err := poolBlocks(ctx, log, p)
 	if err != nil {
 		return nil, err
 	}
 	var blocks []schemas.LedgerBlock
 	seen := map[uint64]bool{}
-	for _, m := range msgs {
-		env, err := schemas.DecodeEnvelope(m.Value)
-		if err != nil || env.Type != schemas.TypeLedgerBlock {
-			continue
-		}
-		var b schemas.LedgerBlock
-		if env.DecodePayload(schemas.TypeLedgerBlock, &b) != nil || b.Op != "transfer" || seen[b.Index] ||
-			(b.To != p.Terms.DepositAccount && b.To != p.Terms.BondAccount) {
+	for _, b := range all {
+		if b.Op != "transfer" || seen[b.Index] || (b.To != p.Terms.DepositAccount && b.To != p.Terms.BondAccount) {
 			continue
 		}
 		seen[b.Index] = true
@@ -182,16 +180,4 @@ func depositFacts(ctx context.Context, log Log, p schemas.Pool) ([]lifecycle.Fac
 		out = append(out, lifecycle.Fact{Type: lifecycle.FactDeposit, At: at, BlockIndex: b.Index, To: b.To, From: b.From, AmountE8s: money.E8s(b.AmountE8s)})
 	}
 	return out, nil
-}
-
-// lifecycleTerms are p's terms as the lifecycle rules take them. Times
-// that do not parse stay zero: lifecycle.New refuses them, naming them.
-func lifecycleTerms(p schemas.Pool) lifecycle.Terms {
-	t := p.Terms
-	deadline, _ := lifecycle.ParseTime(t.FundingDeadline)
-	lockup, _ := lifecycle.ParseTime(t.LockupUntil)
-	return lifecycle.Terms{PoolID: p.PoolID, DepositAccount: t.DepositAccount, TargetE8s: money.E8s(t.TargetE8s),
-		MinContributionE8s: money.E8s(t.MinContributionE8s), MaxSponsorBps: money.Bps(t.MaxSponsorBps), FundingDeadline: deadline,
-		Purchaser: t.Purchaser, SlashBps: money.Bps(t.SlashBps), BondE8s: money.E8s(t.BondE8s), BondAccount: t.BondAccount,
-		LockupUntil: lockup, MaxVotingBps: money.Bps(t.MaxVotingBps), LedgerFeeE8s: money.E8s(t.LedgerFeeE8s), Identities: t.Identities}
 }
