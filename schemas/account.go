@@ -69,7 +69,7 @@ func AccountIDFromText(s string) (string, error) {
 			return hex.EncodeToString(b), nil
 		}
 	}
-	a, err := decodeICRC1(s)
+	a, err := DecodeICRC1Account(s)
 	if err != nil {
 		return "", fmt.Errorf("account %q: neither a 64-hex account identifier with a valid checksum nor ICRC-1 text: %w", s, err)
 	}
@@ -80,15 +80,18 @@ func AccountIDFromText(s string) (string, error) {
 	return hex.EncodeToString(principal.NewAccountID(a.Owner, sub).Bytes()), nil
 }
 
-func decodeICRC1(s string) (a icrc.Account, err error) {
+// DecodeICRC1Account parses ICRC-1 account text ("<principal>" or
+// "<principal>-<checksum>.<hex subaccount>"). agent-go's decoder indexes
+// into its input without bounds checks; a malformed text is an error here,
+// never a panic.
+func DecodeICRC1Account(s string) (a icrc.Account, err error) {
 	defer func() {
-		// icrc.Decode indexes into its input without bounds checks.
 		if r := recover(); r != nil {
 			a, err = icrc.Account{}, fmt.Errorf("malformed ICRC-1 account text")
 		}
 	}()
 	if s == "" {
-		return a, fmt.Errorf("empty")
+		return a, fmt.Errorf("empty text")
 	}
 	return icrc.Decode(s)
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/aviate-labs/agent-go/principal"
 	"github.com/aviate-labs/agent-go/principal/icrc"
+
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // Account is an ICRC-1 account: an owner principal and an optional 32-byte
@@ -15,18 +17,8 @@ type Account = icrc.Account
 
 // AccountFromText parses the ICRC-1 textual form ("<principal>" or
 // "<principal>-<checksum>.<hex subaccount>").
-func AccountFromText(s string) (a Account, err error) {
-	defer func() {
-		// icrc.Decode indexes into its input without bounds checks.
-		if r := recover(); r != nil {
-			a, err = Account{}, fmt.Errorf("ic: account %q: malformed ICRC-1 account text", s)
-		}
-	}()
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return Account{}, fmt.Errorf("ic: account: empty text; want <principal> or <principal>-<checksum>.<hex subaccount>")
-	}
-	a, err = icrc.Decode(s)
+func AccountFromText(s string) (Account, error) {
+	a, err := schemas.DecodeICRC1Account(strings.TrimSpace(s))
 	if err != nil {
 		return Account{}, fmt.Errorf("ic: account %q: %w (want <principal> or <principal>-<checksum>.<hex subaccount>)", s, err)
 	}
