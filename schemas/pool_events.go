@@ -61,10 +61,14 @@ func PoolFactKey(f PoolFact) string {
 // Seq its row in the lifecycle's transfers. A row with TransferE8s 0 is
 // dust kept by the DAO: nothing is sent.
 type PoolTransfer struct {
-	DAO         string  `json:"dao"`
-	PoolID      string  `json:"pool_id"`
-	Seq         int     `json:"seq"`
-	Kind        string  `json:"kind"` // refund, settlement, bond_return, bond_forfeit
+	DAO    string `json:"dao"`
+	PoolID string `json:"pool_id"`
+	Seq    int    `json:"seq"`
+	Kind   string `json:"kind"` // refund, settlement, bond_return, bond_forfeit
+	// From is the pool account the money leaves (64 hex): the deposit
+	// account, or the bond account for bond refunds, returns and
+	// forfeits. The payout signs from its subaccount.
+	From        string  `json:"from"`
 	To          string  `json:"to"`
 	GrossE8s    int64   `json:"gross_e8s"`
 	TransferE8s int64   `json:"transfer_e8s"`
@@ -93,6 +97,23 @@ type PoolState struct {
 	Facts        int    `json:"facts"`
 	State        string `json:"state"`
 	Output       string `json:"output"`
+	// SettledAt and RetiredAt bound the pool's active time (RFC 3339 as
+	// the facts gave it; "" until it happens): a crowdfunded pool earns
+	// the rewards minted inside it (pipeline/entitle).
+	SettledAt string `json:"settled_at,omitempty"`
+	RetiredAt string `json:"retired_at,omitempty"`
+	// Stakes are the sponsor accounts' accepted totals, as in Output, with
+	// the time of each account's first accepted deposit: the
+	// contributions the reward allocation is computed from.
+	Stakes []PoolStake `json:"stakes,omitempty"`
+}
+
+// PoolStake is one sponsor account's stake in a crowdfunded pool.
+type PoolStake struct {
+	Account         string `json:"account"`
+	Identity        string `json:"identity"`
+	AcceptedE8s     int64  `json:"accepted_e8s"`
+	FirstAcceptedAt string `json:"first_accepted_at"`
 }
 
 // PoolStateKey is a pool's state key on dao.pool-lifecycle.v1.

@@ -8,7 +8,7 @@ func (p *Pool) depositStake(f *Fact) {
 	p.received(f)
 	refund := func(amount money.E8s, reason RefundReason) {
 		if amount > 0 {
-			p.pay(TransferRefund, f.From, amount, reason, decimal(f.BlockIndex), f.At.String())
+			p.pay(TransferRefund, p.terms.DepositAccount, f.From, amount, reason, decimal(f.BlockIndex), f.At.String())
 		}
 	}
 	// 1. Only a pool in funding takes stake.
@@ -35,7 +35,7 @@ func (p *Pool) depositStake(f *Fact) {
 	capRoom := p.capE8s - idAccepted
 	accepted := min(f.AmountE8s, targetRoom, capRoom)
 	if accepted > 0 {
-		p.accept(f.From, idName, accepted)
+		p.accept(f.From, idName, accepted, f.At.String())
 	}
 	if rest := f.AmountE8s - accepted; rest > 0 {
 		// When both bounds bind equally, the target is what bound.
@@ -52,7 +52,7 @@ func (p *Pool) depositStake(f *Fact) {
 }
 
 // accept adds one accepted contribution to its account and identity.
-func (p *Pool) accept(account, idName string, amount money.E8s) {
+func (p *Pool) accept(account, idName string, amount money.E8s, at string) {
 	s := p.sponsors[account]
 	if s == nil {
 		id := p.identities[idName]
@@ -60,7 +60,7 @@ func (p *Pool) accept(account, idName string, amount money.E8s) {
 			id = &identity{id: idName}
 			p.identities[idName] = id
 		}
-		s = &sponsor{account: account, ident: id}
+		s = &sponsor{account: account, ident: id, firstAt: at}
 		p.sponsors[account] = s
 	}
 	s.accepted += amount
@@ -77,17 +77,17 @@ func (p *Pool) depositBond(f *Fact) {
 	p.received(f)
 	cause, at := decimal(f.BlockIndex), f.At.String()
 	if f.From != p.terms.Purchaser {
-		p.pay(TransferRefund, f.From, f.AmountE8s, ReasonNotPurchaser, cause, at)
+		p.pay(TransferRefund, p.terms.BondAccount, f.From, f.AmountE8s, ReasonNotPurchaser, cause, at)
 		return
 	}
 	if !inRange(p.state, StateFunding, StateAdopted) {
-		p.pay(TransferRefund, f.From, f.AmountE8s, ReasonClosed, cause, at)
+		p.pay(TransferRefund, p.terms.BondAccount, f.From, f.AmountE8s, ReasonClosed, cause, at)
 		return
 	}
 	accepted := min(f.AmountE8s, p.terms.BondE8s-p.bondAccepted)
 	p.bondAccepted += accepted
 	p.bondHeld += accepted
-	p.pay(TransferRefund, f.From, f.AmountE8s-accepted, ReasonOverBond, cause, at)
+	p.pay(TransferRefund, p.terms.BondAccount, f.From, f.AmountE8s-accepted, ReasonOverBond, cause, at)
 	// The deposit that completes the bond of an adopted pool whose node is
 	// up settles it; its refund (if any) is listed first, as it arose first.
 	if accepted > 0 && p.bondComplete() && p.state == StateAdopted && p.nodeUp {

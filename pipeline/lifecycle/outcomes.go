@@ -29,13 +29,13 @@ func (p *Pool) refundAll(slash bool, cause, at string) {
 			p.retained.SlashE8s += s.slashed
 		}
 		p.stakeHeld -= s.accepted
-		p.pay(TransferRefund, s.account, gross, "", cause, at)
+		p.pay(TransferRefund, p.terms.DepositAccount, s.account, gross, "", cause, at)
 	}
 	p.returnBond(cause, at)
 }
 
 func (p *Pool) returnBond(cause, at string) {
-	p.pay(TransferBondReturn, p.terms.Purchaser, p.bondHeld, "", cause, at)
+	p.pay(TransferBondReturn, p.terms.BondAccount, p.terms.Purchaser, p.bondHeld, "", cause, at)
 	p.bondHeld = 0
 }
 
@@ -54,7 +54,7 @@ func (p *Pool) nodeIsUp(f *Fact) {
 // catch it otherwise): the pool is active from now on. Sponsors keep their
 // accepted totals as stake for rewards and votes.
 func (p *Pool) settle(cause, at string) {
-	p.pay(TransferSettlement, p.terms.Purchaser, p.acceptedTotal, "", cause, at)
+	p.pay(TransferSettlement, p.terms.DepositAccount, p.terms.Purchaser, p.acceptedTotal, "", cause, at)
 	p.stakeHeld = 0
 	p.state, p.settledAt = StateActive, at
 }
@@ -64,7 +64,7 @@ func (p *Pool) settle(cause, at string) {
 // held (the lock-up ended before the pool was active) is returned.
 func (p *Pool) nodeIsDown(f *Fact) {
 	cause, at := f.NodeID, f.At.String()
-	p.state = StateRetired
+	p.state, p.retiredAt = StateRetired, at
 	if f.At.Before(p.terms.LockupUntil) {
 		p.forfeitBond(cause, at)
 		return
@@ -87,7 +87,7 @@ func (p *Pool) forfeitBond(cause, at string) {
 		return
 	}
 	for i, s := range sponsors {
-		p.pay(TransferBondForfeit, s.account, parts[i], "", cause, at)
+		p.pay(TransferBondForfeit, p.terms.BondAccount, s.account, parts[i], "", cause, at)
 	}
 	p.bondHeld = 0
 }

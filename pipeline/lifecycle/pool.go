@@ -29,6 +29,7 @@ type Pool struct {
 	openVotes                  []*vote // not yet closed, by (closes_at, vote_id)
 
 	fundedAt, settledAt string
+	retiredAt           string // the node_down's at; not in the contract's output
 
 	acceptedTotal money.E8s // sum of accepted stake; stays after settlement and refunds
 	stakeHeld     money.E8s
@@ -60,6 +61,9 @@ type sponsor struct {
 	account  string
 	ident    *identity
 	accepted money.E8s
+	// firstAt is the verbatim at of the account's first accepted deposit
+	// (the allocation's whale tie-break, pipeline/entitle).
+	firstAt string
 	// slashed is the sum over this account's accepted contributions of
 	// floor(accepted_i * slash_bps / 10000), kept as they arrive because
 	// the rules floor the slash per contribution, not per sponsor.
@@ -275,11 +279,11 @@ func inRange(s, from, to State) bool {
 // (docs/pool-rules.md "Transfers and the ledger fee"): the recipient bears
 // the ledger fee when gross > fee; a gross of 1..fee is listed as
 // sent-nothing and kept as dust; 0 makes no row.
-func (p *Pool) pay(kind TransferKind, to string, gross money.E8s, reason RefundReason, cause, at string) {
+func (p *Pool) pay(kind TransferKind, from, to string, gross money.E8s, reason RefundReason, cause, at string) {
 	if gross <= 0 {
 		return
 	}
-	t := Transfer{Seq: len(p.transfers), Kind: kind, To: to, GrossE8s: gross, Reason: reason, Cause: cause, At: at}
+	t := Transfer{Seq: len(p.transfers), Kind: kind, From: from, To: to, GrossE8s: gross, Reason: reason, Cause: cause, At: at}
 	if fee := p.terms.LedgerFeeE8s; gross > fee {
 		t.TransferE8s, t.FeeE8s = gross-fee, fee
 		p.paidE8s += uint64(gross)

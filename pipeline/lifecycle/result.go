@@ -15,6 +15,7 @@ func (p *Pool) Result() Output {
 		State:        p.state,
 		FundedAt:     p.fundedAt,
 		SettledAt:    p.settledAt,
+		RetiredAt:    p.retiredAt,
 		StakeHeldE8s: p.stakeHeld,
 		BondHeldE8s:  p.bondHeld,
 		Sponsors:     make([]Sponsor, 0, len(p.sponsors)),
@@ -26,7 +27,7 @@ func (p *Pool) Result() Output {
 		o.Transfers = []Transfer{}
 	}
 	for _, s := range p.sortedSponsors() {
-		o.Sponsors = append(o.Sponsors, Sponsor{Sponsor: s.account, Identity: s.ident.id, AcceptedE8s: s.accepted})
+		o.Sponsors = append(o.Sponsors, Sponsor{Sponsor: s.account, Identity: s.ident.id, AcceptedE8s: s.accepted, FirstAcceptedAt: s.firstAt})
 	}
 	for _, v := range p.votes {
 		o.Votes = append(o.Votes, v.result())

@@ -167,8 +167,13 @@ const (
 // (0 < gross <= ledger fee), which is listed with TransferE8s = FeeE8s = 0
 // and kept by the DAO.
 type Transfer struct {
-	Seq         int
-	Kind        TransferKind
+	Seq  int
+	Kind TransferKind
+	// From is the pool account the money leaves: deposit_account for
+	// refunds of stake and the settlement, bond_account for bond refunds,
+	// returns and forfeits. It is not part of the contract's output (the
+	// payouts sign from it, pipeline/stage/payout).
+	From        string
 	To          string
 	GrossE8s    money.E8s
 	TransferE8s money.E8s
@@ -183,6 +188,10 @@ type Sponsor struct {
 	Sponsor     string
 	Identity    string // the attested identity, or the account itself
 	AcceptedE8s money.E8s
+	// FirstAcceptedAt is the verbatim at of the account's first accepted
+	// deposit; not part of the contract's output (the allocation's whale
+	// tie-break reads it, pipeline/entitle).
+	FirstAcceptedAt string
 }
 
 // Retained is what the DAO keeps.
@@ -208,11 +217,15 @@ type VoteResult struct {
 // SettledAt are "" until they happen (null in JSON). Sponsors and Votes are
 // sorted by id bytes; Transfers are in the order they arose.
 type Output struct {
-	PoolID          string
-	RulesVersion    string
-	State           State
-	FundedAt        string
-	SettledAt       string
+	PoolID       string
+	RulesVersion string
+	State        State
+	FundedAt     string
+	SettledAt    string
+	// RetiredAt is the at of the node_down that retired the pool ("" until
+	// then); not part of the contract's output (the reward allocation
+	// reads it, pipeline/entitle).
+	RetiredAt       string
 	StakeHeldE8s    money.E8s
 	BondHeldE8s     money.E8s
 	Sponsors        []Sponsor

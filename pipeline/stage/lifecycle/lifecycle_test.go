@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -340,7 +341,7 @@ func TestRestartRebuildEqualsLiveState(t *testing.T) {
 	lo, ro := readOutputs(t, live), readOutputs(t, restarted)
 	for _, id := range []string{"p1", "p2"} {
 		k := schemas.PoolKey("d", id)
-		if lo.states[k] != ro.states[k] {
+		if !reflect.DeepEqual(lo.states[k], ro.states[k]) {
 			t.Fatalf("pool %s: restarted %+v\nlive %+v", id, ro.states[k], lo.states[k])
 		}
 	}

@@ -218,7 +218,7 @@ func (r *run) transfer(t rules.Transfer) schemas.PoolTransfer {
 		s := string(t.Reason)
 		reason = &s
 	}
-	return schemas.PoolTransfer{DAO: r.dao, PoolID: r.id, Seq: t.Seq, Kind: string(t.Kind), To: t.To,
+	return schemas.PoolTransfer{DAO: r.dao, PoolID: r.id, Seq: t.Seq, Kind: string(t.Kind), From: t.From, To: t.To,
 		GrossE8s: int64(t.GrossE8s), TransferE8s: int64(t.TransferE8s), FeeE8s: int64(t.FeeE8s),
 		Reason: reason, Cause: t.Cause, At: t.At, TermsVersion: r.record.TermsVersion}
 }
@@ -247,8 +247,14 @@ func (r *run) state() schemas.PoolState {
 	if l := r.last(); l != nil {
 		asOf = l.At.String()
 	}
-	return schemas.PoolState{DAO: r.dao, PoolID: r.id, TermsVersion: r.record.TermsVersion, AsOf: asOf,
-		Facts: len(r.applied), State: string(o.State), Output: string(rules.EncodeOutput(o))}
+	st := schemas.PoolState{DAO: r.dao, PoolID: r.id, TermsVersion: r.record.TermsVersion, AsOf: asOf,
+		Facts: len(r.applied), State: string(o.State), Output: string(rules.EncodeOutput(o)),
+		SettledAt: o.SettledAt, RetiredAt: o.RetiredAt}
+	for _, sp := range o.Sponsors {
+		st.Stakes = append(st.Stakes, schemas.PoolStake{Account: sp.Sponsor, Identity: sp.Identity,
+			AcceptedE8s: int64(sp.AcceptedE8s), FirstAcceptedAt: sp.FirstAcceptedAt})
+	}
+	return st
 }
 
 // accounts are the pool's deposit and bond accounts.
