@@ -86,10 +86,16 @@ var periodRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 // daoPeriodFlags name one DAO period.
 type daoPeriodFlags struct {
 	DAO    string `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO name."`
-	Period string `name:"period" env:"NODESHARE_PERIOD" required:"" placeholder:"YYYY-MM-DD" help:"Period: the UTC day of the NNS reward event, as in the entitlements (e.g. 2026-11-01)."`
+	Period string `name:"period" env:"NODESHARE_PERIOD" required:"" placeholder:"YYYY-MM-DD" help:"Period: the UTC day of the NNS reward event, as in the entitlements (e.g. 2026-11-01), or a lifecycle manifest's period (lifecycle:<deposit|bond>:<first seq>:<pool id>, from payout plan-pool)."`
 }
 
 func (d daoPeriodFlags) Validate() error {
+	if rules.IsLifecyclePeriod(d.Period) {
+		return nil
+	}
+	if strings.HasPrefix(d.Period, "lifecycle:") {
+		return fmt.Errorf("--period must be lifecycle:<deposit|bond>:<first seq>:<pool id>, got %q (NODESHARE_PERIOD)", d.Period)
+	}
 	if !periodRe.MatchString(d.Period) {
 		return fmt.Errorf("--period must be YYYY-MM-DD (the UTC day of the NNS reward), got %q (NODESHARE_PERIOD)", d.Period)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,11 +24,12 @@ import (
 // payoutCmd is `nodeshare payout`: the operator's runbook is
 // docs/payouts.md.
 type payoutCmd struct {
-	Plan    payoutPlanCmd    `cmd:"" help:"Build the period's manifest from its entitlements and store it once (--dry-run: print only)."`
-	Approve payoutApproveCmd `cmd:"" help:"Record one approver's approval of a manifest hash (m-of-n approver set)."`
-	Run     payoutRunCmd     `cmd:"" help:"Check everything, then sign and send every unpaid transfer of an approved manifest."`
-	Status  payoutStatusCmd  `cmd:"" help:"Paid / pending / failed counts and amounts of a period."`
-	Resume  payoutResumeCmd  `cmd:"" help:"Continue an interrupted run; past the ledger's 24 h window it reads the blocks first."`
+	Plan     payoutPlanCmd     `cmd:"" help:"Build the period's manifest from its entitlements and store it once (--dry-run: print only)."`
+	PlanPool payoutPlanPoolCmd `cmd:"" name:"plan-pool" help:"Plan a pool's lifecycle transfers (refunds, settlement, bond) not planned yet: one manifest per pool account."`
+	Approve  payoutApproveCmd  `cmd:"" help:"Record one approver's approval of a manifest hash (m-of-n approver set)."`
+	Run      payoutRunCmd      `cmd:"" help:"Check everything, then sign and send every unpaid transfer of an approved manifest."`
+	Status   payoutStatusCmd   `cmd:"" help:"Paid / pending / failed counts and amounts of a period."`
+	Resume   payoutResumeCmd   `cmd:"" help:"Continue an interrupted run; past the ledger's 24 h window it reads the blocks first."`
 }
 
 // payoutBase is what every payout subcommand reads.
@@ -81,6 +83,80 @@ func (c *payoutPlanCmd) Run(e env) error {
 }
 
 func (c *payoutPlanCmd) Validate() error { return c.payoutBase.Validate() }
+
+// payoutPlanPoolCmd plans the transfers a pool's lifecycle owes
+// (docs/pools.md, docs/payouts.md "Lifecycle transfers"): the transfers
+// out of its deposit account, then those out of its bond account, each
+// set not planned before becoming one manifest, approved and run like a
+// reward period's under the period it prints.
+type payoutPlanPoolCmd struct {
+	kafkaFlags
+	clickhouseFlags
+	localFlags
+	DAO      string        `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO name."`
+	Pool     string        `name:"pool-id" required:"" help:"The pool whose lifecycle transfers are planned."`
+	Treasury string        `name:"treasury" env:"NODESHARE_TREASURY_PRINCIPAL" required:"" help:"The DAO treasury principal (the signer's): the pool's accounts are its subaccounts."`
+	DryRun   bool          `name:"dry-run" help:"Print the manifests without writing anything."`
+	Timeout  time.Duration `name:"timeout" default:"5m" help:"Give up after this long."`
+}
+
+func (c *payoutPlanPoolCmd) Validate() error {
+	if c.Pool == "" || strings.Contains(c.Pool, "/") {
+		return fmt.Errorf("--pool-id must be a pool id without '/', got %q", c.Pool)
+	}
+	if _, err := schemas.AccountOf(c.Treasury, [32]byte{}); err != nil {
+		return fmt.Errorf("--treasury: %w (NODESHARE_TREASURY_PRINCIPAL)", err)
+	}
+	return validateAll(c.kafkaFlags, c.clickhouseFlags)
+}
+
+func (c *payoutPlanPoolCmd) Run(e env) error {
+	base := payoutBase{kafkaFlags: c.kafkaFlags, clickhouseFlags: c.clickhouseFlags, localFlags: c.localFlags, Timeout: c.Timeout}
+	eng, done, _, _, ctx, err := base.engine(e, rules.Approval{}, rules.Caps{}, 1)
+	if err != nil {
+		return err
+	}
+	defer done()
+	planned := 0
+	for _, source := range []string{rules.SourceDeposit, rules.SourceBond} {
+		acct, err := poolAccount(c.Treasury, c.DAO, c.Pool, source)
+		if err != nil {
+			return err
+		}
+		// At most two: a plan interrupted before its header is completed
+		// first, then what is left.
+		for range 2 {
+			m, created, err := eng.PlanLifecycle(ctx, c.DAO, c.Pool, source, acct.ID, !c.DryRun)
+			if errors.Is(err, rules.ErrNothingToPlan) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if err := payout.WriteManifest(e.stdout, m, created && !c.DryRun, c.DryRun); err != nil {
+				return err
+			}
+			planned++
+			if c.DryRun {
+				break
+			}
+		}
+	}
+	if planned == 0 {
+		fmt.Fprintf(e.stdout, "%s %s: no lifecycle transfer left to plan\n", c.DAO, c.Pool)
+	}
+	return nil
+}
+
+// poolAccount is a pool's deposit or bond account of the treasury
+// (schemas.DepositSubaccount, schemas.BondSubaccount).
+func poolAccount(treasury, dao, pool, source string) (schemas.Account, error) {
+	sub := schemas.DepositSubaccount(dao, pool)
+	if source == rules.SourceBond {
+		sub = schemas.BondSubaccount(dao, pool)
+	}
+	return schemas.AccountOf(treasury, sub)
+}
 
 type payoutApproveCmd struct {
 	payoutBase
@@ -192,9 +268,21 @@ func (c *payoutRunCmd) pay(e env, resume bool) error {
 		}
 	}
 	cfg := services(nil, nil, &c.vaultFlags, &c.icFlags, nil, &c.signerKeyFlags)
-	if eng.Ledger, err = payoutLedger(ctx, cfg, c.signerConfig(), crash, armed, eng.Log); err != nil {
+	ledger, err := payoutLedger(ctx, cfg, c.signerConfig(), crash, armed, eng.Log)
+	if err != nil {
 		return err
 	}
+	// A lifecycle manifest is paid from its pool's deposit or bond
+	// subaccount of the treasury; the run checks that every transfer
+	// leaves that account.
+	if pool, source, _, ok := rules.ParseLifecyclePeriod(c.Period); ok {
+		sub := schemas.DepositSubaccount(c.DAO, pool)
+		if source == rules.SourceBond {
+			sub = schemas.BondSubaccount(c.DAO, pool)
+		}
+		ledger.Treasury.SubAccount = &sub
+	}
+	eng.Ledger = ledger
 	if isTerminal(e.stderr) {
 		eng.Progress = progressBar(e.stderr)
 	}

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -167,11 +168,22 @@ func (s *Store) PoolPeriods(ctx context.Context, dao, period string) ([]schemas.
 
 // Intents returns the payout intents of one DAO period, sorted by id.
 func (s *Store) Intents(ctx context.Context, dao, period string) ([]schemas.PayoutIntent, error) {
+	return s.intents(ctx, "period", dao, period)
+}
+
+// PoolIntents returns every payout intent of one pool, whatever its
+// period, sorted by id.
+func (s *Store) PoolIntents(ctx context.Context, dao, pool string) ([]schemas.PayoutIntent, error) {
+	return s.intents(ctx, "pool_id", dao, pool)
+}
+
+// intents reads the intents of dao whose column (period or pool_id) is v.
+func (s *Store) intents(ctx context.Context, column, dao, v string) ([]schemas.PayoutIntent, error) {
 	rows, err := s.conn.Query(ctx, `SELECT intent_id, dao, period, pool_id, recipient, role, amount_e8s, fee_e8s,
 		memo_hex, created_at_nanos, manifest_sha256 FROM payout_intents FINAL
-		WHERE dao = ? AND period = ? ORDER BY intent_id`, dao, period)
+		WHERE dao = ? AND `+column+` = ? ORDER BY intent_id`, dao, v)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read intents %s %s: %w", dao, period, err)
+		return nil, fmt.Errorf("clickhouse: read intents %s %s: %w", dao, v, err)
 	}
 	defer rows.Close()
 	var out []schemas.PayoutIntent
@@ -182,6 +194,31 @@ func (s *Store) Intents(ctx context.Context, dao, period string) ([]schemas.Payo
 			return nil, fmt.Errorf("clickhouse: scan intent: %w", err)
 		}
 		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// PoolTransfers returns the lifecycle transfers of one pool as the sink
+// stored them (raw_pool_transfers_v1, schemas/clickhouse/0006), each
+// decoded strictly; a record delivered twice is returned twice.
+func (s *Store) PoolTransfers(ctx context.Context, dao, pool string) ([]schemas.PoolTransfer, error) {
+	rows, err := s.conn.Query(ctx, `SELECT payload FROM raw_pool_transfers_v1 WHERE dao = ? AND pool_id = ? ORDER BY seq, topic, partition, offset`, dao, pool)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read lifecycle transfers %s %s: %w", dao, pool, err)
+	}
+	defer rows.Close()
+	var out []schemas.PoolTransfer
+	for rows.Next() {
+		var payload string
+		if err := rows.Scan(&payload); err != nil {
+			return nil, fmt.Errorf("clickhouse: scan lifecycle transfer: %w", err)
+		}
+		env := schemas.Envelope{SchemaVersion: schemas.SchemaVersion, Type: schemas.TypePoolTransfer, Payload: json.RawMessage(payload)}
+		var t schemas.PoolTransfer
+		if err := env.DecodePayload(schemas.TypePoolTransfer, &t); err != nil {
+			return nil, fmt.Errorf("clickhouse: lifecycle transfer of %s %s: %w", dao, pool, err)
+		}
+		out = append(out, t)
 	}
 	return out, rows.Err()
 }

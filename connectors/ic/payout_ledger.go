@@ -13,8 +13,9 @@ import (
 // failure sorted into the stage's vocabulary (pipeline/payout/ledger.go).
 type PayoutLedger struct {
 	Client *Client
-	// Treasury is the account transfers come from: the client identity's
-	// default account.
+	// Treasury is the account transfers come from: an account of the
+	// client's identity, its default account for rewards, a pool's deposit
+	// or bond subaccount for lifecycle transfers (docs/payouts.md).
 	Treasury Account
 }
 
@@ -56,7 +57,7 @@ func (l PayoutLedger) Transfer(ctx context.Context, r payout.TransferRequest) (u
 		if err != nil {
 			return 0, &payout.CallError{Err: err}
 		}
-		blk, err := l.Client.TransferToAccountID(ctx, AccountIDTransferRequest{To: id, AmountE8s: r.AmountE8s, FeeE8s: r.FeeE8s,
+		blk, err := l.Client.TransferToAccountID(ctx, AccountIDTransferRequest{FromSubaccount: l.Treasury.SubAccount, To: id, AmountE8s: r.AmountE8s, FeeE8s: r.FeeE8s,
 			Memo: payout.LegacyMemo(r.Memo), CreatedAtNanos: r.CreatedAtNanos})
 		return blk, toPayoutError(err)
 	}
@@ -65,7 +66,7 @@ func (l PayoutLedger) Transfer(ctx context.Context, r payout.TransferRequest) (u
 		return 0, &payout.CallError{Err: err}
 	}
 	fee := r.FeeE8s
-	blk, err := l.Client.Transfer(ctx, TransferRequest{To: to, AmountE8s: r.AmountE8s, FeeE8s: &fee, Memo: r.Memo, CreatedAtNanos: r.CreatedAtNanos})
+	blk, err := l.Client.Transfer(ctx, TransferRequest{FromSubaccount: l.Treasury.SubAccount, To: to, AmountE8s: r.AmountE8s, FeeE8s: &fee, Memo: r.Memo, CreatedAtNanos: r.CreatedAtNanos})
 	return blk, toPayoutError(err)
 }
 

@@ -84,7 +84,13 @@ func CheckManifest(m Manifest, ents []schemas.Entitlement, pools []schemas.PoolP
 		}
 	}
 
-	// Caps.
+	return CheckCaps(where, m, pending, caps)
+}
+
+// CheckCaps checks the caps on manifest m (where names it in errors):
+// each recipient's total, and what pending, the intents still to send,
+// moves with fees.
+func CheckCaps(where string, m Manifest, pending []schemas.PayoutIntent, caps Caps) error {
 	if caps.MaxRecipientE8s > 0 {
 		per := map[string]int64{}
 		for _, in := range m.Intents {

@@ -22,6 +22,8 @@ type Tables interface {
 	Entitlements(ctx context.Context, dao, period string) ([]schemas.Entitlement, error)
 	PoolPeriods(ctx context.Context, dao, period string) ([]schemas.PoolPeriod, error)
 	Periods(ctx context.Context, dao string) ([]string, error)
+	PoolTransfers(ctx context.Context, dao, pool string) ([]schemas.PoolTransfer, error)
+	PoolIntents(ctx context.Context, dao, pool string) ([]schemas.PayoutIntent, error)
 	Manifest(ctx context.Context, dao, period string) (*schemas.PayoutManifest, error)
 	Intents(ctx context.Context, dao, period string) ([]schemas.PayoutIntent, error)
 	Attempts(ctx context.Context, dao, period string) (map[string][]schemas.PayoutAttempt, error)

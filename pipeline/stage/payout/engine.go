@@ -97,6 +97,9 @@ func (e *Engine) defaults() {
 // amount of a planned transfer. created reports a new plan.
 func (e *Engine) Plan(ctx context.Context, dao, period string, write bool) (m rules.Manifest, created bool, err error) {
 	e.defaults()
+	if rules.IsLifecyclePeriod(period) {
+		return m, false, fmt.Errorf("payout %s %s: a lifecycle manifest is planned per pool account (PlanLifecycle), not by period", dao, period)
+	}
 	ents, err := e.Store.Entitlements(ctx, dao, period)
 	if err != nil {
 		return m, false, err
@@ -140,16 +143,102 @@ func (e *Engine) Plan(ctx context.Context, dao, period string, write bool) (m ru
 			return m, false, err
 		}
 	}
+	return e.savePlan(ctx, m, write)
+}
+
+// PlanLifecycle plans the next lifecycle manifest of a pool's account
+// (source: rules.SourceDeposit or rules.SourceBond; from: that account's
+// identifier, 64 hex; a run must sign from it): every transfer its
+// lifecycle owes from the account that is not planned yet
+// (rules.PlanLifecycle). It needs no ledger. A plan interrupted
+// between its intents and its header is completed first, as it was
+// planned, and returned. rules.ErrNothingToPlan when nothing is left.
+// Approve, Run and Status then take the manifest's period like any other.
+func (e *Engine) PlanLifecycle(ctx context.Context, dao, pool, source, from string, write bool) (m rules.Manifest, created bool, err error) {
+	e.defaults()
+	if source != rules.SourceDeposit && source != rules.SourceBond {
+		return m, false, fmt.Errorf("lifecycle payout %s %s: source must be %q or %q, got %q", dao, pool, rules.SourceDeposit, rules.SourceBond, source)
+	}
+	if err := schemas.ValidateAccountIdentifier(from); err != nil {
+		return m, false, fmt.Errorf("lifecycle payout %s %s: the %s account: %w", dao, pool, source, err)
+	}
+	ts, err := e.Store.PoolTransfers(ctx, dao, pool)
+	if err != nil {
+		return m, false, err
+	}
+	intents, err := e.Store.PoolIntents(ctx, dao, pool)
+	if err != nil {
+		return m, false, err
+	}
+	planned := map[string]bool{}
+	byPeriod := map[string][]schemas.PayoutIntent{}
+	for _, in := range intents {
+		if p, src, _, ok := rules.ParseLifecyclePeriod(in.Period); ok && p == pool {
+			planned[in.IntentID] = true
+			if src == source {
+				byPeriod[in.Period] = append(byPeriod[in.Period], in)
+			}
+		}
+	}
+	for _, period := range sortedPeriods(byPeriod) {
+		h, err := e.Store.Manifest(ctx, dao, period)
+		if err != nil {
+			return m, false, err
+		}
+		if h != nil {
+			continue
+		}
+		// Intents without their header: plan the same transfers again with
+		// the same created_at_time; it must give the hash they carry.
+		ins := byPeriod[period]
+		seqs := map[string]bool{}
+		for _, in := range ins {
+			seqs[in.IntentID] = true
+		}
+		var same []schemas.PoolTransfer
+		for _, t := range ts {
+			id := rules.LifecycleIntentID(dao, pool, t.Seq)
+			if seqs[hex.EncodeToString(id[:])] {
+				same = append(same, t)
+			}
+		}
+		again, err := rules.PlanLifecycle(dao, pool, source, from, same, nil, ins[0].CreatedAtNanos)
+		if err != nil {
+			return m, false, err
+		}
+		if again.Period != period || again.SHA256 != ins[0].ManifestSHA256 || len(again.Intents) != len(ins) {
+			return m, false, fmt.Errorf("lifecycle payout %s %s: stored intents of %s carry manifest %s but the transfers now plan to %s %s: stop and investigate",
+				dao, pool, period, ins[0].ManifestSHA256, again.Period, again.SHA256)
+		}
+		return e.savePlan(ctx, again, write)
+	}
+	if m, err = rules.PlanLifecycle(dao, pool, source, from, ts, planned, uint64(e.Clock.Now().UnixNano())); err != nil {
+		return m, false, err
+	}
+	return e.savePlan(ctx, m, write)
+}
+
+// savePlan stores a new plan (unless write is false, a dry run).
+func (e *Engine) savePlan(ctx context.Context, m rules.Manifest, write bool) (rules.Manifest, bool, error) {
 	if !write {
 		return m, true, nil
 	}
 	if err := e.Store.SavePlan(ctx, m.Header(), m.Intents); err != nil {
-		return m, false, fmt.Errorf("payout %s %s: store the plan (nothing signed; plan again): %w", dao, period, err)
+		return m, false, fmt.Errorf("payout %s %s: store the plan (nothing signed; plan again): %w", m.DAO, m.Period, err)
 	}
-	e.Log.Info("payout planned", "dao", dao, "period", period, "manifest_sha256", m.SHA256, "intents", len(m.Intents),
+	e.Log.Info("payout planned", "dao", m.DAO, "period", m.Period, "manifest_sha256", m.SHA256, "intents", len(m.Intents),
 		"total_amount_e8s", m.TotalAmountE8s, "total_fee_e8s", m.TotalFeeE8s)
 	e.Crash.At(CrashAfterPlan)
 	return m, true, nil
+}
+
+func sortedPeriods(m map[string][]schemas.PayoutIntent) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // approve records approver's approval of the period's stored manifest,
@@ -245,29 +334,11 @@ func (e *Engine) Run(ctx context.Context, dao, period string, opt RunOptions) (S
 	if opt.ExpectSHA256 != "" && opt.ExpectSHA256 != m.SHA256 {
 		return sum, fmt.Errorf("payout %s %s: the stored manifest is %s, not the %s given: nothing signed", dao, period, m.SHA256, opt.ExpectSHA256)
 	}
-	// The entitlements must still plan to exactly this manifest.
-	ents, err := e.Store.Entitlements(ctx, dao, period)
+	// The inputs (entitlements, or lifecycle transfers) must still plan
+	// to exactly this manifest.
+	checkPending, err := e.checkInputs(ctx, m, v2)
 	if err != nil {
 		return sum, err
-	}
-	pools, err := e.Store.PoolPeriods(ctx, dao, period)
-	if err != nil {
-		return sum, err
-	}
-	if err := rules.CheckConservation(pools, ents); err != nil {
-		return sum, fmt.Errorf("payout %s %s: %w: nothing signed", dao, period, err)
-	}
-	var again rules.Manifest
-	if v2 {
-		again, err = rules.PlanWithInputs(dao, period, ents, pools, m.CreatedAtNanos)
-	} else {
-		again, err = rules.Plan(dao, period, ents, m.Intents[0].CreatedAtNanos)
-	}
-	if err != nil {
-		return sum, err
-	}
-	if again.SHA256 != m.SHA256 {
-		return sum, fmt.Errorf("payout %s %s: entitlements changed since the manifest %s was planned (they now plan to %s): nothing signed, stop and investigate", dao, period, m.SHA256, again.SHA256)
 	}
 	aps, err := e.Store.Approvals(ctx, m.SHA256)
 	if err != nil {
@@ -305,7 +376,7 @@ func (e *Engine) Run(ctx context.Context, dao, period string, opt RunOptions) (S
 		e.Log.Info("payout: every intent already paid", "dao", dao, "period", period, "manifest_sha256", m.SHA256)
 		return sum, nil
 	}
-	if err := rules.CheckManifest(m, ents, pools, pending, e.Caps); err != nil {
+	if err := checkPending(pending); err != nil {
 		return sum, fmt.Errorf("%w: nothing signed", err)
 	}
 	// The ledger's fee must still be the planned fee: a transfer with
@@ -424,6 +495,67 @@ func (e *Engine) Run(ctx context.Context, dao, period string, opt RunOptions) (S
 		firstErr = fmt.Errorf("payout %s %s: %d paid, %d pending, %d failed: run nodeshare payout resume", dao, period, sum.Paid, sum.Pending, sum.Failed)
 	}
 	return sum, firstErr
+}
+
+// checkInputs checks that the manifest's inputs, as stored now, still
+// plan to it, and returns the check of the intents still to send that
+// runs before the first signature: for a reward period the entitlements
+// and pool periods (conservation, known recipients, caps), for a
+// lifecycle period the pool's transfers, which must leave the account the
+// ledger signs from (caps).
+func (e *Engine) checkInputs(ctx context.Context, m rules.Manifest, v2 bool) (func([]schemas.PayoutIntent) error, error) {
+	dao, period := m.DAO, m.Period
+	if pool, _, _, ok := rules.ParseLifecyclePeriod(period); ok {
+		from, err := e.sourceAccount()
+		if err != nil {
+			return nil, err
+		}
+		ts, err := e.Store.PoolTransfers(ctx, dao, pool)
+		if err != nil {
+			return nil, err
+		}
+		if err := rules.ReplanLifecycle(m, from, ts); err != nil {
+			return nil, err
+		}
+		where := fmt.Sprintf("payout %s %s manifest %s", dao, period, m.SHA256)
+		return func(pending []schemas.PayoutIntent) error { return rules.CheckCaps(where, m, pending, e.Caps) }, nil
+	}
+	ents, err := e.Store.Entitlements(ctx, dao, period)
+	if err != nil {
+		return nil, err
+	}
+	pools, err := e.Store.PoolPeriods(ctx, dao, period)
+	if err != nil {
+		return nil, err
+	}
+	if err := rules.CheckConservation(pools, ents); err != nil {
+		return nil, fmt.Errorf("payout %s %s: %w: nothing signed", dao, period, err)
+	}
+	var again rules.Manifest
+	if v2 {
+		again, err = rules.PlanWithInputs(dao, period, ents, pools, m.CreatedAtNanos)
+	} else {
+		again, err = rules.Plan(dao, period, ents, m.Intents[0].CreatedAtNanos)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if again.SHA256 != m.SHA256 {
+		return nil, fmt.Errorf("payout %s %s: entitlements changed since the manifest %s was planned (they now plan to %s): nothing signed, stop and investigate", dao, period, m.SHA256, again.SHA256)
+	}
+	return func(pending []schemas.PayoutIntent) error {
+		return rules.CheckManifest(m, ents, pools, pending, e.Caps)
+	}, nil
+}
+
+// sourceAccount is the account identifier (64 hex) the ledger signs
+// from.
+func (e *Engine) sourceAccount() (string, error) {
+	id, err := e.Ledger.AccountID(e.Ledger.TreasuryText())
+	if err != nil {
+		return "", fmt.Errorf("payout: the account the ledger signs from (%s): %w", e.Ledger.TreasuryText(), err)
+	}
+	return hex.EncodeToString(id[:]), nil
 }
 
 // settleOutcome is what settling one intent did.

@@ -18,6 +18,12 @@ type Store interface {
 	PoolPeriods(ctx context.Context, dao, period string) ([]schemas.PoolPeriod, error)
 	// Periods lists the periods of dao that have pool periods (allocated).
 	Periods(ctx context.Context, dao string) ([]string, error)
+	// PoolTransfers are the lifecycle transfers of a pool
+	// (dao.pool-lifecycle.v1), in any order; PoolIntents every intent of
+	// the pool, whatever its period (a lifecycle plan leaves out the
+	// transfers planned before).
+	PoolTransfers(ctx context.Context, dao, pool string) ([]schemas.PoolTransfer, error)
+	PoolIntents(ctx context.Context, dao, pool string) ([]schemas.PayoutIntent, error)
 	// Manifest returns the stored manifest header, nil if none.
 	Manifest(ctx context.Context, dao, period string) (*schemas.PayoutManifest, error)
 	Intents(ctx context.Context, dao, period string) ([]schemas.PayoutIntent, error)

@@ -18,9 +18,11 @@ import (
 // (an "outcome unknown" write). Hold Mu to change Dead or FailWrite, or to
 // read the maps while an engine runs.
 type MemStore struct {
-	Mu          sync.Mutex
-	Ents        []schemas.Entitlement
-	Pools       []schemas.PoolPeriod
+	Mu    sync.Mutex
+	Ents  []schemas.Entitlement
+	Pools []schemas.PoolPeriod
+	// Transfers are the pools' lifecycle transfers a lifecycle plan reads.
+	Transfers   []schemas.PoolTransfer
 	Manifests   map[string]schemas.PayoutManifest
 	IntentsBy   map[string][]schemas.PayoutIntent
 	AttemptsBy  map[string][]schemas.PayoutAttempt
@@ -99,6 +101,33 @@ func (s *MemStore) Periods(ctx context.Context, dao string) ([]string, error) {
 		}
 	}
 	sort.Strings(out)
+	return out, nil
+}
+
+func (s *MemStore) PoolTransfers(ctx context.Context, dao, pool string) ([]schemas.PoolTransfer, error) {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	var out []schemas.PoolTransfer
+	for _, t := range s.Transfers {
+		if t.DAO == dao && t.PoolID == pool {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func (s *MemStore) PoolIntents(ctx context.Context, dao, pool string) ([]schemas.PayoutIntent, error) {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	var out []schemas.PayoutIntent
+	for _, ins := range s.IntentsBy {
+		for _, in := range ins {
+			if in.DAO == dao && in.PoolID == pool {
+				out = append(out, in)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IntentID < out[j].IntentID })
 	return out, nil
 }
 
