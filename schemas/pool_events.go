@@ -26,7 +26,7 @@ const (
 // PoolTopics are the lifecycle's topics; Topics() includes them.
 func PoolTopics() []TopicSpec {
 	return []TopicSpec{
-		{Name: TopicPoolFacts, Partitions: 1, Key: "<dao>/<pool id>/<fact type>/<proposal id or node id>[/<at>]"},
+		{Name: TopicPoolFacts, Partitions: 1, Key: "<dao>/<pool id>/<fact type>/<proposal id, node id/at, or at for a tick>"},
 		{Name: TopicPoolLifecycle, Partitions: 1, Key: "<dao>/<pool id>/state, <dao>/<pool id>/transfer/<seq>"},
 	}
 }
@@ -34,7 +34,8 @@ func PoolTopics() []TopicSpec {
 // PoolFact is one lifecycle fact about a pool that is not a deposit, in
 // the words of docs/pool-rules.md: Type is proposal_submitted (ProposalID),
 // proposal_decided (ProposalID, Status adopted|rejected|failed), node_up
-// or node_down (NodeID). At is RFC 3339.
+// or node_down (NodeID), or tick (only lets time pass: the connector's
+// clock for a pool's deadline and lock-up end). At is RFC 3339.
 type PoolFact struct {
 	DAO        string  `json:"dao"`
 	PoolID     string  `json:"pool_id"`
@@ -47,9 +48,13 @@ type PoolFact struct {
 
 // PoolFactKey is a fact's key on dao.pool-facts.v1: a proposal fact is
 // keyed by its proposal id (one submission, one decision per proposal),
-// a node fact by the node and its time (a node may come and go).
+// a node fact by the node and its time (a node may come and go), a tick
+// by its time.
 func PoolFactKey(f PoolFact) string {
 	base := PoolKey(f.DAO, f.PoolID) + "/" + f.Type + "/"
+	if f.Type == "tick" {
+		return base + f.At
+	}
 	if f.ProposalID != nil {
 		return base + strconv.FormatUint(*f.ProposalID, 10)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/nodeshare/nodeshare/schemas"
 )
@@ -129,6 +130,11 @@ func (c *Connector) pollLedger(ctx context.Context, fetched string) (ledgerStats
 		}
 		st.next = next
 	}
+	// Time passes for the pools once every block under this certificate is
+	// published: the ticks of their deadlines and lock-up ends.
+	if err := c.publishTicks(ctx, &st.PublishStats, pools, prov); err != nil {
+		return st, err
+	}
 	if !found && len(blocks) == 0 {
 		// The first poll found nothing to read: remember where reading
 		// starts, or a restart would take the tip again and skip the
@@ -138,6 +144,46 @@ func (c *Connector) pollLedger(ctx context.Context, fetched string) (ledgerStats
 		}
 	}
 	return st, nil
+}
+
+// publishTicks publishes a tick (docs/pool-rules.md: "a tick lets time
+// pass") for every timed rule of a pool with terms (its funding deadline,
+// its lock-up end) that the ledger's certified time has passed by a
+// second: the rules fire a timed rule due strictly before a fact, so the
+// tick is due + 1 s. Without it a pool whose sponsors stop sending would
+// never expire. The clock is the IC's: the certificate time of the read
+// that proved the blocks just published, so a tick follows every block
+// made before it. Each tick is keyed by its pool and time and published
+// once.
+func (c *Connector) publishTicks(ctx context.Context, st *schemas.PublishStats, pools poolsView, prov schemas.Provenance) error {
+	if prov.CertTimeNanos == 0 || prov.CertTimeNanos > math.MaxInt64 {
+		return nil
+	}
+	now := time.Unix(0, int64(prov.CertTimeNanos))
+	tickProv := schemas.Provenance{Source: "nodeshare", Canister: prov.Canister, Method: "connect pool clock (certified time of " + prov.Method + ")",
+		CertTimeNanos: prov.CertTimeNanos, FetchTime: prov.FetchTime}
+	var facts []schemas.Fact
+	for _, p := range pools.pools {
+		for _, due := range []string{p.Terms.FundingDeadline, p.Terms.LockupUntil} {
+			d, err := time.Parse(time.RFC3339Nano, due)
+			if err != nil {
+				continue // the processor dead-letters the pool record
+			}
+			at := d.Add(time.Second)
+			if at.After(now) {
+				continue
+			}
+			f, err := c.poolFact(schemas.PoolFact{DAO: p.DAO, PoolID: p.PoolID, Type: factTick, At: at.UTC().Format(time.RFC3339Nano)}, tickProv)
+			if err != nil {
+				return err
+			}
+			facts = append(facts, f)
+		}
+	}
+	if err := c.publishOnce(ctx, st, facts); err != nil {
+		return fmt.Errorf("pool ticks: %w", err)
+	}
+	return nil
 }
 
 // checkRun checks what the Ledger port returned against what was asked:

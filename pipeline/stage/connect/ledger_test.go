@@ -30,6 +30,8 @@ const (
 type fakeLedger struct {
 	faults
 	blocks []schemas.LedgerBlock
+	// certNanos is the certified time of every read (42 when 0).
+	certNanos uint64
 }
 
 func (l *fakeLedger) Canister() string { return ledgerID }
@@ -45,6 +47,9 @@ func (l *fakeLedger) ChainLength(ctx context.Context) (uint64, error) {
 
 func (l *fakeLedger) ReadBlocks(ctx context.Context, start, end uint64) ([]schemas.LedgerBlock, uint64, schemas.Provenance, error) {
 	prov := schemas.Provenance{Source: "ic", Canister: ledgerID, Method: "query_blocks", CertTimeNanos: 42}
+	if l.certNanos != 0 {
+		prov.CertTimeNanos = l.certNanos
+	}
 	if err := l.enter(ctx, fmt.Sprintf("read %d", start)); err != nil {
 		return nil, 0, prov, err
 	}
@@ -386,5 +391,46 @@ func TestLedgerTransientFailureIsRetried(t *testing.T) {
 	}
 	if calls := l.log(); strings.Join(calls, ",") != "read 0,read 0" {
 		t.Fatalf("calls %v", calls)
+	}
+}
+
+// The ledger's certified time is the pools' clock: once it is a second
+// past a pool's funding deadline or lock-up end, a tick at that second is
+// published, once.
+func TestTicksFollowTheCertifiedTime(t *testing.T) {
+	e := newEnv()
+	ctx := context.Background()
+	l := &fakeLedger{}
+	pool := testPool(t, treasury, "dao", "pool-a")
+	pool.Terms.FundingDeadline, pool.Terms.LockupUntil = "2026-02-01T00:00:00Z", "2027-02-01T00:00:00+01:00"
+	e.putPool(t, pool)
+	l.add("mint", "", sponsor1, 1)
+	poll := func(at time.Time) {
+		t.Helper()
+		l.certNanos = uint64(at.UnixNano())
+		if _, err := e.connector(t, icOnly, withLedger(l, u64(0), 3)).Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick := func(at string) string {
+		return schemas.PoolFactKey(schemas.PoolFact{DAO: "dao", PoolID: "pool-a", Type: "tick", At: at})
+	}
+	poll(time.Date(2026, 2, 1, 0, 0, 0, 999_999_999, time.UTC)) // the deadline has not passed by a second
+	assertOnce(t, e.log, schemas.TopicPoolFacts)
+	poll(time.Date(2026, 2, 1, 0, 0, 1, 0, time.UTC))
+	poll(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
+	assertOnce(t, e.log, schemas.TopicPoolFacts, tick("2026-02-01T00:00:01Z"))
+	poll(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC))
+	assertOnce(t, e.log, schemas.TopicPoolFacts, tick("2026-02-01T00:00:01Z"), tick("2027-01-31T23:00:01Z"))
+	env, err := e.log.envelope(schemas.TopicPoolFacts, tick("2027-01-31T23:00:01Z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f schemas.PoolFact
+	if err := env.DecodePayload(schemas.TypePoolFact, &f); err != nil || f.Type != "tick" || f.At != "2027-01-31T23:00:01Z" {
+		t.Fatalf("tick %+v %v", f, err)
+	}
+	if p := env.Provenance; p.Source != "nodeshare" || p.CertTimeNanos != uint64(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()) || !strings.Contains(p.Method, "certified time") {
+		t.Fatalf("tick provenance %+v", p)
 	}
 }

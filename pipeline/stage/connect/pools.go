@@ -19,6 +19,7 @@ const (
 	factProposalDecided   = "proposal_decided"
 	factNodeUp            = "node_up"
 	factNodeDown          = "node_down"
+	factTick              = "tick"
 )
 
 // poolsView is the pools with terms on dao.pools.v1.

@@ -77,6 +77,8 @@ func (f *fact) what() string {
 		return "deposit (block " + strconv.FormatUint(f.BlockIndex, 10) + ")"
 	case rules.FactProposalSubmitted, rules.FactProposalDecided:
 		return string(f.Type) + " (proposal " + strconv.FormatUint(f.ProposalID, 10) + ")"
+	case rules.FactTick:
+		return "tick"
 	}
 	return string(f.Type) + " (node " + strconv.Quote(f.NodeID) + ")"
 }
@@ -112,8 +114,9 @@ func poolFactOf(m *schemas.Message, pf *schemas.PoolFact) (*fact, error) {
 		f.ProposalID, f.Status = *pf.ProposalID, rules.ProposalStatus(pf.Status)
 	case rules.FactNodeUp, rules.FactNodeDown:
 		f.NodeID = pf.NodeID
+	case rules.FactTick:
 	default:
-		return nil, fmt.Errorf("type: must be one of proposal_submitted, proposal_decided, node_up, node_down, got %q", pf.Type)
+		return nil, fmt.Errorf("type: must be one of proposal_submitted, proposal_decided, node_up, node_down, tick, got %q", pf.Type)
 	}
 	return &fact{Fact: f, rank: rankPoolFact, src: coordOf(m)}, nil
 }

@@ -493,8 +493,56 @@ func TestBondAccountDeposits(t *testing.T) {
 	if kinds["refund/not_purchaser"] != 1 || kinds["refund/over_bond"] != 1 || kinds["settlement"] != 1 || len(o.transfers) != 3 {
 		t.Fatalf("transfers by kind %v, want one not_purchaser, one over_bond refund and the settlement", kinds)
 	}
+	// Each transfer names the account the money leaves: the bond's
+	// refunds the bond account, the settlement the deposit account.
+	for _, tr := range o.transfers {
+		want := bondAcct(1)
+		if tr.Kind == "settlement" {
+			want = depositAcct(1)
+		}
+		if tr.From != want {
+			t.Fatalf("transfer %d (%s) from %s, want %s", tr.Seq, tr.Kind, tr.From, want)
+		}
+	}
 	if st := o.states[schemas.PoolKey("d", "p1")]; st.State != "active" {
 		t.Fatalf("state %s, want active", st.State)
+	}
+}
+
+// A tick (the connector's clock) lets time pass: the deadline fires and
+// an unfunded pool refunds its sponsors from the deposit account, with
+// their stakes and the first accepted deposit's time on the state.
+func TestTickExpiresThePool(t *testing.T) {
+	p := poolNamed("p1", poolTerms(1))
+	evs := []event{
+		deposit(1, day(1), s1, depositAcct(1), 30*icp), deposit(2, "2026-01-02T10:00:00+01:00", s2, depositAcct(1), 20*icp),
+		deposit(3, day(3), s1, depositAcct(1), 5*icp),
+	}
+	l := newMemLog()
+	mustHandle(t, newHandler(t, l), publish(t, l, append([]event{poolEv(p)}, evs...)...))
+	st := readOutputs(t, l).states[schemas.PoolKey("d", "p1")]
+	wantStakes := []schemas.PoolStake{{Account: s1, Identity: s1, AcceptedE8s: 35 * icp, FirstAcceptedAt: day(1)},
+		{Account: s2, Identity: s2, AcceptedE8s: 20 * icp, FirstAcceptedAt: "2026-01-02T10:00:00+01:00"}}
+	if s1 > s2 {
+		wantStakes[0], wantStakes[1] = wantStakes[1], wantStakes[0]
+	}
+	if st.State != "funding" || !reflect.DeepEqual(st.Stakes, wantStakes) || st.SettledAt != "" {
+		t.Fatalf("before the tick: %+v", st)
+	}
+	tick := event{fact: &schemas.PoolFact{DAO: "d", PoolID: "p1", Type: "tick", At: "2026-03-01T00:00:01Z"}}
+	mustHandle(t, newHandler(t, l), publish(t, l, tick))
+	o := readOutputs(t, l)
+	checkPool(t, o, "p1", expectedOutput(t, p, append(evs, tick)...))
+	if st := o.states[schemas.PoolKey("d", "p1")]; st.State != "expired" {
+		t.Fatalf("after the tick: %s", st.State)
+	}
+	if len(o.transfers) != 2 {
+		t.Fatalf("%d transfers, want the two refunds", len(o.transfers))
+	}
+	for _, tr := range o.transfers {
+		if tr.Kind != "refund" || tr.From != depositAcct(1) || tr.Cause != "deadline" {
+			t.Fatalf("transfer %+v", tr)
+		}
 	}
 }
 
