@@ -17,7 +17,8 @@ import (
 
 // processCmd runs the two stream processors, each under its own consumer
 // group, in one process: the entitlement processor (pipeline/stage/process:
-// pools, contributions, rates and NNS rewards in; pool periods and
+// pools, contributions, rates and NNS rewards in, and the pool states of
+// dao.pool-lifecycle.v1 read for each reward; pool periods and
 // entitlements out) and the pool lifecycle processor
 // (pipeline/stage/lifecycle: pools, pool facts and ledger blocks in; pool
 // states and lifecycle transfers out). Both dead-letter what they cannot

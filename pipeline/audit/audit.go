@@ -96,7 +96,10 @@ func Recompute(rows []Row, entitlementsTopic string) (periods int, findings []Fi
 		switch r.Topic {
 		case schemas.TopicNodeRewards:
 			rewards = append(rewards, s)
-		case schemas.TopicPools, schemas.TopicContributions, schemas.TopicNodePeriodWeights:
+		case schemas.TopicPools, schemas.TopicContributions, schemas.TopicNodePeriodWeights, schemas.TopicPoolLifecycle:
+			// The entitlement processor's state topics (pipeline/stage/process
+			// stateTopics): the lifecycle's states say when a crowdfunded
+			// pool earns and with which stakes.
 			state = append(state, s)
 		case entitlementsTopic:
 			state = append(state, s)

@@ -240,14 +240,14 @@ func TestAllocatedNeedsEveryRecord(t *testing.T) {
 	for _, e := range evs {
 		_ = st.Apply(e)
 	}
-	if st.Allocated(RewardEventID(r)) {
+	if st.Allocated(r) {
 		t.Fatal("allocated before anything was published")
 	}
 	for i, ev := range out {
 		if err := st.Apply(ev.Envelope); err != nil {
 			t.Fatal(err)
 		}
-		if done := st.Allocated(RewardEventID(r)); done != (i == len(out)-1) {
+		if done := st.Allocated(r); done != (i == len(out)-1) {
 			t.Fatalf("after %d of %d records: allocated=%v", i+1, len(out), done)
 		}
 	}

@@ -55,9 +55,10 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 	if r.XDRPermyriadPerICP <= 0 {
 		return nil, fmt.Errorf("reward %s: xdr_permyriad_per_icp must be > 0, got %d", RewardEventID(r), r.XDRPermyriadPerICP)
 	}
-	pools := s.poolsOf(r.NodeProvider)
+	pools := s.poolsOf(r.NodeProvider, r.TimestampSeconds)
 	if len(pools) == 0 {
-		return nil, fmt.Errorf("reward %s: no pool of node provider %s earns rewards (none configured, or none with its proposal adopted)", RewardEventID(r), r.NodeProvider)
+		return nil, fmt.Errorf("reward %s: no pool of node provider %s earns rewards (none configured, none with its proposal adopted, and no crowdfunded pool active at %s)",
+			RewardEventID(r), r.NodeProvider, time.Unix(int64(r.TimestampSeconds), 0).UTC().Format(time.RFC3339))
 	}
 	dao, version := pools[0].DAO, pools[0].RulesVersion
 	for _, pl := range pools {
@@ -147,6 +148,22 @@ func (s *State) poolInput(pl schemas.Pool, period string, rewardAt time.Time, gr
 		LedgerFeeE8s:    money.E8s(p.LedgerFeeE8s),
 		MinPayoutE8s:    money.E8s(pl.MinPayoutE8s),
 		CarryIn:         map[string]money.E8s{},
+	}
+	if pl.Terms != nil {
+		// A crowdfunded pool's contributions are its lifecycle's stakes,
+		// one per sponsor account, which come only from the ledger's
+		// blocks: contributions typed onto dao.contributions.v1 for it are
+		// ignored. poolsOf returned it, so its state has it active at the
+		// reward, and every stake was accepted before it settled.
+		for _, st := range s.lifecycles[pl.DAO+"/"+pl.PoolID].stakes {
+			in.Contributions = append(in.Contributions, allocation.Contribution{
+				ID: st.account, Sponsor: st.account, AmountE8s: money.E8s(st.acceptedE8s), At: st.firstAt,
+			})
+			if ci := s.carryIn(pl.DAO, pl.PoolID, RoleSponsor, st.account, period); ci != 0 {
+				in.CarryIn[st.account] = money.E8s(ci)
+			}
+		}
+		return in, nil
 	}
 	for _, c := range s.contributionsOf(pl.DAO, pl.PoolID) {
 		at, err := time.Parse(time.RFC3339, c.At)

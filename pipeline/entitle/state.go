@@ -13,6 +13,9 @@ import (
 type State struct {
 	pools         map[string]schemas.Pool         // dao/pool
 	contributions map[string]schemas.Contribution // dao/pool/contribution id
+	// lifecycles[dao/pool] = the pool's latest lifecycle state (in log
+	// order) from dao.pool-lifecycle.v1; read for crowdfunded pools only.
+	lifecycles map[string]lifecycleState
 	// carry[dao/pool/role/recipient][period] = carry_out of that period.
 	carry map[string]map[string]int64
 	// nodeWeights[reward event id][node id] = NRC weight (XDR permyriad).
@@ -28,6 +31,7 @@ func NewState() *State {
 	return &State{
 		pools:         map[string]schemas.Pool{},
 		contributions: map[string]schemas.Contribution{},
+		lifecycles:    map[string]lifecycleState{},
 		carry:         map[string]map[string]int64{},
 		nodeWeights:   map[string]map[string]int64{},
 		periods:       map[string]map[string]int{},
@@ -59,6 +63,21 @@ func (s *State) Apply(env schemas.Envelope) error {
 			return fmt.Errorf("event %s: contribution %s republished with different content", env.EventID, key)
 		}
 		s.contributions[key] = c
+	case schemas.TypePoolState:
+		var st schemas.PoolState
+		if err := env.DecodePayload(schemas.TypePoolState, &st); err != nil {
+			return err
+		}
+		l, err := parsePoolState(st)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", env.EventID, err)
+		}
+		// The lifecycle processor publishes a new state each time the pool
+		// changes: the latest in log order is the pool's state.
+		s.lifecycles[st.DAO+"/"+st.PoolID] = l
+	case schemas.TypePoolTransfer:
+		// What the lifecycle owes (refunds, settlement, bond) is paid by
+		// the payout path; it does not change who earns a reward.
 	case schemas.TypeNodePeriodWeight:
 		var w schemas.NodePeriodWeight
 		if err := env.DecodePayload(schemas.TypeNodePeriodWeight, &w); err != nil {
@@ -144,25 +163,36 @@ func (s *State) carryIn(dao, pool, role, recipient, period string) int64 {
 	return byPeriod[best]
 }
 
-// poolsOf returns the pools of a node provider, sorted by dao then pool id.
-// A pool's NNS proposal: only a pool whose proposal was adopted runs a node
-// and earns rewards; a rejected or failed pool is refunded by its lifecycle
-// (docs/pool-rules.md), never allocated a reward.
+// A legacy pool's NNS proposal (proposal_status): only a pool whose
+// proposal was adopted runs a node and earns rewards; a rejected or failed
+// pool is refunded by its lifecycle (docs/pool-rules.md), never allocated a
+// reward.
 const (
 	ProposalAdopted  = "adopted"
 	ProposalRejected = "rejected"
 	ProposalFailed   = "failed"
 )
 
-// poolsOf lists the pools of node provider np that earn rewards (proposal
-// adopted), sorted by DAO and pool id. A crowdfunded pool (with lifecycle
-// terms) earns rewards only while its lifecycle is active; this processor
-// does not follow lifecycles yet, so it allocates none to them
-// (docs/pool-rules.md, "What is built").
-func (s *State) poolsOf(np string) []schemas.Pool {
+// poolsOf lists the pools of node provider np that earn the reward minted
+// at rewardSeconds, sorted by DAO and pool id: a legacy pool (no lifecycle
+// terms) when its proposal was adopted; a crowdfunded pool when its latest
+// lifecycle state has it active at that instant (settled at or before it,
+// not retired at or before it; crowdfunded.go). Reward and Allocated both
+// ask here, so they agree on the pools of a reward.
+func (s *State) poolsOf(np string, rewardSeconds uint64) []schemas.Pool {
+	at, atOK := rewardInstant(rewardSeconds)
 	var out []schemas.Pool
-	for _, p := range s.pools {
-		if p.NodeProvider == np && p.ProposalStatus == ProposalAdopted {
+	for key, p := range s.pools {
+		if p.NodeProvider != np {
+			continue
+		}
+		if p.Terms == nil {
+			if p.ProposalStatus == ProposalAdopted {
+				out = append(out, p)
+			}
+			continue
+		}
+		if l, ok := s.lifecycles[key]; ok && atOK && l.activeAt(at) {
 			out = append(out, p)
 		}
 	}
@@ -175,7 +205,9 @@ func (s *State) poolsOf(np string) []schemas.Pool {
 	return out
 }
 
-// contributionsOf returns the pool's contributions, sorted by id.
+// contributionsOf returns the pool's contributions, sorted by id: those
+// typed onto dao.contributions.v1. A crowdfunded pool's come from its
+// lifecycle's stakes instead (poolInput).
 func (s *State) contributionsOf(dao, pool string) []schemas.Contribution {
 	var out []schemas.Contribution
 	for _, c := range s.contributions {
@@ -273,19 +305,15 @@ func ValidateContribution(c schemas.Contribution) error {
 	return nil
 }
 
-// Allocated reports whether every pool of the reward's node provider has
-// its pool period and every announced entitlement on the topic: the reward
-// is fully decided and must not be recomputed.
-func (s *State) Allocated(rewardEventID string) bool {
-	pps := s.periods[rewardEventID]
+// Allocated reports whether every pool that earns the reward (poolsOf, as
+// Reward decides) has its pool period and every announced entitlement on
+// the topic: the reward is fully decided and must not be recomputed.
+func (s *State) Allocated(r schemas.NodeReward) bool {
+	pps := s.periods[RewardEventID(r)]
 	if len(pps) == 0 {
 		return false
 	}
-	np := rewardEventID
-	if i := strings.LastIndexByte(np, '/'); i >= 0 {
-		np = np[:i]
-	}
-	for _, pl := range s.poolsOf(np) {
+	for _, pl := range s.poolsOf(r.NodeProvider, r.TimestampSeconds) {
 		found := false
 		for k := range pps {
 			if strings.HasPrefix(k, pl.DAO+"/") && strings.HasSuffix(k, "/"+pl.PoolID) {

@@ -57,9 +57,16 @@ func (c Config) Validate() error {
 	if c.EntitlementsTopic == "" {
 		errs = append(errs, errors.New("entitlements topic is empty"))
 	}
+	read := map[string]bool{}
 	for _, in := range Inputs() {
+		read[in] = true
 		if c.EntitlementsTopic == in || c.DLQTopic == in {
 			errs = append(errs, fmt.Errorf("output topic %s is one of the inputs", in))
+		}
+	}
+	for _, in := range stateTopics {
+		if !read[in] && (c.EntitlementsTopic == in || c.DLQTopic == in) {
+			errs = append(errs, fmt.Errorf("output topic %s is one of the topics a reward's state is read from", in))
 		}
 	}
 	for topic, typ := range c.InputTypes {

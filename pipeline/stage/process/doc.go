@@ -10,12 +10,12 @@
 //     record becomes a dead letter (DLQ v1, schemas.DeadLetterRecord) with
 //     the reason, and the stream goes on;
 //   - ordering: the records are handled in batch order; for each NNS
-//     reward the state (pools, contributions, NRC weights, earlier
-//     entitlements) is rebuilt by reading those topics to their end, the
-//     reward is decided once (entitle.State.Allocated) and its pool
-//     periods and entitlements are published once (stage.Publisher); then
-//     the batch's derived rates (avg30, nns: rates.go); then its dead
-//     letters;
+//     reward the state (pools, contributions, NRC weights, the pools'
+//     lifecycle states, earlier entitlements) is rebuilt by reading those
+//     topics to their end, the reward is decided once
+//     (entitle.State.Allocated) and its pool periods and entitlements are
+//     published once (stage.Publisher); then the batch's derived rates
+//     (avg30, nns: rates.go); then its dead letters;
 //   - durable before effect: Handle returns nil only once every output is
 //     acknowledged by the log, and only then does the loop commit the
 //     offsets. A crash anywhere delivers the batch again; outputs have

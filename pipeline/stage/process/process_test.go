@@ -350,6 +350,7 @@ func TestConfigValidate(t *testing.T) {
 		"no group":           {func(c *Config) { c.Group = "" }, "consumer group is empty"},
 		"no output":          {func(c *Config) { c.EntitlementsTopic = "" }, "entitlements topic is empty"},
 		"output is an input": {func(c *Config) { c.EntitlementsTopic = schemas.TopicRates }, "is one of the inputs"},
+		"output is read":     {func(c *Config) { c.DLQTopic = schemas.TopicPoolLifecycle }, "output topic dao.pool-lifecycle.v1 is one of the topics a reward's state is read from"},
 		"negative fee":       {func(c *Config) { c.Params.LedgerFeeE8s = -1 }, "ledger fee must be >= 0 e8s, got -1"},
 		"untyped input":      {func(c *Config) { c.InputTypes = map[string]string{"t": ""} }, "both must be set"},
 	} {

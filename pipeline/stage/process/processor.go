@@ -131,7 +131,7 @@ func (p *processor) reward(ctx context.Context, env schemas.Envelope) (reason, e
 	// its decisions stand, even if a fact arrived since. A partly published
 	// reward (a crash mid-publish) is recomputed and completed; PublishOnce
 	// refuses any record that differs.
-	if st.Allocated(env.EventID) {
+	if st.Allocated(r) {
 		p.out.Info("reward already allocated", "reward", env.EventID)
 		return nil, nil
 	}
@@ -160,12 +160,18 @@ func (p *processor) reward(ctx context.Context, env schemas.Envelope) (reason, e
 }
 
 // stateTopics are the topics a reward's state is rebuilt from, the
-// entitlements topic last (carries and decided periods).
-var stateTopics = []string{schemas.TopicPools, schemas.TopicContributions, schemas.TopicNodePeriodWeights}
+// entitlements topic last (carries and decided periods). The pool
+// lifecycle topic is read, not consumed: its states (which crowdfunded
+// pool is active when, and its stakes) are the lifecycle processor's
+// output, and its transfers are ignored here.
+var stateTopics = []string{schemas.TopicPools, schemas.TopicContributions, schemas.TopicNodePeriodWeights, schemas.TopicPoolLifecycle}
 
-// rebuildState reads the pool, contribution, NRC weight and entitlement
-// topics to their ends and folds them into a fresh state. Invalid records
-// were dead-lettered when first consumed and are left out.
+// rebuildState reads the pool, contribution, NRC weight, pool lifecycle and
+// entitlement topics to their ends and folds them into a fresh state.
+// Invalid records were dead-lettered when first consumed and are left out.
+// A lifecycle state the rules refuse is left out too (the pool keeps its
+// previous state), with a warning: no stage dead-letters it, and it
+// decides whether a crowdfunded pool earns.
 func (p *processor) rebuildState(ctx context.Context) (*entitle.State, error) {
 	st := entitle.NewState()
 	for _, topic := range append(stateTopics[:len(stateTopics):len(stateTopics)], p.cfg.EntitlementsTopic) {
@@ -178,7 +184,10 @@ func (p *processor) rebuildState(ctx context.Context) (*entitle.State, error) {
 			if err == nil {
 				err = st.Apply(env)
 			}
-			if err != nil {
+			switch {
+			case err != nil && m.Topic == schemas.TopicPoolLifecycle:
+				p.out.Warn("pool lifecycle state skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
+			case err != nil:
 				p.out.Debug("state record skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", err.Error())
 			}
 		}
