@@ -127,11 +127,11 @@ func demoPorts(cfg config, evlog stage.Publisher, store *clickhouse.Store, fee u
 		},
 		Process: func(ctx context.Context) error {
 			pc := process.Config{Group: process.DefaultGroup, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: int64(fee)}, Logger: log}
-			return runProcessor(ctx, brokers, pc, true)
+			return runProcessor(ctx, brokers, "", pc, true)
 		},
 		Sink: func(ctx context.Context) error {
 			sc := sink.Config{Group: sink.DefaultGroup, MaxBatch: 50000, MaxWait: 200 * time.Millisecond, Logger: log}
-			return runSinkStage(ctx, brokers, store, sc, true)
+			return runSinkStage(ctx, brokers, "", store, sc, true)
 		},
 	}
 }

@@ -60,25 +60,25 @@ func (c *processCmd) Run(e env) error {
 	brokers := splitList(c.KafkaBrokers)
 	if c.FromBeginning {
 		pc.Group = fmt.Sprintf("%s-replay-%d", pc.Group, time.Now().Unix())
-		return runProcessor(e.ctx, brokers, pc, c.Drain)
+		return runProcessor(e.ctx, brokers, "", pc, c.Drain)
 	}
 	if !c.Lifecycle {
-		return runProcessor(e.ctx, brokers, pc, c.Drain)
+		return runProcessor(e.ctx, brokers, "", pc, c.Drain)
 	}
 	lc := c.lifecycleConfig()
 	lc.Crash, lc.Logger = pc.Crash, pc.Logger.With("stage", "lifecycle")
-	return runProcessors(e.ctx, brokers, pc, lc, c.Drain)
+	return runProcessors(e.ctx, brokers, "", pc, lc, c.Drain)
 }
 
 // runProcessors runs the entitlement and the lifecycle processors side by
 // side until ctx ends (or, with drain, until both drained). The first to
 // fail stops the other, and its error is returned.
-func runProcessors(ctx context.Context, brokers []string, pc process.Config, lc lifecyclestage.Config, drain bool) error {
+func runProcessors(ctx context.Context, brokers []string, prefix string, pc process.Config, lc lifecyclestage.Config, drain bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, 2)
-	go func() { errs <- runProcessor(ctx, brokers, pc, drain) }()
-	go func() { errs <- runLifecycle(ctx, brokers, lc, drain) }()
+	go func() { errs <- runProcessor(ctx, brokers, prefix, pc, drain) }()
+	go func() { errs <- runLifecycle(ctx, brokers, prefix, lc, drain) }()
 	var first error
 	for range 2 {
 		if err := <-errs; err != nil && first == nil {
@@ -91,48 +91,48 @@ func runProcessors(ctx context.Context, brokers []string, pc process.Config, lc 
 
 // runLifecycle wires the lifecycle processor stage to Kafka (topics,
 // producer, the event log) and runs it under the consume loop.
-func runLifecycle(ctx context.Context, brokers []string, lc lifecyclestage.Config, drain bool) error {
-	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
+func runLifecycle(ctx context.Context, brokers []string, prefix string, lc lifecyclestage.Config, drain bool) error {
+	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, schemas.Topics()), 1); err != nil {
 		return err
 	}
-	return runLifecycleStage(ctx, brokers, lc, drain)
+	return runLifecycleStage(ctx, brokers, prefix, lc, drain)
 }
 
 // runLifecycleStage is runLifecycle once the topics exist.
-func runLifecycleStage(ctx context.Context, brokers []string, lc lifecyclestage.Config, drain bool) error {
+func runLifecycleStage(ctx context.Context, brokers []string, prefix string, lc lifecyclestage.Config, drain bool) error {
 	producer := kafka.NewProducer(brokers)
 	defer producer.Close()
-	h, err := lifecyclestage.New(lc, &kafka.Log{Brokers: brokers, Producer: producer})
+	h, err := lifecyclestage.New(lc, &kafka.Log{Brokers: brokers, Producer: producer, TopicPrefix: prefix})
 	if err != nil {
 		return err
 	}
 	if lc.Logger != nil {
 		lc.Logger.Info("lifecycle processor started", "group", lc.Group, "drain", drain)
 	}
-	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: lc.Group, Topics: lc.Inputs(), MaxBatch: lc.Batch(), Logger: lc.Logger}
+	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: lc.Group, Topics: lc.Inputs(), MaxBatch: lc.Batch(), Logger: lc.Logger, TopicPrefix: prefix}
 	return kafka.ConsumeStage(ctx, cc, kafka.Stage(h), drain)
 }
 
 // runProcessor wires the processor stage to Kafka (topics, producer, the
 // event log) and runs it under the consume loop.
-func runProcessor(ctx context.Context, brokers []string, pc process.Config, drain bool) error {
+func runProcessor(ctx context.Context, brokers []string, prefix string, pc process.Config, drain bool) error {
 	topics := schemas.Topics()
 	if pc.EntitlementsTopic != schemas.TopicEntitlements {
 		topics = append(topics, schemas.TopicSpec{Name: pc.EntitlementsTopic, Partitions: 1, Key: "replay of " + schemas.TopicEntitlements})
 	}
-	if err := kafka.EnsureTopics(ctx, brokers, topics, 1); err != nil {
+	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, topics), 1); err != nil {
 		return err
 	}
 	producer := kafka.NewProducer(brokers)
 	defer producer.Close()
-	h, err := process.New(pc, &kafka.Log{Brokers: brokers, Producer: producer})
+	h, err := process.New(pc, &kafka.Log{Brokers: brokers, Producer: producer, TopicPrefix: prefix})
 	if err != nil {
 		return err
 	}
 	if pc.Logger != nil {
 		pc.Logger.Info("processor started", "group", pc.Group, "entitlements_topic", pc.EntitlementsTopic, "drain", drain)
 	}
-	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: pc.Group, Topics: process.Inputs(), Logger: pc.Logger}
+	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: pc.Group, Topics: process.Inputs(), Logger: pc.Logger, TopicPrefix: prefix}
 	return kafka.ConsumeStage(ctx, cc, kafka.Stage(h), drain)
 }
 
@@ -166,19 +166,30 @@ func (c *sinkCmd) Run(e env) error {
 	if _, err := store.Migrate(e.ctx); err != nil {
 		return err
 	}
-	return runSinkStage(e.ctx, splitList(c.KafkaBrokers), store, sc, c.Drain)
+	return runSinkStage(e.ctx, splitList(c.KafkaBrokers), "", store, sc, c.Drain)
 }
 
 // runSinkStage wires the sink stage to Kafka and the ClickHouse store and
 // runs it under the consume loop.
-func runSinkStage(ctx context.Context, brokers []string, store *clickhouse.Store, sc sink.Config, drain bool) error {
-	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
+func runSinkStage(ctx context.Context, brokers []string, prefix string, store *clickhouse.Store, sc sink.Config, drain bool) error {
+	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, schemas.Topics()), 1); err != nil {
 		return err
 	}
 	h, err := sink.New(sc, store)
 	if err != nil {
 		return err
 	}
-	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: sc.Group, Topics: sink.Topics(), MaxBatch: sc.MaxBatch, MaxWait: sc.MaxWait, Logger: sc.Logger}
+	cc := kafka.ConsumerConfig{Brokers: brokers, GroupID: sc.Group, Topics: sink.Topics(), MaxBatch: sc.MaxBatch, MaxWait: sc.MaxWait, Logger: sc.Logger, TopicPrefix: prefix}
 	return kafka.ConsumeStage(ctx, cc, kafka.Stage(h), drain)
+}
+
+// prefixed is topics with prefix before each name (a test's isolated
+// topics; empty in production).
+func prefixed(prefix string, topics []schemas.TopicSpec) []schemas.TopicSpec {
+	out := make([]schemas.TopicSpec, len(topics))
+	for i, t := range topics {
+		t.Name = prefix + t.Name
+		out[i] = t
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	kgo "github.com/segmentio/kafka-go"
@@ -24,6 +25,10 @@ type ConsumerConfig struct {
 	MaxBatch int           // records per handler call; default 1000
 	MaxWait  time.Duration // how long a partial batch waits for more; default 100ms
 	Logger   *slog.Logger
+	// TopicPrefix, when set, is put before every topic consumed and taken
+	// off the records handed to the stage, which sees the topics' own
+	// names (a test's isolated topics, as Log.TopicPrefix).
+	TopicPrefix string
 }
 
 func (c *ConsumerConfig) validate() error {
@@ -35,6 +40,13 @@ func (c *ConsumerConfig) validate() error {
 	}
 	if len(c.Topics) == 0 {
 		return errors.New("kafka consumer: no topics")
+	}
+	if c.TopicPrefix != "" {
+		prefixed := make([]string, len(c.Topics))
+		for i, t := range c.Topics {
+			prefixed[i] = c.TopicPrefix + t
+		}
+		c.Topics = prefixed
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 1000
@@ -212,7 +224,7 @@ func fetchBatch(ctx context.Context, r *kgo.Reader, cfg ConsumerConfig, prepare 
 	cancel()
 	f.batch = make([]Message, len(f.raw))
 	for i, m := range f.raw {
-		f.batch[i] = Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time, Headers: fromKafkaHeaders(m.Headers)}
+		f.batch[i] = Message{Topic: strings.TrimPrefix(m.Topic, cfg.TopicPrefix), Partition: m.Partition, Offset: m.Offset, Key: m.Key, Value: m.Value, Time: m.Time, Headers: fromKafkaHeaders(m.Headers)}
 	}
 	if prepare != nil {
 		f.prepared = prepare(f.batch)

@@ -76,8 +76,16 @@ func (l *Log) PublishOnce(ctx context.Context, facts []schemas.Fact) (schemas.Pu
 }
 
 // ReadAll reads topic from its start to the high-water mark (ReadAll).
+// With a TopicPrefix the records carry the topic's own name, as the
+// stages know it.
 func (l *Log) ReadAll(ctx context.Context, topic string) ([]Message, error) {
-	return ReadAll(ctx, l.Brokers, l.TopicPrefix+topic)
+	msgs, err := ReadAll(ctx, l.Brokers, l.TopicPrefix+topic)
+	if l.TopicPrefix != "" {
+		for i := range msgs {
+			msgs[i].Topic = topic
+		}
+	}
+	return msgs, err
 }
 
 // Publish writes records and returns once the broker acknowledged them all.

@@ -207,6 +207,13 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Unlock()
 }
 
+// Now is the canister clock: the time the ledger stamps blocks with.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Unix(0, int64(s.canisterNow())).UTC()
+}
+
 // AdvanceClock moves the canister clock by d.
 func (s *Server) AdvanceClock(d time.Duration) {
 	s.mu.Lock()
