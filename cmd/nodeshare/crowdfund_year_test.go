@@ -14,6 +14,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ import (
 	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/rates"
 	"github.com/nodeshare/nodeshare/pipeline/stage"
+	auditstage "github.com/nodeshare/nodeshare/pipeline/stage/audit"
 	"github.com/nodeshare/nodeshare/pipeline/stage/connect"
 	lifecyclestage "github.com/nodeshare/nodeshare/pipeline/stage/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
@@ -485,17 +487,23 @@ func TestCrowdfundYearEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, closeStore, err := openPayoutStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeStore()
 	prefix := fmt.Sprintf("it-year-%d.", time.Now().UnixNano())
 	if err := kafka.EnsureTopics(ctx, cfg.brokers(), prefixed(prefix, schemas.Topics()), 1); err != nil {
 		t.Fatal(err)
 	}
 	producer := kafka.NewProducer(cfg.brokers())
 	defer producer.Close()
+	// The payout's store: its records to the world's topics first, then to
+	// the world's database.
+	tables, err := clickhouse.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tables.Close()
+	if _, err := tables.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := payout.NewDurableStore(&kafka.Log{Brokers: cfg.brokers(), Producer: producer, TopicPrefix: prefix}, tables, nil)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	w := &yearWorld{t: t, cfg: cfg, sim: sim, url: hs.URL, prefix: prefix, dao: fmt.Sprintf("it-year-%d", time.Now().UnixNano()), treasury: treasury,
@@ -702,5 +710,27 @@ func TestCrowdfundYearEndToEnd(t *testing.T) {
 		periods[0], periods[11], intents, w.kills, led.Balances[treasuryID], daoFees, carried)
 	if w.kills == 0 {
 		t.Error("no payout process was killed")
+	}
+
+	// The auditor's view of the world's database: the chain, every
+	// period recomputed (the crowdfunded pool's stakes from its lifecycle
+	// states), every lifecycle intent matched to its transfer.
+	rep, err := auditstage.Verify(ctx, tables, schemas.TopicEntitlements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 || rep.Periods != 12 || rep.Chained == 0 {
+		t.Fatalf("audit verify: %d chained, %d periods, findings %v", rep.Chained, rep.Periods, rep.Findings)
+	}
+	// An intent slipped into a lifecycle manifest's table rows is found.
+	forged := schemas.PayoutIntent{IntentID: strings.Repeat("ab", 32), DAO: w.dao, Period: rules.LifecyclePeriod("pool-adopted", rules.SourceDeposit, 0),
+		PoolID: "pool-adopted", Recipient: accountIDOf(s1), Role: "refund", AmountE8s: 5 * int64(icp), FeeE8s: 10_000, MemoHex: strings.Repeat("ab", 32),
+		CreatedAtNanos: 1, ManifestSHA256: strings.Repeat("00", 32)}
+	if err := tables.InsertIntents(ctx, "forged-"+w.dao, []schemas.PayoutIntent{forged}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err = auditstage.Verify(ctx, tables, schemas.TopicEntitlements); err != nil || len(rep.Findings) != 1 ||
+		!strings.Contains(rep.Findings[0].Detail, "no lifecycle transfer has its id") {
+		t.Fatalf("audit verify after a forged lifecycle intent: %v %+v", err, rep.Findings)
 	}
 }

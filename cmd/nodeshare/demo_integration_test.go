@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
+	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -22,8 +24,11 @@ type simLedger struct {
 	Blocks   []struct {
 		Index       uint64  `json:"index"`
 		Op          string  `json:"op"`
+		To          string  `json:"to"`
+		From        string  `json:"from"`
 		ToAccount   string  `json:"to_account"`
 		FromAccount string  `json:"from_account"`
+		LegacyMemo  uint64  `json:"legacy_memo"`
 		AmountE8s   uint64  `json:"amount_e8s"`
 		FeeE8s      uint64  `json:"fee_e8s"`
 		MemoHex     *string `json:"memo_hex"`
@@ -46,10 +51,12 @@ func readSimLedger(t *testing.T, url string) simLedger {
 	return l
 }
 
-// TestDemoEndToEnd runs the demo path on the real stack: Kafka, the
-// processor, the ClickHouse sink, Vault transit signing and the IC
-// simulator's ledger; then checks the ledger against the computed shares,
-// the audit rows, and that a second run sends nothing.
+// TestDemoEndToEnd runs the demo path on the real stack: the sponsors'
+// own transfers to the pools' deposit accounts, the connector, the
+// lifecycle and entitlement processors, the ClickHouse sink, Vault transit
+// signing and the IC simulator's ledger; then checks the settlements and
+// the reward's transfers against the ledger, the audit rows, and that a
+// second run sends nothing.
 func TestDemoEndToEnd(t *testing.T) {
 	cfg := requireServices(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -59,14 +66,24 @@ func TestDemoEndToEnd(t *testing.T) {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	dao := fmt.Sprintf("it-demo-%d", time.Now().UnixNano())
-	rewardAt := time.Date(2026, 10, 2, 6, 0, 0, 0, time.UTC)
 
-	first, err := demo(ctx, cfg, dao, rewardAt, log)
+	first, err := demo(ctx, cfg, dao, log)
 	if err != nil {
 		t.Fatalf("first run: %v", err)
 	}
 	if !first.Minted {
 		t.Fatal("first run did not see the reward as new")
+	}
+	// 71 sponsors' deposits and two bonds; each pool settled to the
+	// purchaser from its deposit account: 100 ICP less the fee.
+	if first.Deposited != 73 || len(first.Lifecycle) != 2 {
+		t.Fatalf("first run: %d deposits, %d lifecycle manifests", first.Deposited, len(first.Lifecycle))
+	}
+	for _, l := range first.Lifecycle {
+		in := l.Manifest.Intents
+		if len(in) != 1 || in[0].Role != "settlement" || in[0].AmountE8s != 100*icpE8s-10_000 || l.Paid != 1 {
+			t.Fatalf("lifecycle manifest %s: %+v", l.Manifest.Period, l)
+		}
 	}
 	m := first.Payout.Manifest
 	// 2 pools: 51 + 20 sponsors and the hoster in each; all above the minimum.
@@ -121,18 +138,28 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Fatalf("intent %s: block %d not on the ledger", in.IntentID, res.BlockIndex)
 		}
 		b := led.Blocks[i]
-		to, err := ic.AccountFromText(in.Recipient)
-		if err != nil {
-			t.Fatal(err)
-		}
 		if b.Op != "transfer" && !strings.EqualFold(b.Op, "Transfer") {
 			t.Errorf("block %d: op %s", b.Index, b.Op)
 		}
-		if b.ToAccount != ic.AccountText(to) || int64(b.AmountE8s) != want[in.PoolID+"/"+in.Role+"/"+in.Recipient] || int64(b.FeeE8s) != in.FeeE8s {
-			t.Errorf("block %d: to %s amount %d fee %d; entitlement %s transfer %d fee %d", b.Index, b.ToAccount, b.AmountE8s, b.FeeE8s,
+		// Sponsors are known by the account their deposit came from and
+		// paid with the legacy transfer; the hoster by its ICRC-1 text.
+		to, memoOK := b.To, false
+		memo, _ := hex.DecodeString(in.MemoHex)
+		if in.Role == "hoster" {
+			acct, err := ic.AccountFromText(in.Recipient)
+			if err != nil {
+				t.Fatal(err)
+			}
+			to = ic.LegacyAccountID(acct).String()
+			memoOK = b.MemoHex != nil && *b.MemoHex == in.MemoHex
+		} else {
+			memoOK = b.MemoHex == nil && b.LegacyMemo == rules.LegacyMemo(memo)
+		}
+		if to != b.To || (in.Role != "hoster" && b.To != in.Recipient) || int64(b.AmountE8s) != want[in.PoolID+"/"+in.Role+"/"+in.Recipient] || int64(b.FeeE8s) != in.FeeE8s {
+			t.Errorf("block %d: to %s amount %d fee %d; entitlement %s transfer %d fee %d", b.Index, b.To, b.AmountE8s, b.FeeE8s,
 				in.Recipient, want[in.PoolID+"/"+in.Role+"/"+in.Recipient], in.FeeE8s)
 		}
-		if b.MemoHex == nil || *b.MemoHex != in.MemoHex || b.CreatedAt == nil || *b.CreatedAt != in.CreatedAtNanos {
+		if !memoOK || b.CreatedAt == nil || *b.CreatedAt != in.CreatedAtNanos {
 			t.Errorf("block %d: memo/created_at_time do not match intent %s", b.Index, in.IntentID)
 		}
 		paid += int64(b.AmountE8s + b.FeeE8s)
@@ -172,12 +199,17 @@ func TestDemoEndToEnd(t *testing.T) {
 		return n
 	}
 	before := treasuryBlocks()
-	second, err := demo(ctx, cfg, dao, rewardAt, log)
+	second, err := demo(ctx, cfg, dao, log)
 	if err != nil {
 		t.Fatalf("second run: %v", err)
 	}
-	if second.Minted || second.Payout.Sent != 0 || second.Payout.Skipped != 73 {
-		t.Fatalf("second run: minted %v, sent %d, skipped %d", second.Minted, second.Payout.Sent, second.Payout.Skipped)
+	if second.Minted || second.Deposited != 0 || second.Payout.Sent != 0 || second.Payout.Skipped != 73 {
+		t.Fatalf("second run: minted %v, deposited %d, sent %d, skipped %d", second.Minted, second.Deposited, second.Payout.Sent, second.Payout.Skipped)
+	}
+	for _, l := range second.Lifecycle {
+		if l.Sent != 0 || l.Skipped != 1 {
+			t.Fatalf("second run paid lifecycle manifest %s again: %+v", l.Manifest.Period, l)
+		}
 	}
 	if second.Payout.Manifest.SHA256 != m.SHA256 {
 		t.Fatalf("second run planned another manifest: %s vs %s", second.Payout.Manifest.SHA256, m.SHA256)

@@ -90,7 +90,7 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 	}
 	treasury := ic.Account{Owner: signer.Sender()}
 	dao := fmt.Sprintf("it-kill-%d", time.Now().UnixNano())
-	period, minted, err := demoAllocate(ctx, cfg, store, producer, dao, time.Date(2026, 9, 2, 6, 0, 0, 0, time.UTC), ic.AccountText(treasury), icsim.LedgerFeeE8s, log)
+	period, minted, err := allocateLegacyPeriod(ctx, cfg, store, producer, dao, time.Date(2026, 9, 2, 6, 0, 0, 0, time.UTC), ic.AccountText(treasury), icsim.LedgerFeeE8s, log)
 	if err != nil || !minted {
 		t.Fatalf("allocate: %v (minted %v)", err, minted)
 	}

@@ -99,7 +99,8 @@ func (s *Store) CheckTotals(ctx context.Context) ([]audit.Finding, error) {
 	}
 	rows.Close()
 	rows, err = s.conn.Query(ctx, `SELECT i.dao, i.period, i.intents, e.transfers, toInt64(r.mismatched)
-		FROM (SELECT dao, period, sum(amount_e8s) AS intents FROM payout_intents FINAL GROUP BY dao, period) AS i
+		FROM (SELECT dao, period, sum(amount_e8s) AS intents FROM payout_intents FINAL
+		      WHERE NOT startsWith(period, 'lifecycle:') GROUP BY dao, period) AS i
 		LEFT JOIN (SELECT dao, period, sum(transfer_e8s) AS transfers FROM entitlements FINAL GROUP BY dao, period) AS e
 		  ON e.dao = i.dao AND e.period = i.period
 		LEFT JOIN (SELECT pi.dao AS dao, pi.period AS period, countIf(pr.amount_e8s != pi.amount_e8s) AS mismatched
@@ -119,6 +120,40 @@ func (s *Store) CheckTotals(ctx context.Context) ([]audit.Finding, error) {
 		}
 		findings = append(findings, audit.Finding{Check: "totals", Where: fmt.Sprintf("payout_intents %s %s", dao, period),
 			Detail: fmt.Sprintf("intents total %d e8s, entitled transfers %d e8s, %d results whose amount differs from the intent", intents, transfers, mismatched)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return s.lifecycleIntentFindings(ctx, findings)
+}
+
+// lifecycleIntentFindings checks every intent of a lifecycle manifest
+// against the pool transfer it pays (pipeline/payout/lifecycle.go: the
+// intent id is SHA-256 of "nodeshare/lifecycle-intent/v1", dao, pool and
+// seq, zero-separated): the transfer must be on dao.pool-lifecycle.v1 with
+// the same recipient and amount.
+func (s *Store) lifecycleIntentFindings(ctx context.Context, findings []audit.Finding) ([]audit.Finding, error) {
+	rows, err := s.conn.Query(ctx, `SELECT i.dao, i.period, i.intent_id, i.recipient, i.amount_e8s, t.intent_id, t.to_account, t.transfer_e8s
+		FROM (SELECT * FROM payout_intents FINAL WHERE startsWith(period, 'lifecycle:')) AS i
+		LEFT JOIN (SELECT lower(hex(SHA256(concat('nodeshare/lifecycle-intent/v1', char(0), dao, char(0), pool_id, char(0), toString(seq))))) AS intent_id,
+		                  any(to_account) AS to_account, any(transfer_e8s) AS transfer_e8s
+		           FROM raw_pool_transfers_v1 GROUP BY dao, pool_id, seq) AS t ON t.intent_id = i.intent_id
+		WHERE t.intent_id = '' OR t.to_account != i.recipient OR t.transfer_e8s != i.amount_e8s`)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: lifecycle intents query: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dao, period, id, recipient, tid, to string
+		var amount, transfer int64
+		if err := rows.Scan(&dao, &period, &id, &recipient, &amount, &tid, &to, &transfer); err != nil {
+			return nil, err
+		}
+		detail := fmt.Sprintf("intent %s pays %d e8s to %s, the lifecycle transfer says %d e8s to %s", id, amount, recipient, transfer, to)
+		if tid == "" {
+			detail = fmt.Sprintf("intent %s pays %d e8s to %s, and no lifecycle transfer has its id", id, amount, recipient)
+		}
+		findings = append(findings, audit.Finding{Check: "totals", Where: fmt.Sprintf("payout_intents %s %s", dao, period), Detail: detail})
 	}
 	return findings, rows.Err()
 }
