@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ type yearWorld struct {
 	clock    stage.Clock
 	log      *slog.Logger
 	rng      *rand.Rand
-	kills    int
+	kills    atomic.Int64
 }
 
 const (
@@ -283,8 +284,13 @@ func (w *yearWorld) engine(sub *[32]byte, kill bool) *payout.Engine {
 	dead := new(atomic.Bool)
 	var crash stage.Crash
 	if kill {
+		// The hook fires from the engine's workers: the countdown is
+		// shared, under a lock.
+		var mu sync.Mutex
 		point, n := yearCrashPoints[w.rng.IntN(len(yearCrashPoints))], w.rng.IntN(3)
 		crash = func(p string) {
+			mu.Lock()
+			defer mu.Unlock()
 			if p != point || dead.Load() {
 				return
 			}
@@ -292,7 +298,7 @@ func (w *yearWorld) engine(sub *[32]byte, kill bool) *payout.Engine {
 				n--
 				return
 			}
-			w.kills++
+			w.kills.Add(1)
 			dead.Store(true)
 		}
 	}
@@ -707,8 +713,8 @@ func TestCrowdfundYearEndToEnd(t *testing.T) {
 	}
 	sort.Strings(periods)
 	t.Logf("12 periods %s..%s, %d reward intents, %d payout processes killed and resumed; treasury keeps %d (DAO fees %d, carried %d)",
-		periods[0], periods[11], intents, w.kills, led.Balances[treasuryID], daoFees, carried)
-	if w.kills == 0 {
+		periods[0], periods[11], intents, w.kills.Load(), led.Balances[treasuryID], daoFees, carried)
+	if w.kills.Load() == 0 {
 		t.Error("no payout process was killed")
 	}
 

@@ -67,6 +67,60 @@ var openPolicy = retry.Policy{Tries: 11, Initial: 500 * time.Millisecond, Max: 4
 		return retry.Fatal
 	}}
 
+// retryingConn rides out a server restart under every query and
+// statement: a connection error, or a server that says it is shutting
+// down, is tried again (readPolicy); the reads are idempotent, and so is
+// every statement the store runs (tokened inserts, IF NOT EXISTS DDL).
+// Rows already being read are not retried: their error is the caller's.
+type retryingConn struct{ driver.Conn }
+
+// readPolicy: waits from 0.25 s to 4 s, 9 tries (about 20 s in all), only
+// while the server is unreachable or restarting.
+var readPolicy = retry.Policy{Tries: 9, Initial: 250 * time.Millisecond, Max: 4 * time.Second,
+	Classify: func(err error) retry.Class {
+		if isConnError(err) || isShuttingDown(err) {
+			return retry.Transient
+		}
+		return retry.Fatal
+	}}
+
+func (c retryingConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
+	var rows driver.Rows
+	err := retry.Do(ctx, readPolicy, func(ctx context.Context) error {
+		var err error
+		rows, err = c.Conn.Query(ctx, query, args...)
+		return err
+	})
+	return rows, err
+}
+
+func (c retryingConn) QueryRow(ctx context.Context, query string, args ...any) driver.Row {
+	var row driver.Row
+	_ = retry.Do(ctx, readPolicy, func(ctx context.Context) error {
+		row = c.Conn.QueryRow(ctx, query, args...)
+		return row.Err()
+	})
+	return row
+}
+
+func (c retryingConn) Select(ctx context.Context, dest any, query string, args ...any) error {
+	return retry.Do(ctx, readPolicy, func(ctx context.Context) error { return c.Conn.Select(ctx, dest, query, args...) })
+}
+
+func (c retryingConn) Exec(ctx context.Context, query string, args ...any) error {
+	return retry.Do(ctx, readPolicy, func(ctx context.Context) error { return c.Conn.Exec(ctx, query, args...) })
+}
+
+// isShuttingDown reports the server's answer while it stops (exception
+// 236, ABORTED: "The server is shutting down"): it is about to come back.
+func isShuttingDown(err error) bool {
+	var ex *ch.Exception
+	if errors.As(err, &ex) && ex.Code == 236 {
+		return true
+	}
+	return strings.Contains(err.Error(), "server is shutting down")
+}
+
 // isConnError reports a failure to reach the server (refused, reset,
 // closed), as opposed to a query or configuration error.
 func isConnError(err error) bool {
@@ -112,7 +166,7 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse %s: ping: %w", cfg.Addr, err)
 	}
-	return &Store{conn: conn, db: cfg.Database}, nil
+	return &Store{conn: retryingConn{conn}, db: cfg.Database}, nil
 }
 
 // Conn exposes the driver for read-only audit queries and tests.
