@@ -22,6 +22,7 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
+	"github.com/nodeshare/nodeshare/pipeline/money"
 	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/rates"
 	"github.com/nodeshare/nodeshare/pipeline/stage/connect"
@@ -359,6 +360,12 @@ func writePayoutReport(dir string, r demoResult) (string, error) {
 
 func printDemoSummary(w io.Writer, r demoResult) {
 	fmt.Fprintf(w, "nodeshare demo: DAO %s, period %s, treasury %s\n", r.DAO, r.Period, r.Treasury)
+	fmt.Fprintf(w, "funding: %d transfers from the sponsors' and the purchaser's own wallets this run\n", r.Deposited)
+	for _, l := range r.Lifecycle {
+		for _, in := range l.Manifest.Intents {
+			fmt.Fprintf(w, "lifecycle %s: %s of %s ICP to %s, %s\n", l.Manifest.Period, in.Role, money.FormatICP(money.E8s(in.AmountE8s)), in.Recipient, l.Results[in.IntentID].Status)
+		}
+	}
 	rules.WriteSummary(w, r.Payout.Manifest, r.Payout.Results)
 	fmt.Fprintf(w, "this run: %d transfers sent, %d already paid before\n", r.Payout.Sent, r.Payout.Skipped)
 	fmt.Fprintf(w, "\nreport: %s\n", r.ReportPath)
