@@ -130,7 +130,7 @@ type PeriodInput struct {
 	Intents      []schemas.PayoutIntent
 	Results      map[string]schemas.PayoutResult
 	Attempts     map[string][]schemas.PayoutAttempt
-	Entitlements []schemas.Entitlement // a reward period
+	Entitlements []schemas.Entitlement  // a reward period
 	Transfers    []schemas.PoolTransfer // a lifecycle period
 	Pools        []schemas.PoolPeriod
 	Source       Account
