@@ -94,3 +94,10 @@ func NodePeriodWeightKey(nodeProvider string, rewardTimestampSeconds uint64, nod
 func SourceAlarmKey(kind string, cmcSeconds, dashboardSeconds uint64) string {
 	return kind + "/" + strconv.FormatUint(cmcSeconds, 10) + "/" + strconv.FormatUint(dashboardSeconds, 10)
 }
+
+// FiatPriceKey is the key of a fiat price of ICP on ext.icp-fiat-prices.v1
+// (fiat_price.go): <source>/<currency>/<timestamp seconds>, e.g.
+// coingecko/usd/1760000000.
+func FiatPriceKey(source, currency string, timestampSeconds uint64) string {
+	return source + "/" + currency + "/" + strconv.FormatUint(timestampSeconds, 10)
+}

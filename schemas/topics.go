@@ -45,5 +45,5 @@ func Topics() []TopicSpec {
 		{Name: TopicPayoutResults, Partitions: 1, Key: "<intent id>"},
 		{Name: TopicPayoutApproval, Partitions: 1, Key: "<manifest sha256>/<approver>"},
 		{Name: TopicDLQ, Partitions: 1, Retention: 2 * year, Key: "<source topic>/<partition>/<offset>"},
-	}, append(ICTopics(), PoolTopics()...)...)
+	}, append(append(ICTopics(), PoolTopics()...), ExtTopics()...)...)
 }

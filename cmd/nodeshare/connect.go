@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aviate-labs/agent-go/identity"
@@ -15,6 +16,7 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/dashboard"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/connectors/prices"
 	"github.com/nodeshare/nodeshare/pipeline/rates"
 	"github.com/nodeshare/nodeshare/pipeline/stage/connect"
 	"github.com/nodeshare/nodeshare/schemas"
@@ -24,10 +26,10 @@ import (
 // Governance (node-provider rewards, the pools' proposals), the CMC
 // (certified ICP/XDR spot and 30-day average), the Node Rewards Canister
 // (per-node daily rewards and period weights, the pools' nodes), the ICP
-// ledger (the pools' deposit and bond blocks) and the public dashboard
-// (rates, cross-checked against the CMC), and publishes every new fact to
-// Kafka once, under a deterministic key, with provenance
-// (pipeline/stage/connect).
+// ledger (the pools' deposit and bond blocks), the public dashboard
+// (rates, cross-checked against the CMC) and a public price API (ICP's
+// fiat price, for reports), and publishes every new fact to Kafka once,
+// under a deterministic key, with provenance (pipeline/stage/connect).
 type connectCmd struct {
 	kafkaFlags
 	icFlags
@@ -46,9 +48,12 @@ type connectCmd struct {
 	LedgerOff     bool          `name:"ledger-off" env:"NODESHARE_LEDGER_OFF" help:"Do not read the ICP ledger (the pools' deposit and bond blocks)."`
 	LedgerSince   string        `name:"ledger-since-block" env:"NODESHARE_LEDGER_SINCE_BLOCK" default:"tip" placeholder:"INDEX|tip" help:"First ledger block read while ic.ledger-blocks.v1 holds no cursor yet: a block index, or tip (the chain's length at that first poll). The cursor on the topic wins once there."`
 	LedgerWindow  int           `name:"ledger-window" env:"NODESHARE_LEDGER_WINDOW" default:"2000" help:"Most ledger blocks published under one cursor record."`
+	PriceURL      string        `name:"price-url" env:"NODESHARE_PRICE_URL" help:"CoinGecko-compatible price API root for ICP's fiat price, or off (default: https://api.coingecko.com for mainnet, the simulator's /coingecko otherwise). An API key goes in NODESHARE_PRICE_API_KEY (environment only)."`
+	PriceCurrency string        `name:"price-currency" env:"NODESHARE_PRICE_CURRENCY" default:"usd" help:"Fiat currency of the prices: 3 lower-case letters (ISO 4217)."`
+	PriceDays     int           `name:"price-days" env:"NODESHARE_PRICE_DAYS" default:"30" help:"First poll: read this many days of prices when ext.icp-fiat-prices.v1 holds none of the source and currency yet."`
 	PoolsOff      bool          `name:"pools-off" env:"NODESHARE_POOLS_OFF" help:"Do not watch the pools' NNS proposals and nodes (proposal_decided, node_up, node_down)."`
 	IngressExpiry time.Duration `name:"ingress-expiry" env:"NODESHARE_IC_INGRESS_EXPIRY" default:"5m" help:"Request expiry and maximum certificate age, at most 5m."`
-	CallTimeout   time.Duration `name:"call-timeout" env:"NODESHARE_IC_CALL_TIMEOUT" default:"1m" help:"Timeout of one IC or dashboard call."`
+	CallTimeout   time.Duration `name:"call-timeout" env:"NODESHARE_IC_CALL_TIMEOUT" default:"1m" help:"Timeout of one IC, dashboard or price call."`
 	Attempts      int           `name:"attempts" env:"NODESHARE_CONNECT_ATTEMPTS" default:"4" help:"Tries per call for transient failures, with backoff."`
 	TopicPrefix   string        `name:"topic-prefix" env:"NODESHARE_TOPIC_PREFIX" help:"Prefix of every topic written (tests only)."`
 }
@@ -58,7 +63,7 @@ func (c *connectCmd) stageConfig() connect.Config {
 	since, _ := c.ledgerSinceBlock()
 	return connect.Config{Interval: c.Interval, Once: c.Once, SinceSeconds: c.SinceSeconds,
 		Tolerance: rates.Tolerance{MaxDiffBps: c.ToleranceBps, MaxSkew: c.MaxSkew}, NRCProviders: splitList(c.NRCProviders),
-		NRCRecentDays: c.NRCRecentDays, LedgerSinceBlock: since, LedgerWindow: c.LedgerWindow,
+		NRCRecentDays: c.NRCRecentDays, LedgerSinceBlock: since, LedgerWindow: c.LedgerWindow, PriceDays: c.PriceDays,
 		CallTimeout: c.CallTimeout, Attempts: c.Attempts, TopicPrefix: c.TopicPrefix}
 }
 
@@ -79,6 +84,19 @@ func (c *connectCmd) dashboardURL() string {
 		return dashboard.DefaultURLFor(c.ICURL)
 	}
 	return c.DashboardURL
+}
+
+// priceURL is --price-url, or its default: the public CoinGecko API for a
+// mainnet IC, the simulator's copy (<ic url>/coingecko) otherwise, as the
+// dashboard's default is decided.
+func (c *connectCmd) priceURL() string {
+	if c.PriceURL != "" {
+		return c.PriceURL
+	}
+	if dashboard.IsMainnet(c.ICURL) {
+		return prices.DefaultBaseURL
+	}
+	return strings.TrimSuffix(c.ICURL, "/") + "/coingecko"
 }
 
 func (c *connectCmd) Validate() error {
@@ -107,6 +125,17 @@ func (c *connectCmd) Validate() error {
 		if u, err := url.Parse(d); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			errs = append(errs, fmt.Errorf("--dashboard-url must be an http(s) URL or off, got %q (NODESHARE_DASHBOARD_URL)", d))
 		}
+	}
+	if d := c.priceURL(); d != "off" {
+		if u, err := url.Parse(d); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--price-url must be an http(s) URL or off, got %q (NODESHARE_PRICE_URL)", d))
+		}
+	}
+	if err := schemas.ValidateCurrency(c.PriceCurrency); err != nil {
+		errs = append(errs, fmt.Errorf("--price-currency: %w (NODESHARE_PRICE_CURRENCY)", err))
+	}
+	if c.PriceDays < 1 {
+		errs = append(errs, fmt.Errorf("--price-days must be >= 1, got %d (NODESHARE_PRICE_DAYS)", c.PriceDays))
 	}
 	if c.IngressExpiry <= 0 || c.IngressExpiry > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("--ingress-expiry must be in (0, 5m], got %s (NODESHARE_IC_INGRESS_EXPIRY)", c.IngressExpiry))
@@ -186,6 +215,14 @@ func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *s
 		}
 		p.Dashboard = dashboard.ConnectSource{Client: dc}
 	}
+	if u := cc.priceURL(); u != "off" {
+		pc, err := prices.New(prices.Config{BaseURL: u, Currency: cc.PriceCurrency, APIKey: os.Getenv("NODESHARE_PRICE_API_KEY"),
+			RequestTimeout: st.CallTimeout, MaxAttempts: st.Attempts, Logger: log})
+		if err != nil {
+			return p, nil, err
+		}
+		p.Prices = prices.ConnectSource{Client: pc}
+	}
 	brokers := splitList(cc.KafkaBrokers)
 	want := map[string]bool{}
 	for _, t := range connect.Topics() {
@@ -206,6 +243,7 @@ func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *s
 	prod := kafka.NewProducer(brokers)
 	p.Log = &kafka.Log{Brokers: brokers, Producer: prod}
 	log.Info("connector started", "ic_url", cc.ICURL, "sender", icc.Sender().String(), "identity", cc.Identity, "dashboard_url", cc.dashboardURL(),
+		"price_url", cc.priceURL(), "price_currency", cc.PriceCurrency,
 		"interval", st.Interval.String(), "once", st.Once, "topic_prefix", st.TopicPrefix,
 		"ledger", !cc.LedgerOff, "ledger_since_block", cc.LedgerSince, "pools", !cc.PoolsOff)
 	return p, func() { _ = prod.Close() }, nil

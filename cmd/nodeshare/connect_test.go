@@ -286,6 +286,9 @@ func TestConnectConfigErrors(t *testing.T) {
 		{[]string{"connect", "--interval", "10ms"}, "interval must be >= 1s"},
 		{[]string{"connect", "--once", "--ingress-expiry", "10m"}, "ingress-expiry"},
 		{[]string{"connect", "--once", "--dashboard-url", "ftp://x"}, "dashboard-url"},
+		{[]string{"connect", "--once", "--price-url", "ftp://x"}, `--price-url must be an http(s) URL or off, got "ftp://x" (NODESHARE_PRICE_URL)`},
+		{[]string{"connect", "--once", "--price-currency", "USD"}, `--price-currency: currency must be 3 lower-case letters (ISO 4217, e.g. "usd"), got "USD" (NODESHARE_PRICE_CURRENCY)`},
+		{[]string{"connect", "--once", "--price-days", "0"}, "--price-days must be >= 1, got 0 (NODESHARE_PRICE_DAYS)"},
 	}
 	for _, c := range cases {
 		errb.Reset()
@@ -295,5 +298,10 @@ func TestConnectConfigErrors(t *testing.T) {
 	}
 	if got := dashboard.DefaultURLFor("https://icp-api.io"); got != "https://ic-api.internetcomputer.org/api/v3" {
 		t.Errorf("mainnet dashboard default %s", got)
+	}
+	for ic, want := range map[string]string{"https://icp-api.io": "https://api.coingecko.com", "http://127.0.0.1:18080/": "http://127.0.0.1:18080/coingecko"} {
+		if got := (&connectCmd{icFlags: icFlags{ICURL: ic}}).priceURL(); got != want {
+			t.Errorf("price url default for %s: %s, want %s", ic, got, want)
+		}
 	}
 }

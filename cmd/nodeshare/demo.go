@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/connectors/prices"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	"github.com/nodeshare/nodeshare/pipeline/money"
@@ -168,8 +170,14 @@ func demoConnect(ctx context.Context, cfg config, producer *kafka.Producer, nns 
 	since := uint64(0)
 	st := connect.Config{Once: true, NRCRecentDays: 2, LedgerSinceBlock: &since, CallTimeout: time.Minute, Attempts: 3,
 		Tolerance: rates.DefaultTolerance, Logger: log}
+	// ICP's USD price from the simulator's price API, for the report's
+	// fiat values.
+	pc, err := prices.New(prices.Config{BaseURL: strings.TrimSuffix(cfg.ICURL, "/") + "/coingecko", Currency: "usd"})
+	if err != nil {
+		return err
+	}
 	conn, err := connect.New(st, connect.Ports{Governance: src, CMC: src, NRC: src, Ledger: ic.LedgerSource{Client: c}, Proposals: src,
-		Log: &kafka.Log{Brokers: cfg.brokers(), Producer: producer}, Clock: nns})
+		Prices: prices.ConnectSource{Client: pc}, Log: &kafka.Log{Brokers: cfg.brokers(), Producer: producer}, Clock: nns})
 	if err != nil {
 		return err
 	}

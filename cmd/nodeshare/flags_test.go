@@ -26,6 +26,8 @@ func TestEnvironmentValuesAreStrict(t *testing.T) {
 		{"NODESHARE_PAYOUT_CONCURRENCY", "four", []string{"signer", "--dao", "d", "--once"}, "NODESHARE_PAYOUT_CONCURRENCY"},
 		{"NODESHARE_CONNECT_INTERVAL", "10", []string{"connect", "--once"}, "NODESHARE_CONNECT_INTERVAL"},
 		{"NODESHARE_IC_FETCH_ROOT_KEY", "yes please", []string{"connect", "--once"}, "NODESHARE_IC_FETCH_ROOT_KEY"},
+		{"NODESHARE_PRICE_DAYS", "thirty", []string{"connect", "--once"}, "NODESHARE_PRICE_DAYS"},
+		{"NODESHARE_PRICE_CURRENCY", "US$", []string{"connect", "--once"}, "NODESHARE_PRICE_CURRENCY"},
 		{"NODESHARE_PERIOD", "2026-11-01T06:00:00Z", []string{"payout", "status", "--dao", "d"}, "NODESHARE_PERIOD"},
 		{"NODESHARE_PAYOUT_THRESHOLD", "2", []string{"payout", "status", "--dao", "d", "--period", "2026-11-01", "--approvers", "alice"}, "NODESHARE_PAYOUT_THRESHOLD"},
 	} {

@@ -52,16 +52,18 @@ func versionString() string {
 type cli struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Allocate allocateCmd `cmd:"" help:"Compute one pool's period from a JSON input (docs/allocation-rules.md)."`
-	Pools    poolsCmd    `cmd:"" help:"Pool lifecycle: replay facts against a pool's terms (docs/pool-rules.md)."`
-	Connect  connectCmd  `cmd:"" help:"Poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact."`
-	Process  processCmd  `cmd:"" help:"Run the entitlement processor and the pool lifecycle processor (Kafka consumer groups)."`
-	Sink     sinkCmd     `cmd:"" help:"Store every topic in the ClickHouse audit trail."`
-	Payout   payoutCmd   `cmd:"" help:"Plan, approve, run, status and resume a period's payout (docs/payouts.md)."`
-	Signer   signerCmd   `cmd:"" help:"Daemon: on a cron schedule, pay every minted, allocated, approved, unpaid period."`
-	Audit    auditCmd    `cmd:"" help:"Audit: check the hash chains and recompute every decision from raw rows."`
-	Migrate  migrateCmd  `cmd:"" help:"Apply the ClickHouse audit-trail migrations."`
-	Demo     demoCmd     `cmd:"" help:"Run the end-to-end demo on the local stack."`
+	Allocate  allocateCmd  `cmd:"" help:"Compute one pool's period from a JSON input (docs/allocation-rules.md)."`
+	Pools     poolsCmd     `cmd:"" help:"Pool lifecycle: replay facts against a pool's terms (docs/pool-rules.md)."`
+	Connect   connectCmd   `cmd:"" help:"Poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact."`
+	Process   processCmd   `cmd:"" help:"Run the entitlement processor and the pool lifecycle processor (Kafka consumer groups)."`
+	Sink      sinkCmd      `cmd:"" help:"Store every topic in the ClickHouse audit trail."`
+	Payout    payoutCmd    `cmd:"" help:"Plan, approve, run, status and resume a period's payout (docs/payouts.md)."`
+	Signer    signerCmd    `cmd:"" help:"Daemon: on a cron schedule, pay every minted, allocated, approved, unpaid period."`
+	Audit     auditCmd     `cmd:"" help:"Audit: check the hash chains and recompute every decision from raw rows."`
+	Report    reportCmd    `cmd:"" help:"Finance's report of a DAO's payouts: every transfer with its block, XDR and fiat value; pools; treasury walk (json, csv, html)."`
+	Reconcile reconcileCmd `cmd:"" help:"Four-way reconciliation of a DAO's payouts (owed, intents, results, ledger blocks, balance); exit 1 on a difference."`
+	Migrate   migrateCmd   `cmd:"" help:"Apply the ClickHouse audit-trail migrations."`
+	Demo      demoCmd      `cmd:"" help:"Run the end-to-end demo on the local stack."`
 }
 
 // env is what every Run receives: the process's context and streams.

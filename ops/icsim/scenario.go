@@ -40,6 +40,8 @@ type Scenario struct {
 	NodeDailyRewards []NodeDay `json:"node_daily_rewards,omitempty"`
 	// Dashboard overrides what the dashboard REST API reports (dashboard.go).
 	Dashboard *DashboardRates `json:"dashboard,omitempty"`
+	// Prices adds explicit points and gaps to the price API (prices.go).
+	Prices *Prices `json:"prices,omitempty"`
 }
 
 func decodeHex(s string) ([]byte, error) { return hex.DecodeString(s) }
@@ -108,6 +110,11 @@ func (s *Server) applyScenario(sc Scenario, digest string) error {
 			return fmt.Errorf("icsim: scenario dashboard: %w", err)
 		}
 	}
+	if sc.Prices != nil {
+		if err := sc.Prices.validate(); err != nil {
+			return fmt.Errorf("icsim: scenario prices: %w", err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.canisterNow()
@@ -134,6 +141,9 @@ func (s *Server) applyScenario(sc Scenario, digest string) error {
 	s.nrc.add(nodeDays)
 	if sc.Dashboard != nil {
 		s.dash.rates = sc.Dashboard
+	}
+	if sc.Prices != nil {
+		s.prices.apply(sc.Prices)
 	}
 	if digest != "" {
 		s.appliedScenarios = append(s.appliedScenarios, digest)

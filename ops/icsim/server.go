@@ -75,7 +75,9 @@ type Server struct {
 	cmc    *cmcState
 	nrc    *nrcState
 	// dash is the simulated dashboard REST API (dashboard.go).
-	dash   dashboardState
+	dash dashboardState
+	// prices is the simulated CoinGecko price API's overrides (prices.go).
+	prices priceState
 	faults Faults
 	// ledgerCert is the last certificate of the ledger's certified data
 	// (ledger_methods.go).
@@ -173,6 +175,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/{ver}/subnet/{sid}/read_state", s.handleSubnetReadState)
 	s.adminRoutes(mux)
 	s.dashboardRoutes(mux)
+	s.priceRoutes(mux)
 	return mux
 }
 

@@ -79,10 +79,15 @@ type Input struct {
 	// and amounts: from the entitlements (a reward period) or the
 	// lifecycle transfers (a lifecycle period). Nil skips that leg.
 	Owed map[string]Owed
-	// Blocks are the ledger's transfer blocks from Source in the
-	// manifest's window (from its plan to the next plan from the same
-	// account, or the end of the chain read), verified.
+	// Blocks are the ledger's blocks from Source from the manifest's plan
+	// on, verified: an intent is matched among all of them (a retry may
+	// land after the next plan).
 	Blocks []schemas.LedgerBlock
+	// WindowFrom and WindowTo (ns since the epoch; 0: open) bound the
+	// blocks this manifest answers for: a transfer in it that no intent
+	// explains is an outside transfer of this manifest (the window runs
+	// from its plan to the next plan from the same account).
+	WindowFrom, WindowTo uint64
 	// Known are the memos of every intent of the DAO from Source (any
 	// period): a block carrying one of them is not an outside transfer.
 	Known map[string]bool
@@ -236,7 +241,8 @@ func Reconcile(in Input, recipientID func(string) (string, error)) Result {
 	}
 	// Transfers from the account that no intent of the DAO explains.
 	for _, b := range in.Blocks {
-		if b.Op != "transfer" || b.From != in.Source || in.Known[MemoKey(b)] {
+		if b.Op != "transfer" || b.From != in.Source || in.Known[MemoKey(b)] ||
+			b.TimestampNanos < in.WindowFrom || (in.WindowTo != 0 && b.TimestampNanos >= in.WindowTo) {
 			continue
 		}
 		idx := b.Index

@@ -16,12 +16,16 @@ import (
 // the first poll).
 func Topics() []string {
 	return []string{schemas.TopicNodeRewards, schemas.TopicRates, schemas.TopicNodeDailyRewards, schemas.TopicNodePeriodWeights, schemas.TopicSourceAlarms,
-		schemas.TopicLedgerBlocks, schemas.TopicPoolFacts, schemas.TopicPools}
+		schemas.TopicLedgerBlocks, schemas.TopicPoolFacts, schemas.TopicPools, schemas.TopicFiatPrices}
 }
 
 // DefaultLedgerWindow is Config.LedgerWindow's default: the ledger's own
 // page size.
 const DefaultLedgerWindow = 2000
+
+// DefaultPriceDays is Config.PriceDays's default: the fiat prices of the
+// last 30 days are read when the topic holds none yet.
+const DefaultPriceDays = 30
 
 // Config is the stage's configuration; cmd/nodeshare fills it from flags
 // and calls Validate before anything starts (docs/connectors.md).
@@ -48,6 +52,11 @@ type Config struct {
 	// LedgerWindow is the most blocks published under one cursor record
 	// (0: DefaultLedgerWindow).
 	LedgerWindow int
+	// PriceDays is how far back the first poll reads fiat prices when
+	// ext.icp-fiat-prices.v1 holds none of the Prices port's series yet
+	// (0: DefaultPriceDays). Once a price is there, polls read from the
+	// newest one on (prices.go).
+	PriceDays int
 	// CallTimeout bounds one call of a source.
 	CallTimeout time.Duration
 	// Attempts is the most tries of one call whose failures are transient.
@@ -82,6 +91,9 @@ func (c Config) Validate() error {
 	if c.LedgerWindow < 0 {
 		errs = append(errs, fmt.Errorf("ledger window must be >= 0, got %d", c.LedgerWindow))
 	}
+	if c.PriceDays < 0 {
+		errs = append(errs, fmt.Errorf("price days must be >= 0, got %d", c.PriceDays))
+	}
 	if c.RetryBackoff < 0 {
 		errs = append(errs, fmt.Errorf("retry backoff must be >= 0, got %s", c.RetryBackoff))
 	}
@@ -100,6 +112,13 @@ func (c Config) ledgerWindow() int {
 		return c.LedgerWindow
 	}
 	return DefaultLedgerWindow
+}
+
+func (c Config) priceDays() int {
+	if c.PriceDays > 0 {
+		return c.PriceDays
+	}
+	return DefaultPriceDays
 }
 
 func (c Config) retryBackoff() time.Duration {

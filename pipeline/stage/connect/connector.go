@@ -25,6 +25,11 @@ type Connector struct {
 	// has been paged once: later polls only ask for the most recent event.
 	newestReward uint64
 	polled       bool
+	// newestPrice is the newest fiat price timestamp of the Prices port's
+	// series published or seen; pricesLoaded says it was read from the
+	// topic (prices.go).
+	newestPrice  uint64
+	pricesLoaded bool
 }
 
 // Stats is what one poll did.
@@ -42,6 +47,9 @@ type Stats struct {
 	// or already present); LedgerNextIndex is the cursor after the poll.
 	LedgerBlocksRead, LedgerBlocksPublished int
 	LedgerNextIndex                         uint64
+	// Prices are the fiat prices read from the price source (published
+	// or already present).
+	Prices int
 }
 
 // New validates cfg and checks the required ports.
@@ -72,7 +80,7 @@ func (c *Connector) Run(ctx context.Context) error {
 		lvl := slog.LevelInfo
 		attrs := []any{"published", st.Published, "already_present", st.Present, "conflicts", st.Conflicts,
 			"nrc_days_queried", st.NRCDaysQueried, "nrc_days_missing", st.NRCDaysMissing, "alarms", st.Alarms,
-			"pool_facts", st.PoolFacts, "ledger_blocks_read", st.LedgerBlocksRead, "ledger_blocks_published", st.LedgerBlocksPublished, "ledger_next_index", st.LedgerNextIndex}
+			"pool_facts", st.PoolFacts, "ledger_blocks_read", st.LedgerBlocksRead, "ledger_blocks_published", st.LedgerBlocksPublished, "ledger_next_index", st.LedgerNextIndex, "prices", st.Prices}
 		if err != nil {
 			lvl = slog.LevelError
 			attrs = append(attrs, "error", err.Error())
@@ -95,7 +103,7 @@ func (c *Connector) Run(ctx context.Context) error {
 // source does not stop the others: the facts that were read are published
 // and the errors are joined. Only a poll whose rewards were read and
 // published moves the resume point; otherwise the next poll pages the
-// history again.
+// history again. The same holds for the fiat prices' newest point.
 func (c *Connector) Poll(ctx context.Context) (Stats, error) {
 	var st Stats
 	var errs []error
@@ -140,9 +148,21 @@ func (c *Connector) Poll(ctx context.Context) (Stats, error) {
 		errs = append(errs, err)
 	}
 
+	var newestPrice uint64
+	if c.p.Prices != nil {
+		fs, newest, err := c.pollPrices(ctx, fetched)
+		facts = append(facts, fs...)
+		st.Prices = len(fs)
+		newestPrice = newest
+		errs = append(errs, err)
+	}
+
 	ps, err := c.p.Log.PublishOnce(ctx, facts)
 	st.PublishStats = ps
 	errs = append(errs, err)
+	if pricesPublished(err) {
+		c.newestPrice = max(c.newestPrice, newestPrice)
+	}
 	if err == nil && rewardsErr == nil {
 		for _, m := range rewards {
 			c.newestReward = max(c.newestReward, m.TimestampSeconds)

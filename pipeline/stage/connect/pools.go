@@ -28,14 +28,24 @@ type poolsView struct {
 	// terms, by DAO and pool id.
 	pools []schemas.Pool
 	// accounts are the deposit and bond accounts of every record with
-	// terms, older terms versions included: a block to an account a pool
-	// once had is still the pool's.
+	// terms, older terms versions included (a block to an account a pool
+	// once had is still the pool's), and their treasuries' default
+	// accounts.
 	accounts map[string]bool
+	// treasuries are the treasuries' default accounts: every block that
+	// moves their balance is kept (the NNS mints rewards to them), so
+	// finance can add their balance up from the blocks.
+	treasuries map[string]bool
 }
 
 // holds reports whether b is a transfer to or from one of the pools'
-// accounts: a deposit, a bond, or money leaving the pool.
+// accounts (a deposit, a bond, or money leaving the pool), or any block
+// that moves a treasury's balance (a mint to it, a transfer, burn or
+// approve from it).
 func (v poolsView) holds(b schemas.LedgerBlock) bool {
+	if v.treasuries[b.To] || v.treasuries[b.From] {
+		return true
+	}
 	return b.Op == "transfer" && (v.accounts[b.To] || v.accounts[b.From])
 }
 
@@ -47,7 +57,7 @@ func (c *Connector) readPools(ctx context.Context) (poolsView, error) {
 	if err != nil {
 		return poolsView{}, fmt.Errorf("pools: read %s: %w", topic, err)
 	}
-	v := poolsView{accounts: map[string]bool{}}
+	v := poolsView{accounts: map[string]bool{}, treasuries: map[string]bool{}}
 	latest := map[string]schemas.Pool{}
 	for _, m := range msgs {
 		env, err := schemas.DecodeEnvelope(m.Value)
@@ -64,6 +74,12 @@ func (c *Connector) readPools(ctx context.Context) (poolsView, error) {
 				if a != "" {
 					v.accounts[a] = true
 				}
+			}
+			// The treasury's own account: the NNS mints the rewards to it
+			// and the reward payouts leave it; finance reconciles it
+			// (docs/finance.md).
+			if treasury, err := schemas.AccountOf(t.Treasury, [32]byte{}); err == nil && t.Treasury != "" {
+				v.treasuries[treasury.ID] = true
 			}
 		}
 	}

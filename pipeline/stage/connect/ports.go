@@ -82,6 +82,20 @@ type Proposals interface {
 	ProposalDecision(ctx context.Context, id uint64) (*schemas.PoolFact, schemas.Provenance, error)
 }
 
+// Prices reads ICP's price in a fiat currency from a public price API
+// (connectors/prices.ConnectSource): uncertified, for the fiat value of
+// transfers in reports, never for money.
+type Prices interface {
+	// Series is the source and currency of every price Prices returns:
+	// the <source>/<currency> of their keys on ext.icp-fiat-prices.v1.
+	Series() (source, currency string)
+	// Prices returns the prices with a timestamp within [from, to]
+	// (whole seconds), oldest first, and the provenance of the read. An
+	// answer with a bad price is an error, not a partial list. It retries
+	// transient failures itself.
+	Prices(ctx context.Context, from, to time.Time) ([]schemas.FiatPrice, schemas.Provenance, error)
+}
+
 // Log is the event log: the facts are published through it once per key,
 // and the stage reads back what is already there (the newest reward, the
 // period weights already published).
@@ -93,7 +107,8 @@ type Log interface {
 }
 
 // Ports are the stage's outside world. Governance, CMC and Log are
-// required; a nil NRC, Dashboard, Ledger or Proposals is not polled. The
+// required; a nil NRC, Dashboard, Ledger, Proposals or Prices is not
+// polled. The
 // pools' node facts need both NRC and Proposals (a node is watched from
 // its pool's adoption on).
 type Ports struct {
@@ -103,6 +118,7 @@ type Ports struct {
 	Dashboard  Dashboard
 	Ledger     Ledger
 	Proposals  Proposals
+	Prices     Prices
 	Log        Log
 	// Clock stamps fetch times and decides which days are complete (nil:
 	// stage.SystemClock).

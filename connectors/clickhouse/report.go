@@ -1,0 +1,158 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nodeshare/nodeshare/pipeline/reconcile"
+	"github.com/nodeshare/nodeshare/schemas"
+)
+
+// What the report stage (pipeline/stage/report.Store) reads and writes:
+// the manifests of a DAO, the ledger blocks of an account, the CMC rates
+// and the fiat prices, all as the sink stored them; and the
+// reconciliations.
+
+// Manifests returns every stored manifest header of dao, by period.
+func (s *Store) Manifests(ctx context.Context, dao string) ([]schemas.PayoutManifest, error) {
+	rows, err := s.conn.Query(ctx, `SELECT period FROM payout_manifests FINAL WHERE dao = ? ORDER BY period`, dao)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read manifests of %s: %w", dao, err)
+	}
+	var periods []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		periods = append(periods, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]schemas.PayoutManifest, 0, len(periods))
+	for _, p := range periods {
+		h, err := s.Manifest(ctx, dao, p)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			out = append(out, *h)
+		}
+	}
+	return out, nil
+}
+
+// AccountBlocks returns the ledger blocks from or to an account (64 hex)
+// that the connector published (raw_ledger_blocks_v1), once each, in
+// index order.
+func (s *Store) AccountBlocks(ctx context.Context, accountID string) ([]schemas.LedgerBlock, error) {
+	rows, err := s.conn.Query(ctx, `SELECT any(payload) FROM events_raw FINAL
+		WHERE event_type = 'ledger_block' AND (JSONExtractString(payload, 'from') = ? OR JSONExtractString(payload, 'to') = ?)
+		GROUP BY JSONExtractString(payload, 'ledger'), JSONExtractUInt(payload, 'index')`, accountID, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read the blocks of %s: %w", accountID, err)
+	}
+	defer rows.Close()
+	var out []schemas.LedgerBlock
+	for rows.Next() {
+		var payload string
+		if err := rows.Scan(&payload); err != nil {
+			return nil, err
+		}
+		var b schemas.LedgerBlock
+		if err := decodeStored(schemas.TypeLedgerBlock, payload, &b); err != nil {
+			return nil, fmt.Errorf("clickhouse: a ledger block of %s: %w", accountID, err)
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	return out, rows.Err()
+}
+
+// LedgerCursor is the highest next index the connector has scanned the
+// ledger to (0 when it has not run).
+func (s *Store) LedgerCursor(ctx context.Context) (uint64, error) {
+	var next uint64
+	err := s.conn.QueryRow(ctx, `SELECT max(JSONExtractUInt(payload, 'next_index')) FROM events_raw FINAL WHERE event_type = 'ledger_cursor'`).Scan(&next)
+	if err != nil {
+		return 0, fmt.Errorf("clickhouse: read the ledger cursor: %w", err)
+	}
+	return next, nil
+}
+
+// SpotRates returns the CMC's ICP/XDR rates (spot), by time.
+func (s *Store) SpotRates(ctx context.Context) ([]schemas.Rate, error) {
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT timestamp_seconds, xdr_permyriad_per_icp FROM raw_icp_xdr_rates_v1
+		WHERE kind = 'spot' ORDER BY timestamp_seconds`)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read ICP/XDR rates: %w", err)
+	}
+	defer rows.Close()
+	var out []schemas.Rate
+	for rows.Next() {
+		r := schemas.Rate{Kind: "spot"}
+		var ts uint64
+		if err := rows.Scan(&ts, &r.XDRPermyriadPerICP); err != nil {
+			return nil, err
+		}
+		r.TimestampSeconds = ts
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// FiatPrices returns ICP's prices in currency (lower-case ISO 4217), by
+// time (raw_icp_fiat_prices_v1).
+func (s *Store) FiatPrices(ctx context.Context, currency string) ([]schemas.FiatPrice, error) {
+	rows, err := s.conn.Query(ctx, `SELECT any(payload) FROM events_raw FINAL
+		WHERE event_type = ? AND JSONExtractString(payload, 'currency') = ?
+		GROUP BY JSONExtractString(payload, 'source'), JSONExtractUInt(payload, 'timestamp_seconds')`, schemas.TypeFiatPrice, currency)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read %s prices: %w", currency, err)
+	}
+	defer rows.Close()
+	var out []schemas.FiatPrice
+	for rows.Next() {
+		var payload string
+		if err := rows.Scan(&payload); err != nil {
+			return nil, err
+		}
+		var p schemas.FiatPrice
+		if err := decodeStored(schemas.TypeFiatPrice, payload, &p); err != nil {
+			return nil, fmt.Errorf("clickhouse: a %s price: %w", currency, err)
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TimestampSeconds < out[j].TimestampSeconds })
+	return out, rows.Err()
+}
+
+// SaveReconciliation stores one manifest's reconciliation and its
+// differences, de-duplicated by dao, period and check time.
+func (s *Store) SaveReconciliation(ctx context.Context, r reconcile.Result, manifestSHA256 string, checkedAt time.Time) error {
+	token := fmt.Sprintf("reconciliation/%s/%s/%d", r.DAO, r.Period, checkedAt.UnixNano())
+	if err := s.insert(ctx, "reconciliations", token, [][]any{{r.DAO, r.Period, manifestSHA256, string(r.State), uint32(r.Intents),
+		uint32(r.Matched), uint32(r.Pending), uint32(len(r.Differences)), checkedAt}}); err != nil {
+		return fmt.Errorf("clickhouse: store the reconciliation of %s %s: %w", r.DAO, r.Period, err)
+	}
+	rows := make([][]any, len(r.Differences))
+	for i, d := range r.Differences {
+		rows[i] = []any{r.DAO, r.Period, checkedAt, uint32(i), string(d.Kind), d.IntentID, d.BlockIndex, d.Expected, d.Actual, d.Detail}
+	}
+	if err := s.insert(ctx, "reconciliation_differences", token, rows); err != nil {
+		return fmt.Errorf("clickhouse: store the differences of %s %s: %w", r.DAO, r.Period, err)
+	}
+	return nil
+}
+
+// decodeStored decodes a payload stored by the sink strictly as typ.
+func decodeStored(typ, payload string, v any) error {
+	env := schemas.Envelope{SchemaVersion: schemas.SchemaVersion, Type: typ, Payload: json.RawMessage(payload)}
+	return env.DecodePayload(typ, v)
+}
