@@ -25,6 +25,7 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/connectors/prices"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	"github.com/nodeshare/nodeshare/ops/icsim"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
@@ -193,8 +194,12 @@ func (w *yearWorld) connect() {
 	since := uint64(0)
 	cfg := connect.Config{Once: true, NRCRecentDays: 3, LedgerSinceBlock: &since, CallTimeout: 20 * time.Second, Attempts: 2,
 		Tolerance: rates.Tolerance{MaxDiffBps: 500, MaxSkew: time.Hour}, TopicPrefix: w.prefix, Logger: w.log}
+	pc, err := prices.New(prices.Config{BaseURL: w.url + "/coingecko", Currency: "usd"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
 	p := connect.Ports{Governance: src, CMC: src, NRC: src, Ledger: ic.LedgerSource{Client: c}, Proposals: src,
-		Log: &kafka.Log{Brokers: w.cfg.brokers(), Producer: w.evlog.Producer}, Clock: w.clock}
+		Prices: prices.ConnectSource{Client: pc}, Log: &kafka.Log{Brokers: w.cfg.brokers(), Producer: w.evlog.Producer}, Clock: w.clock}
 	conn, err := connect.New(cfg, p)
 	if err != nil {
 		w.t.Fatal(err)
@@ -369,6 +374,11 @@ func (w *yearWorld) reward(e8s uint64) string {
 	w.t.Helper()
 	ctx := context.Background()
 	at := w.now()
+	// The CMC's rate moves on with the month (the connector publishes it).
+	rate := &icsim.ConversionRate{TimestampSeconds: uint64(at.Unix()), XDRPermyriadPerICP: 35_000}
+	if err := w.sim.ApplyScenario(icsim.Scenario{Rate: rate, AverageRate: rate}); err != nil {
+		w.t.Fatal(err)
+	}
 	r := schemas.NodeReward{NodeProvider: yearNP, TimestampSeconds: uint64(at.Unix()), AmountE8s: int64(e8s), XDRPermyriadPerICP: 35_000,
 		RewardAccount: ic.AccountText(ic.Account{Owner: w.treasury.Sender()})}
 	f, err := schemas.NewFact(schemas.TopicNodeRewards, schemas.TypeNodeReward, entitle.RewardEventID(r),
@@ -464,10 +474,13 @@ func (w *yearWorld) lifecycle() (map[string]poolOutput, map[string][]schemas.Poo
 // transfer and every reward goes through the payout path, each payout
 // process killed at a random point and resumed. At the end every e8s is
 // accounted for against the simulator's ledger.
-func TestCrowdfundYearEndToEnd(t *testing.T) {
+// newYearWorld is a world on the real stack: Kafka topics under a prefix
+// of its own, a ClickHouse database of its own, the Vault transit key as
+// the treasury, an in-process IC simulator (CMC rates at its start) whose
+// clock the test moves. It returns the world's tables too.
+func newYearWorld(t *testing.T, ctx context.Context, name string) (*yearWorld, *clickhouse.Store) {
+	t.Helper()
 	cfg := requireServices(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -477,7 +490,7 @@ func TestCrowdfundYearEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(sim.Handler())
-	defer hs.Close()
+	t.Cleanup(hs.Close)
 	start := sim.Now()
 	if err := sim.ApplyScenario(icsim.Scenario{Rate: &icsim.ConversionRate{TimestampSeconds: uint64(start.Unix()), XDRPermyriadPerICP: 35_000},
 		AverageRate: &icsim.ConversionRate{TimestampSeconds: uint64(start.Unix()), XDRPermyriadPerICP: 35_000}}); err != nil {
@@ -493,28 +506,36 @@ func TestCrowdfundYearEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := fmt.Sprintf("it-year-%d.", time.Now().UnixNano())
+	prefix := fmt.Sprintf("%s-%d.", name, time.Now().UnixNano())
 	if err := kafka.EnsureTopics(ctx, cfg.brokers(), prefixed(prefix, schemas.Topics()), 1); err != nil {
 		t.Fatal(err)
 	}
 	producer := kafka.NewProducer(cfg.brokers())
-	defer producer.Close()
+	t.Cleanup(func() { producer.Close() })
 	// The payout's store: its records to the world's topics first, then to
 	// the world's database.
 	tables, err := clickhouse.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tables.Close()
+	t.Cleanup(func() { tables.Close() })
 	if _, err := tables.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	store := payout.NewDurableStore(&kafka.Log{Brokers: cfg.brokers(), Producer: producer, TopicPrefix: prefix}, tables, nil)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
-	w := &yearWorld{t: t, cfg: cfg, sim: sim, url: hs.URL, prefix: prefix, dao: fmt.Sprintf("it-year-%d", time.Now().UnixNano()), treasury: treasury,
+	w := &yearWorld{t: t, cfg: cfg, sim: sim, url: hs.URL, prefix: prefix, dao: fmt.Sprintf("%s-%d", name, time.Now().UnixNano()), treasury: treasury,
 		evlog: &kafka.Log{Brokers: cfg.brokers(), Producer: producer, TopicPrefix: prefix}, store: store,
 		clock: stage.ClockFunc(sim.Now), log: log, rng: rand.New(rand.NewPCG(seed, 7))}
+	return w, tables
+}
+
+func TestCrowdfundYearEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	w, tables := newYearWorld(t, ctx, "it-year")
+	sim, treasury, store, start := w.sim, w.treasury, w.store, w.sim.Now()
 	day := 24 * time.Hour
 	w.nodeJoins(yearOtherNP, yearOther, start.Add(-5*day))
 

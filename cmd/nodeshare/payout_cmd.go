@@ -267,7 +267,7 @@ func (c *payoutRunCmd) pay(e env, resume bool) error {
 			return fmt.Errorf("%s %s: nothing to resume: no manifest planned", c.DAO, c.Period)
 		}
 	}
-	cfg := services(nil, nil, &c.vaultFlags, &c.icFlags, nil, &c.signerKeyFlags)
+	cfg := services(&c.kafkaFlags, &c.clickhouseFlags, &c.vaultFlags, &c.icFlags, &c.localFlags, &c.signerKeyFlags)
 	ledger, err := payoutLedger(ctx, cfg, c.signerConfig(), crash, armed, eng.Log)
 	if err != nil {
 		return err
@@ -287,6 +287,9 @@ func (c *payoutRunCmd) pay(e env, resume bool) error {
 		eng.Progress = progressBar(e.stderr)
 	}
 	sum, runErr := eng.Run(ctx, c.DAO, c.Period, payout.RunOptions{ExpectSHA256: c.Manifest})
+	if len(sum.Manifest.Intents) > 0 {
+		writeRunReport(ctx, cfg, c.DAO, c.Period, ledger, eng.Log)
+	}
 	fmt.Fprintf(e.stdout, "%s %s manifest %s: %d paid (%d before this run), %d pending, %d failed; %d sent, %d settled from blocks, %d new attempts\n",
 		c.DAO, c.Period, sum.Manifest.SHA256, sum.Paid, sum.Skipped, sum.Pending, sum.Failed, sum.Sent, sum.Reconciled, sum.NewAttempts)
 	return runErr

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -228,4 +229,43 @@ func printReconciliations(w io.Writer, recons []reconcile.Result, notes []string
 	for _, n := range notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+// writeRunReport writes finance's report of a period a payout run (or
+// the signer) just ran to <local dir>/reports/<dao>/<period>.{json,csv,html}
+// and stores its reconciliation. The treasury is the ledger's signing
+// principal. A failure is logged: it never changes what the run did or its
+// exit code (run nodeshare report again).
+func writeRunReport(ctx context.Context, cfg config, dao, period string, ledger interface{ TreasuryText() string }, log *slog.Logger) {
+	treasury := ledger.TreasuryText()
+	if a, err := ic.AccountFromText(treasury); err == nil {
+		treasury = a.Owner.String()
+	}
+	scope := reportScope{DAO: dao, Periods: []string{period}, Treasury: treasury, Currency: "usd"}
+	scope.clickhouseFlags = clickhouseFlags{ClickHouseAddr: cfg.ClickHouse.Addr, ClickHouseDatabase: cfg.ClickHouse.Database}
+	scope.ICURL, scope.ICFetchRootKey = cfg.ICURL, cfg.ICFetchRootKey
+	out, err := scope.run(ctx, true)
+	if err != nil {
+		log.Warn("report not written", "period", period, "error", err.Error())
+		return
+	}
+	dir := filepath.Join(cfg.LocalDir, "reports", safeName(dao))
+	base := filepath.Join(dir, strings.NewReplacer(":", "_", "/", "_").Replace(period))
+	for _, format := range []string{"json", "csv", "html"} {
+		w, done, err := openOutput(base+"."+format, io.Discard)
+		if err == nil {
+			if err = writeReport(w, out.Report, format); err == nil {
+				err = done()
+			}
+		}
+		if err != nil {
+			log.Warn("report not written", "period", period, "format", format, "error", err.Error())
+			return
+		}
+	}
+	state := ""
+	for _, r := range out.Recons {
+		state = string(r.State)
+	}
+	log.Info("report written", "period", period, "path", base+".{json,csv,html}", "reconciliation", state)
 }

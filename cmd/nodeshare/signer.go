@@ -93,7 +93,9 @@ func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payou
 				return err
 			}
 		}
-		return signer.Pass(ctx, eng, c.DAO, log)
+		return signer.Pass(ctx, eng, c.DAO, log, func(ctx context.Context, period string) {
+			writeRunReport(ctx, cfg, c.DAO, period, eng.Ledger, log)
+		})
 	}
 }
 

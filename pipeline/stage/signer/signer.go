@@ -143,8 +143,10 @@ func (d *Daemon) Missed() (int, string) {
 // Pass pays every eligible period of dao once: an allocated period not yet
 // planned is planned (and then waits for its approvals); an approved,
 // unpaid one is run. It goes on with the next period after a period's
-// failure, except when signing itself stopped (payout.ErrStopRun).
-func Pass(ctx context.Context, eng *payout.Engine, dao string, log *slog.Logger) error {
+// failure, except when signing itself stopped (payout.ErrStopRun). ran,
+// when set, is told of every period run (finance's report, whatever the
+// outcome).
+func Pass(ctx context.Context, eng *payout.Engine, dao string, log *slog.Logger, ran func(ctx context.Context, period string)) error {
 	periods, err := eng.Store.Periods(ctx, dao)
 	if err != nil {
 		return err
@@ -177,6 +179,9 @@ func Pass(ctx context.Context, eng *payout.Engine, dao string, log *slog.Logger)
 		}
 		sum, err := eng.Run(ctx, dao, period, payout.RunOptions{ExpectSHA256: st.Manifest.SHA256})
 		log.Info("signer: period run", "period", period, "paid", sum.Paid, "pending", sum.Pending, "failed", sum.Failed, "sent", sum.Sent, "reconciled", sum.Reconciled)
+		if ran != nil {
+			ran(ctx, period)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			if errors.Is(err, payout.ErrStopRun) {

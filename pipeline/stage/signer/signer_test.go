@@ -211,7 +211,7 @@ func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 		return n
 	}
 	log := slog.New(slog.DiscardHandler)
-	if err := signer.Pass(ctx, eng, "sig-dao", log); err != nil {
+	if err := signer.Pass(ctx, eng, "sig-dao", log, nil); err != nil {
 		t.Fatal(err)
 	}
 	if transfers() != 3 {
@@ -225,7 +225,7 @@ func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if err := signer.Pass(ctx, eng, "sig-dao", log); err != nil {
+		if err := signer.Pass(ctx, eng, "sig-dao", log, nil); err != nil {
 			t.Fatal(err)
 		}
 		if transfers() != 7 {
