@@ -61,6 +61,7 @@ type cli struct {
 	Signer    signerCmd    `cmd:"" help:"Daemon: on a cron schedule, pay every minted, allocated, approved, unpaid period."`
 	Audit     auditCmd     `cmd:"" help:"Audit: check the hash chains and recompute every decision from raw rows."`
 	Report    reportCmd    `cmd:"" help:"Finance's report of a DAO's payouts: every transfer with its block, XDR and fiat value; pools; treasury walk (json, csv, html)."`
+	Statement statementCmd `cmd:"" help:"A sponsor's statement (signed by the statement key in Vault), and its check."`
 	Reconcile reconcileCmd `cmd:"" help:"Four-way reconciliation of a DAO's payouts (owed, intents, results, ledger blocks, balance); exit 1 on a difference."`
 	Migrate   migrateCmd   `cmd:"" help:"Apply the ClickHouse audit-trail migrations."`
 	Demo      demoCmd      `cmd:"" help:"Run the end-to-end demo on the local stack."`

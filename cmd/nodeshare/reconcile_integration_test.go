@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/reconcile"
 	rep "github.com/nodeshare/nodeshare/pipeline/report"
 	reportstage "github.com/nodeshare/nodeshare/pipeline/stage/report"
+	"github.com/nodeshare/nodeshare/pipeline/statement"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -139,6 +142,45 @@ func TestReconcileFindsEachDiscrepancy(t *testing.T) {
 		if code := dispatch(ctx, append([]string{"report", "--format", f}, args...), strings.NewReader(""), &stdout, &stderr); code != 0 || stdout.Len() == 0 {
 			t.Fatalf("report --format %s: exit %d\n%s", f, code, stderr.String())
 		}
+	}
+
+	// A sponsor's signed statement: written, verified, recomputed; one
+	// e8s altered and it fails.
+	sponsorID := accountIDOf(s1) // paid by the legacy transfer
+	stFile := t.TempDir() + "/statement.json"
+	stArgs := []string{"--clickhouse-database", w.cfg.ClickHouse.Database, "--dao", w.dao, "--sponsor", sponsorID}
+	if code := dispatch(ctx, append([]string{"statement", "--out", stFile}, stArgs...), strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("statement: exit %d\n%s", code, stderr.String())
+	}
+	raw, err := os.ReadFile(stFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st statement.Statement
+	if err := json.Unmarshal(raw, &st); err != nil || len(st.Entries) != 1 || st.Entries[0].BlockIndex == nil || st.Entries[0].ValueFiat == "" ||
+		st.Entries[0].StakeE8s != int64(35*icp) || len(st.Years) != 1 || st.Signature == nil {
+		t.Fatalf("statement %v %+v", err, st)
+	}
+	if b := led.Blocks[*st.Entries[0].BlockIndex]; b.To != sponsorID || int64(b.AmountE8s) != st.Entries[0].TransferE8s {
+		t.Fatalf("the statement's transfer %+v is not block %+v", st.Entries[0], b)
+	}
+	verify := func(file string) (int, string) {
+		stdout.Reset()
+		code := dispatch(ctx, []string{"statement", "verify", "--clickhouse-database", w.cfg.ClickHouse.Database, file}, strings.NewReader(""), &stdout, &stderr)
+		return code, stdout.String()
+	}
+	if code, out := verify(stFile); code != 0 || !strings.Contains(out, "identical") {
+		t.Fatalf("statement verify: exit %d\n%s%s", code, out, stderr.String())
+	}
+	altered := strings.Replace(string(raw), fmt.Sprintf(`"transfer_e8s": %d`, st.Entries[0].TransferE8s), fmt.Sprintf(`"transfer_e8s": %d`, st.Entries[0].TransferE8s+1), 1)
+	if altered == string(raw) {
+		t.Fatal("test bug: nothing altered")
+	}
+	if err := os.WriteFile(stFile+".altered", []byte(altered), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := verify(stFile + ".altered"); code != 1 || !strings.Contains(out, "FAILED") {
+		t.Fatalf("an altered statement: exit %d\n%s", code, out)
 	}
 
 	// Ten ICP into the treasury (a mint the connector publishes): the

@@ -156,3 +156,97 @@ func decodeStored(typ, payload string, v any) error {
 	env := schemas.Envelope{SchemaVersion: schemas.SchemaVersion, Type: typ, Payload: json.RawMessage(payload)}
 	return env.DecodePayload(typ, v)
 }
+
+// EntitlementsOf returns the entitlements of the recipients (the forms an
+// account is known by: ICRC-1 text, account identifier) in dao, periods
+// within [from, to] ("" is open), through entitlements_by_recipient's sort
+// key (schemas/clickhouse/0009).
+func (s *Store) EntitlementsOf(ctx context.Context, dao string, recipients []string, from, to string) ([]schemas.Entitlement, error) {
+	if to == "" {
+		to = "\xff"
+	}
+	rows, err := s.conn.Query(ctx, `SELECT dao, period, pool_id, recipient, role, rules_version, stake_e8s, share_e8s,
+		carry_in_e8s, owed_e8s, transfer_e8s, fee_e8s, carry_out_e8s, manifest_sha256, explanation
+		FROM entitlements_by_recipient FINAL WHERE recipient IN ? AND dao = ? AND period >= ? AND period <= ?
+		ORDER BY period, pool_id, role`, recipients, dao, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read the entitlements of %v in %s: %w", recipients, dao, err)
+	}
+	defer rows.Close()
+	var out []schemas.Entitlement
+	for rows.Next() {
+		var e schemas.Entitlement
+		if err := rows.Scan(&e.DAO, &e.Period, &e.PoolID, &e.Recipient, &e.Role, &e.RulesVersion, &e.StakeE8s,
+			&e.ShareE8s, &e.CarryInE8s, &e.OwedE8s, &e.TransferE8s, &e.FeeE8s, &e.CarryOutE8s,
+			&e.ManifestSHA256, &e.Explanation); err != nil {
+			return nil, fmt.Errorf("clickhouse: scan entitlement: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// IntentsByID returns the intents with these ids (payout_intents' sort
+// key).
+func (s *Store) IntentsByID(ctx context.Context, ids []string) ([]schemas.PayoutIntent, error) {
+	rows, err := s.conn.Query(ctx, `SELECT intent_id, dao, period, pool_id, recipient, role, amount_e8s, fee_e8s,
+		memo_hex, created_at_nanos, manifest_sha256 FROM payout_intents FINAL WHERE intent_id IN ? ORDER BY intent_id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read intents by id: %w", err)
+	}
+	defer rows.Close()
+	var out []schemas.PayoutIntent
+	for rows.Next() {
+		var p schemas.PayoutIntent
+		if err := rows.Scan(&p.IntentID, &p.DAO, &p.Period, &p.PoolID, &p.Recipient, &p.Role, &p.AmountE8s,
+			&p.FeeE8s, &p.MemoHex, &p.CreatedAtNanos, &p.ManifestSHA256); err != nil {
+			return nil, fmt.Errorf("clickhouse: scan intent: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// ResultsByID returns the latest result of each of these intents.
+func (s *Store) ResultsByID(ctx context.Context, ids []string) (map[string]schemas.PayoutResult, error) {
+	rows, err := s.conn.Query(ctx, `SELECT intent_id, status, block_index, duplicate, verified_by, error, amount_e8s, recipient
+		FROM payout_results FINAL WHERE intent_id IN ?`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read results by id: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]schemas.PayoutResult{}
+	for rows.Next() {
+		var r schemas.PayoutResult
+		if err := rows.Scan(&r.IntentID, &r.Status, &r.BlockIndex, &r.Duplicate, &r.VerifiedBy, &r.Error, &r.AmountE8s, &r.Recipient); err != nil {
+			return nil, fmt.Errorf("clickhouse: scan result: %w", err)
+		}
+		out[r.IntentID] = r
+	}
+	return out, rows.Err()
+}
+
+// BlocksAt returns the stored ledger blocks with these indexes.
+func (s *Store) BlocksAt(ctx context.Context, indexes []uint64) ([]schemas.LedgerBlock, error) {
+	rows, err := s.conn.Query(ctx, `SELECT any(payload) FROM events_raw FINAL
+		WHERE event_type = 'ledger_block' AND JSONExtractUInt(payload, 'index') IN ?
+		GROUP BY JSONExtractString(payload, 'ledger'), JSONExtractUInt(payload, 'index')`, indexes)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: read blocks: %w", err)
+	}
+	defer rows.Close()
+	var out []schemas.LedgerBlock
+	for rows.Next() {
+		var payload string
+		if err := rows.Scan(&payload); err != nil {
+			return nil, err
+		}
+		var b schemas.LedgerBlock
+		if err := decodeStored(schemas.TypeLedgerBlock, payload, &b); err != nil {
+			return nil, fmt.Errorf("clickhouse: a ledger block: %w", err)
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	return out, rows.Err()
+}

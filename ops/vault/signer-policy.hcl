@@ -11,3 +11,13 @@ path "transit/sign/nodeshare-treasury" {
 path "transit/keys/nodeshare-treasury" {
   capabilities = ["read"]
 }
+
+# Sign sponsors' statements with the statement key (nodeshare statement;
+# docs/finance.md), and read its public key to publish and verify them.
+path "transit/sign/nodeshare-statements" {
+  capabilities = ["update"]
+}
+
+path "transit/keys/nodeshare-statements" {
+  capabilities = ["read"]
+}
