@@ -157,30 +157,40 @@ func decodeStored(typ, payload string, v any) error {
 	return env.DecodePayload(typ, v)
 }
 
-// EntitlementsOf returns the entitlements of the recipients (the forms an
+// EntitlementsOf returns the entitlements of the recipients (without
+// their explanation and manifest hash) (the forms an
 // account is known by: ICRC-1 text, account identifier) in dao, periods
 // within [from, to] ("" is open), through entitlements_by_recipient's sort
-// key (schemas/clickhouse/0009).
+// key (schemas/clickhouse/0009). Rows not merged yet may repeat a key:
+// an entitlement never changes, so the first of each key is kept (no
+// FINAL, which would cost more than the read).
 func (s *Store) EntitlementsOf(ctx context.Context, dao string, recipients []string, from, to string) ([]schemas.Entitlement, error) {
 	if to == "" {
 		to = "\xff"
 	}
+	// Only the columns a statement shows (not the explanation, which is
+	// the widest): the read decompresses each column's granule.
 	rows, err := s.conn.Query(ctx, `SELECT dao, period, pool_id, recipient, role, rules_version, stake_e8s, share_e8s,
-		carry_in_e8s, owed_e8s, transfer_e8s, fee_e8s, carry_out_e8s, manifest_sha256, explanation
-		FROM entitlements_by_recipient FINAL WHERE recipient IN ? AND dao = ? AND period >= ? AND period <= ?
-		ORDER BY period, pool_id, role`, recipients, dao, from, to)
+		carry_in_e8s, owed_e8s, transfer_e8s, fee_e8s, carry_out_e8s
+		FROM entitlements_by_recipient WHERE recipient IN ? AND dao = ? AND period >= ? AND period <= ?
+		ORDER BY period, pool_id, role, recipient`, recipients, dao, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read the entitlements of %v in %s: %w", recipients, dao, err)
 	}
 	defer rows.Close()
 	var out []schemas.Entitlement
+	seen := map[[5]string]bool{}
 	for rows.Next() {
 		var e schemas.Entitlement
 		if err := rows.Scan(&e.DAO, &e.Period, &e.PoolID, &e.Recipient, &e.Role, &e.RulesVersion, &e.StakeE8s,
-			&e.ShareE8s, &e.CarryInE8s, &e.OwedE8s, &e.TransferE8s, &e.FeeE8s, &e.CarryOutE8s,
-			&e.ManifestSHA256, &e.Explanation); err != nil {
+			&e.ShareE8s, &e.CarryInE8s, &e.OwedE8s, &e.TransferE8s, &e.FeeE8s, &e.CarryOutE8s); err != nil {
 			return nil, fmt.Errorf("clickhouse: scan entitlement: %w", err)
 		}
+		k := [5]string{e.DAO, e.Period, e.PoolID, e.Role, e.Recipient}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		out = append(out, e)
 	}
 	return out, rows.Err()
