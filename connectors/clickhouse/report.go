@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nodeshare/nodeshare/pipeline/reconcile"
@@ -157,34 +159,32 @@ func decodeStored(typ, payload string, v any) error {
 	return env.DecodePayload(typ, v)
 }
 
-// EntitlementsOf returns the entitlements of the recipients (without
-// their explanation and manifest hash) (the forms an
+// EntitlementsOf returns the entitlements of the recipients (the forms an
 // account is known by: ICRC-1 text, account identifier) in dao, periods
-// within [from, to] ("" is open), through entitlements_by_recipient's sort
-// key (schemas/clickhouse/0009). Rows not merged yet may repeat a key:
-// an entitlement never changes, so the first of each key is kept (no
-// FINAL, which would cost more than the read).
+// within [from, to] ("" is open), without their explanation and manifest
+// hash: the statement's read. It goes through entitlements_by_recipient's
+// sort key and reads its packed line (schemas/clickhouse/0009); the DAO
+// and periods are filtered here, and a key repeated by rows not merged yet
+// is kept once (an entitlement never changes).
 func (s *Store) EntitlementsOf(ctx context.Context, dao string, recipients []string, from, to string) ([]schemas.Entitlement, error) {
-	if to == "" {
-		to = "\xff"
-	}
-	// Only the columns a statement shows (not the explanation, which is
-	// the widest): the read decompresses each column's granule.
-	rows, err := s.conn.Query(ctx, `SELECT dao, period, pool_id, recipient, role, rules_version, stake_e8s, share_e8s,
-		carry_in_e8s, owed_e8s, transfer_e8s, fee_e8s, carry_out_e8s
-		FROM entitlements_by_recipient WHERE recipient IN ? AND dao = ? AND period >= ? AND period <= ?
-		ORDER BY period, pool_id, role, recipient`, recipients, dao, from, to)
+	rows, err := s.conn.Query(ctx, `SELECT line FROM entitlements_by_recipient WHERE recipient IN ?`, recipients)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read the entitlements of %v in %s: %w", recipients, dao, err)
+		return nil, fmt.Errorf("clickhouse: read the entitlements of %v: %w", recipients, err)
 	}
 	defer rows.Close()
 	var out []schemas.Entitlement
 	seen := map[[5]string]bool{}
 	for rows.Next() {
-		var e schemas.Entitlement
-		if err := rows.Scan(&e.DAO, &e.Period, &e.PoolID, &e.Recipient, &e.Role, &e.RulesVersion, &e.StakeE8s,
-			&e.ShareE8s, &e.CarryInE8s, &e.OwedE8s, &e.TransferE8s, &e.FeeE8s, &e.CarryOutE8s); err != nil {
+		var line string
+		if err := rows.Scan(&line); err != nil {
 			return nil, fmt.Errorf("clickhouse: scan entitlement: %w", err)
+		}
+		e, err := unpackEntitlement(line)
+		if err != nil {
+			return nil, err
+		}
+		if e.DAO != dao || (from != "" && e.Period < from) || (to != "" && e.Period > to) {
+			continue
 		}
 		k := [5]string{e.DAO, e.Period, e.PoolID, e.Role, e.Recipient}
 		if seen[k] {
@@ -193,7 +193,40 @@ func (s *Store) EntitlementsOf(ctx context.Context, dao string, recipients []str
 		seen[k] = true
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Period != b.Period {
+			return a.Period < b.Period
+		}
+		if a.PoolID != b.PoolID {
+			return a.PoolID < b.PoolID
+		}
+		if a.Role != b.Role {
+			return a.Role < b.Role
+		}
+		return a.Recipient < b.Recipient
+	})
+	return out, nil
+}
+
+// unpackEntitlement reads a packed line of entitlements_by_recipient.
+func unpackEntitlement(line string) (schemas.Entitlement, error) {
+	f := strings.Split(line, "\x1f")
+	if len(f) != 13 {
+		return schemas.Entitlement{}, fmt.Errorf("clickhouse: entitlements_by_recipient line has %d fields, want 13: %q", len(f), line)
+	}
+	e := schemas.Entitlement{DAO: f[0], Period: f[1], PoolID: f[2], Recipient: f[3], Role: f[4], RulesVersion: f[5]}
+	for i, p := range []*int64{&e.StakeE8s, &e.ShareE8s, &e.CarryInE8s, &e.OwedE8s, &e.TransferE8s, &e.FeeE8s, &e.CarryOutE8s} {
+		v, err := strconv.ParseInt(f[6+i], 10, 64)
+		if err != nil {
+			return schemas.Entitlement{}, fmt.Errorf("clickhouse: entitlements_by_recipient line field %d: %w", 6+i, err)
+		}
+		*p = v
+	}
+	return e, nil
 }
 
 // IntentsByID returns the intents with these ids (payout_intents' sort
