@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -40,6 +39,8 @@ import (
 type demoResult struct {
 	demostage.Result
 	ReportPath string
+	// Reconciled is each manifest's reconciliation state.
+	Reconciled []string
 }
 
 // demoCmd runs a DAO's crowdfunding end to end on the local stack (eval
@@ -155,7 +156,7 @@ func demo(ctx context.Context, cfg config, dao string, log *slog.Logger) (demoRe
 	if err != nil {
 		return out, err
 	}
-	out.ReportPath, err = writePayoutReport(filepath.Join(cfg.LocalDir, "reports"), out)
+	out.ReportPath, out.Reconciled, err = writeDemoReport(ctx, cfg, filepath.Join(cfg.LocalDir, "reports"), out)
 	return out, err
 }
 
@@ -343,27 +344,41 @@ func simMint(ctx context.Context, icURL, account string, e8s int64) error {
 	return simAdmin(ctx, http.MethodPost, icURL+"/admin/mint", map[string]any{"account": account, "amount_e8s": e8s}, nil)
 }
 
-// writePayoutReport writes the finance report (rules.WriteReportCSV) to
-// <dir>/payout-<dao>-<period>.csv, through a temporary file.
-func writePayoutReport(dir string, r demoResult) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
+// writeDemoReport writes finance's report of every manifest of the demo's
+// DAO (docs/finance.md) to <dir>/<dao>/demo.{json,csv,html}, stores their
+// reconciliations and returns the HTML's path and each manifest's state.
+func writeDemoReport(ctx context.Context, cfg config, dir string, r demoResult) (string, []string, error) {
+	treasury := r.Treasury
+	if a, err := ic.AccountFromText(treasury); err == nil {
+		treasury = a.Owner.String()
 	}
-	path := filepath.Join(dir, fmt.Sprintf("payout-%s-%s.csv", r.DAO, r.Period))
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	scope := reportScope{DAO: r.DAO, Treasury: treasury, Currency: "usd"}
+	scope.clickhouseFlags = clickhouseFlags{ClickHouseAddr: cfg.ClickHouse.Addr, ClickHouseDatabase: cfg.ClickHouse.Database}
+	scope.ICURL, scope.ICFetchRootKey = cfg.ICURL, cfg.ICFetchRootKey
+	out, err := scope.run(ctx, true)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if err := rules.WriteReportCSV(f, r.Payout.Manifest, r.Payout.Results); err != nil {
-		f.Close()
-		return "", err
+	base := filepath.Join(dir, safeName(r.DAO), "demo")
+	for _, format := range []string{"json", "csv", "html"} {
+		w, done, err := openOutput(base+"."+format, io.Discard)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := writeReport(w, out.Report, format); err != nil {
+			done()
+			return "", nil, err
+		}
+		if err := done(); err != nil {
+			return "", nil, err
+		}
 	}
-	if err := f.Close(); err != nil {
-		return "", err
+	var states []string
+	for _, rec := range out.Recons {
+		states = append(states, fmt.Sprintf("%s %s", rec.Period, rec.State))
 	}
-	abs, _ := filepath.Abs(path)
-	return abs, os.Rename(tmp, path)
+	abs, _ := filepath.Abs(base + ".html")
+	return abs, states, nil
 }
 
 func printDemoSummary(w io.Writer, r demoResult) {
@@ -376,5 +391,8 @@ func printDemoSummary(w io.Writer, r demoResult) {
 	}
 	rules.WriteSummary(w, r.Payout.Manifest, r.Payout.Results)
 	fmt.Fprintf(w, "this run: %d transfers sent, %d already paid before\n", r.Payout.Sent, r.Payout.Skipped)
-	fmt.Fprintf(w, "\nreport: %s\n", r.ReportPath)
+	for _, st := range r.Reconciled {
+		fmt.Fprintf(w, "reconciliation %s\n", st)
+	}
+	fmt.Fprintf(w, "\nreport: %s (and .json, .csv)\n", r.ReportPath)
 }

@@ -79,6 +79,15 @@ func TestDemoEndToEnd(t *testing.T) {
 	if first.Deposited != 73 || len(first.Lifecycle) != 2 {
 		t.Fatalf("first run: %d deposits, %d lifecycle manifests", first.Deposited, len(first.Lifecycle))
 	}
+	// Finance's report: every manifest reconciled against the ledger.
+	if len(first.Reconciled) != 3 || first.ReportPath == "" {
+		t.Fatalf("reconciliations %v, report %q", first.Reconciled, first.ReportPath)
+	}
+	for _, st := range first.Reconciled {
+		if !strings.HasSuffix(st, " reconciled") {
+			t.Fatalf("reconciliation %s (all: %v)", st, first.Reconciled)
+		}
+	}
 	for _, l := range first.Lifecycle {
 		in := l.Manifest.Intents
 		if len(in) != 1 || in[0].Role != "settlement" || in[0].AmountE8s != 100*icpE8s-10_000 || l.Paid != 1 {

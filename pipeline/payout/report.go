@@ -1,7 +1,6 @@
 package payout
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"sort"
@@ -11,31 +10,6 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/money"
 	"github.com/nodeshare/nodeshare/schemas"
 )
-
-// reportHeader is the finance report's columns, one line per intent.
-var reportHeader = []string{"dao", "period", "pool_id", "role", "recipient", "amount_e8s", "fee_e8s", "amount_icp", "status",
-	"block_index", "duplicate", "intent_id", "memo_hex", "created_at_nanos", "manifest_sha256"}
-
-// WriteReportCSV writes the finance report of a manifest and its results:
-// one line per intent. block_index is empty unless the intent is paid
-// (block 0 is a real block).
-func WriteReportCSV(w io.Writer, m Manifest, results map[string]schemas.PayoutResult) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write(reportHeader)
-	for _, in := range m.Intents {
-		res := results[in.IntentID]
-		block := ""
-		if res.Status == schemas.PayoutPaid {
-			block = strconv.FormatUint(res.BlockIndex, 10)
-		}
-		_ = cw.Write([]string{in.DAO, in.Period, in.PoolID, in.Role, in.Recipient, strconv.FormatInt(in.AmountE8s, 10),
-			strconv.FormatInt(in.FeeE8s, 10), money.FormatICP(money.E8s(in.AmountE8s)), orPending(res.Status),
-			block, strconv.FormatBool(res.Duplicate), in.IntentID, in.MemoHex,
-			strconv.FormatUint(in.CreatedAtNanos, 10), in.ManifestSHA256})
-	}
-	cw.Flush()
-	return cw.Error()
-}
 
 // WriteSummary writes a manifest's totals and a table of its transfers
 // (pool, role, largest first) for people.

@@ -52,7 +52,8 @@ const (
 	// balance adds up.
 	Reconciled State = "reconciled"
 	// PartiallyReconciled: no difference, but some intents are not on the
-	// ledger yet (pending; resume the run).
+	// ledger yet (pending: resume the run), or their blocks are not read
+	// back yet (run the connector).
 	PartiallyReconciled State = "partially_reconciled"
 	// Unreconciled: at least one difference.
 	Unreconciled State = "unreconciled"
@@ -88,6 +89,10 @@ type Input struct {
 	// explains is an outside transfer of this manifest (the window runs
 	// from its plan to the next plan from the same account).
 	WindowFrom, WindowTo uint64
+	// ReadTo is how far the blocks were read back (the connector's
+	// cursor): a result recorded in a block at or past it is not checked
+	// yet (pending), not missing. 0: everything was read.
+	ReadTo uint64
 	// Known are the memos of every intent of the DAO from Source (any
 	// period): a block carrying one of them is not an outside transfer.
 	Known map[string]bool
@@ -188,6 +193,8 @@ func Reconcile(in Input, recipientID func(string) (string, error)) Result {
 		res, recorded := in.Results[it.IntentID]
 		paid := recorded && res.Status == schemas.PayoutPaid
 		switch {
+		case len(blocks) == 0 && paid && in.ReadTo != 0 && res.BlockIndex >= in.ReadTo:
+			out.Pending++ // paid, not read back yet
 		case len(blocks) == 0 && paid:
 			idx := res.BlockIndex
 			add(Difference{Kind: MissingTransfer, IntentID: it.IntentID, BlockIndex: &idx, Expected: fmt.Sprintf("a block from %s with memo %s", in.Source, it.MemoHex),

@@ -87,6 +87,10 @@ func TestReconcileEachDifference(t *testing.T) {
 			in.Blocks = in.Blocks[:2]
 			delete(in.Results, strings.Repeat("0b", 32))
 		}, "", PartiallyReconciled},
+		{"paid, its block not read back yet", func(in *Input) {
+			in.Blocks = in.Blocks[:2]
+			in.ReadTo = 9
+		}, "", PartiallyReconciled},
 		{"owed but never planned", func(in *Input) {
 			in.Owed["cc"] = Owed{bob, 7, 10_000}
 		}, "missing_transfer", Unreconciled},

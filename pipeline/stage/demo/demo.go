@@ -228,6 +228,11 @@ func Run(ctx context.Context, p Ports, dao string, log *slog.Logger) (Result, er
 	if out.Payout, err = eng.Run(ctx, dao, out.Period, payout.RunOptions{ExpectSHA256: m.SHA256}); err != nil {
 		return out, err
 	}
+	// The payouts' blocks read back (and everything into the audit trail),
+	// so finance can reconcile them.
+	if err := p.Connect(ctx); err != nil {
+		return out, err
+	}
 	return out, p.Process(ctx)
 }
 

@@ -142,11 +142,11 @@ func Run(ctx context.Context, store Store, cfg Config) (Outcome, error) {
 		}
 	}
 	balanceOK := false
+	cursor, err := store.LedgerCursor(ctx)
+	if err != nil {
+		return out, err
+	}
 	if cfg.Ledger != nil {
-		cursor, err := store.LedgerCursor(ctx)
-		if err != nil {
-			return out, err
-		}
 		chain, err := cfg.Ledger.ChainLength(ctx)
 		if err != nil {
 			return out, fmt.Errorf("report: the ledger's chain length: %w", err)
@@ -228,7 +228,7 @@ func Run(ctx context.Context, store Store, cfg Config) (Outcome, error) {
 			}
 		}
 		rin := reconcile.Input{DAO: cfg.DAO, Period: h.Period, Source: acct.ID, Intents: in.Intents, Results: in.Results, Owed: owed,
-			Blocks: blocks, Known: known[s], WindowFrom: h.CreatedAtNanos}
+			Blocks: blocks, Known: known[s], WindowFrom: h.CreatedAtNanos, ReadTo: cursor}
 		// The window runs to the account's next plan; the latest manifest
 		// of an account also answers for its balance.
 		hs := bySource[s]
