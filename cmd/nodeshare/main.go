@@ -63,6 +63,7 @@ type cli struct {
 	Report    reportCmd    `cmd:"" help:"Finance's report of a DAO's payouts: every transfer with its block, XDR and fiat value; pools; treasury walk (json, csv, html)."`
 	Statement statementCmd `cmd:"" help:"A sponsor's statement (signed by the statement key in Vault), and its check."`
 	Reconcile reconcileCmd `cmd:"" help:"Four-way reconciliation of a DAO's payouts (owed, intents, results, ledger blocks, balance); exit 1 on a difference."`
+	Serve     serveCmd     `cmd:"" help:"Read-only web pages for sponsors, finance and auditors: periods, reconciliation, charts, a sponsor's stakes and payouts (docs/serve.md)."`
 	Migrate   migrateCmd   `cmd:"" help:"Apply the ClickHouse audit-trail migrations."`
 	Demo      demoCmd      `cmd:"" help:"Run the end-to-end demo on the local stack."`
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
@@ -72,12 +73,38 @@ func (s *statementScope) build(ctx context.Context) (statement.Statement, error)
 		return statement.Statement{}, err
 	}
 	defer store.Close()
-	account, aliases, err := sponsorForms(s.Sponsor)
+	return statementOf(ctx, store, s.DAO, s.Sponsor, s.From, s.To, s.Currency)
+}
+
+// statementOf is sponsor's statement in dao over [from, to], unsigned,
+// from store (nodeshare statement, and nodeshare serve's downloads).
+func statementOf(ctx context.Context, store reportstage.StatementStore, dao, sponsor, from, to, currency string) (statement.Statement, error) {
+	account, aliases, err := sponsorForms(sponsor)
 	if err != nil {
 		return statement.Statement{}, err
 	}
-	cfg := reportConfig(s.DAO, "aaaaa-aa", s.Currency)
-	return reportstage.Statement(ctx, store, cfg, account, aliases, s.From, s.To)
+	cfg := reportConfig(dao, "aaaaa-aa", currency)
+	return reportstage.Statement(ctx, store, cfg, account, aliases, from, to)
+}
+
+// signStatement signs st with the statement key in Vault.
+func signStatement(ctx context.Context, st statement.Statement, v vaultFlags, k statementKeyFlags) (statement.Statement, error) {
+	vc, pub, version, err := statementKey(ctx, v, k)
+	if err != nil {
+		return st, err
+	}
+	return statement.Sign(st, k.StatementKey, pub, func(m []byte) ([]byte, error) { return vc.Sign(ctx, m, version) })
+}
+
+// writeStatement writes st in format: json, csv or html.
+func writeStatement(w io.Writer, st statement.Statement, format string) error {
+	switch format {
+	case "csv":
+		return statement.WriteCSV(w, st)
+	case "html":
+		return statement.WriteHTML(w, st)
+	}
+	return statement.WriteJSON(w, st)
 }
 
 // statementKey opens the statement key in Vault.
@@ -108,27 +135,14 @@ func (c *statementShowCmd) Run(e env) error {
 	if err != nil {
 		return err
 	}
-	vc, pub, version, err := statementKey(e.ctx, c.vaultFlags, c.statementKeyFlags)
-	if err != nil {
-		return err
-	}
-	st, err = statement.Sign(st, c.StatementKey, pub, func(m []byte) ([]byte, error) { return vc.Sign(e.ctx, m, version) })
-	if err != nil {
+	if st, err = signStatement(e.ctx, st, c.vaultFlags, c.statementKeyFlags); err != nil {
 		return err
 	}
 	w, done, err := openOutput(c.Out, e.stdout)
 	if err != nil {
 		return err
 	}
-	switch c.Format {
-	case "csv":
-		err = statement.WriteCSV(w, st)
-	case "html":
-		err = statement.WriteHTML(w, st)
-	default:
-		err = statement.WriteJSON(w, st)
-	}
-	if err != nil {
+	if err := writeStatement(w, st, c.Format); err != nil {
 		done()
 		return err
 	}

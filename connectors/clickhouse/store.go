@@ -47,7 +47,10 @@ type Store struct {
 // Open connects, creates the database if missing and pings it. A server
 // that is (re)starting is waited for: connection errors are retried
 // (retry.Do, about 30 seconds in all); any other error returns at once.
-func Open(ctx context.Context, cfg Config) (*Store, error) {
+func Open(ctx context.Context, cfg Config) (*Store, error) { return dial(ctx, cfg, open) }
+
+// dial opens a store with open, waiting for a server that is starting.
+func dial(ctx context.Context, cfg Config, open func(context.Context, Config) (*Store, error)) (*Store, error) {
 	var s *Store
 	err := retry.Do(ctx, openPolicy, func(ctx context.Context) error {
 		var err error
@@ -136,18 +139,7 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	user := cfg.Username
-	if user == "" {
-		user = "default"
-	}
-	opts := &ch.Options{
-		Addr:         []string{cfg.Addr},
-		Auth:         ch.Auth{Database: "default", Username: user, Password: cfg.Password},
-		DialTimeout:  10 * time.Second,
-		ReadTimeout:  5 * time.Minute,
-		MaxOpenConns: 10,
-		MaxIdleConns: 5,
-	}
+	opts := options(cfg, "default")
 	boot, err := ch.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: open: %w", cfg.Addr, err)
@@ -167,6 +159,22 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("clickhouse %s: ping: %w", cfg.Addr, err)
 	}
 	return &Store{conn: retryingConn{conn}, db: cfg.Database}, nil
+}
+
+// options are the pool's options for cfg, connected to database.
+func options(cfg Config, database string) *ch.Options {
+	user := cfg.Username
+	if user == "" {
+		user = "default"
+	}
+	return &ch.Options{
+		Addr:         []string{cfg.Addr},
+		Auth:         ch.Auth{Database: database, Username: user, Password: cfg.Password},
+		DialTimeout:  10 * time.Second,
+		ReadTimeout:  5 * time.Minute,
+		MaxOpenConns: 10,
+		MaxIdleConns: 5,
+	}
 }
 
 // Conn exposes the driver for read-only audit queries and tests.
