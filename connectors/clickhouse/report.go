@@ -54,27 +54,14 @@ func (s *Store) Manifests(ctx context.Context, dao string) ([]schemas.PayoutMani
 // that the connector published (raw_ledger_blocks_v1), once each, in
 // index order.
 func (s *Store) AccountBlocks(ctx context.Context, accountID string) ([]schemas.LedgerBlock, error) {
-	rows, err := s.conn.Query(ctx, `SELECT any(payload) FROM events_raw FINAL
+	out, err := queryPayloads[schemas.LedgerBlock](ctx, s, schemas.TypeLedgerBlock, `SELECT any(payload) FROM events_raw FINAL
 		WHERE event_type = 'ledger_block' AND (JSONExtractString(payload, 'from') = ? OR JSONExtractString(payload, 'to') = ?)
 		GROUP BY JSONExtractString(payload, 'ledger'), JSONExtractUInt(payload, 'index')`, accountID, accountID)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read the blocks of %s: %w", accountID, err)
-	}
-	defer rows.Close()
-	var out []schemas.LedgerBlock
-	for rows.Next() {
-		var payload string
-		if err := rows.Scan(&payload); err != nil {
-			return nil, err
-		}
-		var b schemas.LedgerBlock
-		if err := decodeStored(schemas.TypeLedgerBlock, payload, &b); err != nil {
-			return nil, fmt.Errorf("clickhouse: a ledger block of %s: %w", accountID, err)
-		}
-		out = append(out, b)
+		return nil, fmt.Errorf("clickhouse: the blocks of %s: %w", accountID, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
-	return out, rows.Err()
+	return out, nil
 }
 
 // LedgerCursor is the highest next index the connector has scanned the
@@ -112,27 +99,14 @@ func (s *Store) SpotRates(ctx context.Context) ([]schemas.Rate, error) {
 // FiatPrices returns ICP's prices in currency (lower-case ISO 4217), by
 // time (raw_icp_fiat_prices_v1).
 func (s *Store) FiatPrices(ctx context.Context, currency string) ([]schemas.FiatPrice, error) {
-	rows, err := s.conn.Query(ctx, `SELECT any(payload) FROM events_raw FINAL
+	out, err := queryPayloads[schemas.FiatPrice](ctx, s, schemas.TypeFiatPrice, `SELECT any(payload) FROM events_raw FINAL
 		WHERE event_type = ? AND JSONExtractString(payload, 'currency') = ?
 		GROUP BY JSONExtractString(payload, 'source'), JSONExtractUInt(payload, 'timestamp_seconds')`, schemas.TypeFiatPrice, currency)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read %s prices: %w", currency, err)
-	}
-	defer rows.Close()
-	var out []schemas.FiatPrice
-	for rows.Next() {
-		var payload string
-		if err := rows.Scan(&payload); err != nil {
-			return nil, err
-		}
-		var p schemas.FiatPrice
-		if err := decodeStored(schemas.TypeFiatPrice, payload, &p); err != nil {
-			return nil, fmt.Errorf("clickhouse: a %s price: %w", currency, err)
-		}
-		out = append(out, p)
+		return nil, fmt.Errorf("clickhouse: %s prices: %w", currency, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TimestampSeconds < out[j].TimestampSeconds })
-	return out, rows.Err()
+	return out, nil
 }
 
 // SaveReconciliation stores one manifest's reconciliation and its
@@ -153,10 +127,28 @@ func (s *Store) SaveReconciliation(ctx context.Context, r reconcile.Result, mani
 	return nil
 }
 
-// decodeStored decodes a payload stored by the sink strictly as typ.
-func decodeStored(typ, payload string, v any) error {
-	env := schemas.Envelope{SchemaVersion: schemas.SchemaVersion, Type: typ, Payload: json.RawMessage(payload)}
-	return env.DecodePayload(typ, v)
+// queryPayloads runs query, whose one column is a payload the sink stored
+// as event type typ, and decodes each strictly as a T.
+func queryPayloads[T any](ctx context.Context, s *Store, typ, query string, args ...any) ([]T, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var payload string
+		if err := rows.Scan(&payload); err != nil {
+			return nil, err
+		}
+		env := schemas.Envelope{SchemaVersion: schemas.SchemaVersion, Type: typ, Payload: json.RawMessage(payload)}
+		var v T
+		if err := env.DecodePayload(typ, &v); err != nil {
+			return nil, fmt.Errorf("a stored %s: %w", typ, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // EntitlementsOf returns the entitlements of the recipients (the forms an
@@ -232,22 +224,11 @@ func unpackEntitlement(line string) (schemas.Entitlement, error) {
 // IntentsByID returns the intents with these ids (payout_intents' sort
 // key).
 func (s *Store) IntentsByID(ctx context.Context, ids []string) ([]schemas.PayoutIntent, error) {
-	rows, err := s.conn.Query(ctx, `SELECT intent_id, dao, period, pool_id, recipient, role, amount_e8s, fee_e8s,
-		memo_hex, created_at_nanos, manifest_sha256 FROM payout_intents FINAL WHERE intent_id IN ? ORDER BY intent_id`, ids)
+	out, err := s.queryIntents(ctx, `WHERE intent_id IN ?`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read intents by id: %w", err)
 	}
-	defer rows.Close()
-	var out []schemas.PayoutIntent
-	for rows.Next() {
-		var p schemas.PayoutIntent
-		if err := rows.Scan(&p.IntentID, &p.DAO, &p.Period, &p.PoolID, &p.Recipient, &p.Role, &p.AmountE8s,
-			&p.FeeE8s, &p.MemoHex, &p.CreatedAtNanos, &p.ManifestSHA256); err != nil {
-			return nil, fmt.Errorf("clickhouse: scan intent: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ResultsByID returns the latest result of each of these intents.
@@ -271,25 +252,12 @@ func (s *Store) ResultsByID(ctx context.Context, ids []string) (map[string]schem
 
 // BlocksAt returns the stored ledger blocks with these indexes.
 func (s *Store) BlocksAt(ctx context.Context, indexes []uint64) ([]schemas.LedgerBlock, error) {
-	rows, err := s.conn.Query(ctx, `SELECT any(payload) FROM events_raw FINAL
+	out, err := queryPayloads[schemas.LedgerBlock](ctx, s, schemas.TypeLedgerBlock, `SELECT any(payload) FROM events_raw FINAL
 		WHERE event_type = 'ledger_block' AND JSONExtractUInt(payload, 'index') IN ?
 		GROUP BY JSONExtractString(payload, 'ledger'), JSONExtractUInt(payload, 'index')`, indexes)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read blocks: %w", err)
 	}
-	defer rows.Close()
-	var out []schemas.LedgerBlock
-	for rows.Next() {
-		var payload string
-		if err := rows.Scan(&payload); err != nil {
-			return nil, err
-		}
-		var b schemas.LedgerBlock
-		if err := decodeStored(schemas.TypeLedgerBlock, payload, &b); err != nil {
-			return nil, fmt.Errorf("clickhouse: a ledger block: %w", err)
-		}
-		out = append(out, b)
-	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
-	return out, rows.Err()
+	return out, nil
 }

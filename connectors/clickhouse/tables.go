@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -179,11 +178,20 @@ func (s *Store) PoolIntents(ctx context.Context, dao, pool string) ([]schemas.Pa
 
 // intents reads the intents of dao whose column (period or pool_id) is v.
 func (s *Store) intents(ctx context.Context, column, dao, v string) ([]schemas.PayoutIntent, error) {
-	rows, err := s.conn.Query(ctx, `SELECT intent_id, dao, period, pool_id, recipient, role, amount_e8s, fee_e8s,
-		memo_hex, created_at_nanos, manifest_sha256 FROM payout_intents FINAL
-		WHERE dao = ? AND `+column+` = ? ORDER BY intent_id`, dao, v)
+	out, err := s.queryIntents(ctx, `WHERE dao = ? AND `+column+` = ?`, dao, v)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read intents %s %s: %w", dao, v, err)
+	}
+	return out, nil
+}
+
+// queryIntents reads the intents payout_intents holds where (a WHERE
+// clause with its args), by id.
+func (s *Store) queryIntents(ctx context.Context, where string, args ...any) ([]schemas.PayoutIntent, error) {
+	rows, err := s.conn.Query(ctx, `SELECT intent_id, dao, period, pool_id, recipient, role, amount_e8s, fee_e8s,
+		memo_hex, created_at_nanos, manifest_sha256 FROM payout_intents FINAL `+where+` ORDER BY intent_id`, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []schemas.PayoutIntent
@@ -191,7 +199,7 @@ func (s *Store) intents(ctx context.Context, column, dao, v string) ([]schemas.P
 		var p schemas.PayoutIntent
 		if err := rows.Scan(&p.IntentID, &p.DAO, &p.Period, &p.PoolID, &p.Recipient, &p.Role, &p.AmountE8s,
 			&p.FeeE8s, &p.MemoHex, &p.CreatedAtNanos, &p.ManifestSHA256); err != nil {
-			return nil, fmt.Errorf("clickhouse: scan intent: %w", err)
+			return nil, fmt.Errorf("scan intent: %w", err)
 		}
 		out = append(out, p)
 	}
@@ -202,25 +210,12 @@ func (s *Store) intents(ctx context.Context, column, dao, v string) ([]schemas.P
 // stored them (raw_pool_transfers_v1, schemas/clickhouse/0006), each
 // decoded strictly; a record delivered twice is returned twice.
 func (s *Store) PoolTransfers(ctx context.Context, dao, pool string) ([]schemas.PoolTransfer, error) {
-	rows, err := s.conn.Query(ctx, `SELECT payload FROM raw_pool_transfers_v1 WHERE dao = ? AND pool_id = ? ORDER BY seq, topic, partition, offset`, dao, pool)
+	out, err := queryPayloads[schemas.PoolTransfer](ctx, s, schemas.TypePoolTransfer,
+		`SELECT payload FROM raw_pool_transfers_v1 WHERE dao = ? AND pool_id = ? ORDER BY seq, topic, partition, offset`, dao, pool)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: read lifecycle transfers %s %s: %w", dao, pool, err)
+		return nil, fmt.Errorf("clickhouse: lifecycle transfers of %s %s: %w", dao, pool, err)
 	}
-	defer rows.Close()
-	var out []schemas.PoolTransfer
-	for rows.Next() {
-		var payload string
-		if err := rows.Scan(&payload); err != nil {
-			return nil, fmt.Errorf("clickhouse: scan lifecycle transfer: %w", err)
-		}
-		env := schemas.Envelope{SchemaVersion: schemas.SchemaVersion, Type: schemas.TypePoolTransfer, Payload: json.RawMessage(payload)}
-		var t schemas.PoolTransfer
-		if err := env.DecodePayload(schemas.TypePoolTransfer, &t); err != nil {
-			return nil, fmt.Errorf("clickhouse: lifecycle transfer of %s %s: %w", dao, pool, err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Results returns the latest recorded result of each intent of one DAO
