@@ -9,13 +9,15 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/allocation"
 )
 
-// allocateCmd is `nodeshare allocate`. The whole output is built in memory
-// and written only after everything succeeded, so a failure never leaves a
-// partial document on stdout. Invalid input exits 1 with the reason on
-// stderr and nothing on stdout; bad flags exit 2.
+// allocateCmd is `nodeshare allocate`. --rules picks the rules version and
+// with it the input document's shape (v1's "hoster", v2's "hosters"); it is
+// checked against the registry before anything is read. The whole output
+// is built in memory and written only after everything succeeded, so a
+// failure never leaves a partial document on stdout. Invalid input exits 1
+// with the reason on stderr and nothing on stdout; bad flags exit 2.
 type allocateCmd struct {
 	In      string `name:"in" required:"" placeholder:"FILE|-" help:"The input document (docs/allocation-rules.md, \"The nodeshare allocate contract\"); - reads standard input."`
-	Rules   string `name:"rules" default:"v1" help:"The allocation rules version."`
+	Rules   string `name:"rules" default:"v1" help:"The allocation rules version: v1 (one hoster) or v2 (hoster engagements within the period: \"hosters\", \"period_start\" and \"period_end\" instead of \"hoster\")."`
 	Explain bool   `name:"explain" help:"Print a plain-words statement per recipient instead of JSON."`
 }
 

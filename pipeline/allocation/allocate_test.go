@@ -322,7 +322,7 @@ func TestRegistry(t *testing.T) {
 	if _, err := newRegistry(rulesV1{}, rulesV1{}); err == nil {
 		t.Fatal("duplicate registration accepted")
 	}
-	if vs := Versions(); !reflect.DeepEqual(vs, []string{"v1"}) {
+	if vs := Versions(); !reflect.DeepEqual(vs, []string{"v1", "v2"}) {
 		t.Fatalf("versions %v", vs)
 	}
 	if r := mustAllocate(t, forumPool()); r.RulesVersion != "v1" {

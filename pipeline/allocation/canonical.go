@@ -12,10 +12,15 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
 
-// ManifestFormat names the canonical encoding below. Changing the encoding
-// in any way (a field, its order, a separator) changes every hash: it must
-// then get a new format name and golden file, never an edit of this one.
-const ManifestFormat = "nodeshare.allocation.manifest/1"
+// ManifestFormat names the canonical encoding of v1 results below, and
+// ManifestFormatV2 that of results with hoster engagements (rules v2).
+// Changing an encoding in any way (a field, its order, a separator) changes
+// every hash: it must then get a new format name and golden file, never an
+// edit of these.
+const (
+	ManifestFormat   = "nodeshare.allocation.manifest/1"
+	ManifestFormatV2 = "nodeshare.allocation.manifest/2"
+)
 
 // WriteCanonical writes the canonical encoding of r: the bytes whose SHA-256
 // is the manifest hash. It is compact JSON (no whitespace) with exactly these
@@ -33,6 +38,23 @@ const ManifestFormat = "nodeshare.allocation.manifest/1"
 //	 "shares":[{"sponsor":S,"stake_e8s":N,"share_e8s":N,"carry_in_e8s":N,"transfer_e8s":N,"fee_e8s":N,"carry_out_e8s":N},...]}
 //
 // (shown wrapped; the real encoding is one line without a trailing newline).
+//
+// A v2 result (HasEngagements) is written in format ManifestFormatV2: the
+// same keys, except that params binds the period bounds instead of the one
+// hoster's terms and "hosters" (every engagement with all its terms, in
+// order of from) replaces "hoster":
+//
+//	{"format":"nodeshare.allocation.manifest/2","rules_version":S,"pool_id":S,"period":S,
+//	 "params":{"period_start":N,"period_end":N,"xdr_permyriad_per_icp":N,
+//	   "dao_fee_bps":N,"whale_premium_bps":N,"ledger_fee_e8s":N,"min_payout_e8s":N},
+//	 "gross_e8s":N, ... as above ... ,"proposal":null|{...},
+//	 "hosters":[{"account":S,"fixed_xdr_permyriad":N,"bps":N,"from":N,"to":N,"overlap_seconds":N,
+//	   "hoster_fee_e8s":N,"carry_in_e8s":N,"owed_e8s":N,"transfer_e8s":N,"fee_e8s":N,"carry_out_e8s":N},...],
+//	 "shares":[...as above...]}
+//
+// Engagements never share a from (they are disjoint and non-empty), so the
+// order of from is total and any order of the input's hosters gives the
+// same bytes.
 // Strings S are written between double quotes with only `"` and `\` escaped
 // as \" and \\ and bytes below 0x20 as \u00XX (lowercase hex); every other
 // byte is written as is, and a string that is not valid UTF-8 is an error.
@@ -45,6 +67,19 @@ func WriteCanonical(w io.Writer, r PoolResult) error {
 	}
 	b := bufio.NewWriterSize(w, 64<<10)
 	e := &enc{w: b}
+	if r.HasEngagements() {
+		e.canonicalV2(&r)
+	} else {
+		e.canonicalV1(&r)
+	}
+	if e.err != nil {
+		return e.err
+	}
+	return b.Flush()
+}
+
+// canonicalV1 writes format ManifestFormat (see WriteCanonical).
+func (e *enc) canonicalV1(r *PoolResult) {
 	e.raw(`{"format":`)
 	e.str(ManifestFormat)
 	e.raw(`,"rules_version":`)
@@ -68,6 +103,21 @@ func WriteCanonical(w io.Writer, r PoolResult) error {
 	e.raw(`,"min_payout_e8s":`)
 	e.e8s(r.MinPayoutE8s)
 	e.raw(`},"gross_e8s":`)
+	e.canonicalAmounts(r)
+	e.raw(`,"hoster":{"account":`)
+	e.str(r.Hoster.Account)
+	e.raw(`,"carry_in_e8s":`)
+	e.e8s(r.Hoster.CarryInE8s)
+	e.payout(r.Hoster.Payout)
+	e.raw(`},"shares":`)
+	e.canonicalShares(r.Shares)
+	e.raw("}")
+}
+
+// canonicalAmounts writes the values from gross_e8s to proposal, shared by
+// both formats: gross, hoster fee, DAO fee, distributable, total stake,
+// whale, candidate, premium, whale pro rata and the proposal.
+func (e *enc) canonicalAmounts(r *PoolResult) {
 	e.e8s(r.GrossE8s)
 	e.raw(`,"hoster_fee_e8s":`)
 	e.e8s(r.HosterFeeE8s)
@@ -97,14 +147,14 @@ func WriteCanonical(w io.Writer, r PoolResult) error {
 		e.e8s(p.SlashedE8s)
 		e.raw("}")
 	}
-	e.raw(`,"hoster":{"account":`)
-	e.str(r.Hoster.Account)
-	e.raw(`,"carry_in_e8s":`)
-	e.e8s(r.Hoster.CarryInE8s)
-	e.payout(r.Hoster.Payout)
-	e.raw(`},"shares":[`)
-	for i := range r.Shares {
-		s := &r.Shares[i]
+}
+
+// canonicalShares writes the shares array, in the order given (sorted by
+// sponsor: checkEncodable verified it).
+func (e *enc) canonicalShares(shares []Share) {
+	e.raw("[")
+	for i := range shares {
+		s := &shares[i]
 		if i > 0 {
 			e.raw(",")
 		}
@@ -124,11 +174,63 @@ func WriteCanonical(w io.Writer, r PoolResult) error {
 		e.e8s(s.CarryOutE8s)
 		e.raw("}")
 	}
-	e.raw("]}")
-	if e.err != nil {
-		return e.err
+	e.raw("]")
+}
+
+// canonicalV2 writes format ManifestFormatV2 (see WriteCanonical).
+func (e *enc) canonicalV2(r *PoolResult) {
+	e.raw(`{"format":`)
+	e.str(ManifestFormatV2)
+	e.raw(`,"rules_version":`)
+	e.str(r.RulesVersion)
+	e.raw(`,"pool_id":`)
+	e.str(r.PoolID)
+	e.raw(`,"period":`)
+	e.str(r.Period)
+	e.raw(`,"params":{"period_start":`)
+	e.int(r.PeriodStartUnixSeconds)
+	e.raw(`,"period_end":`)
+	e.int(r.PeriodEndUnixSeconds)
+	e.raw(`,"xdr_permyriad_per_icp":`)
+	e.int(int64(r.RateXDRPermyriadPerICP))
+	e.raw(`,"dao_fee_bps":`)
+	e.int(int64(r.DAOFeeBps))
+	e.raw(`,"whale_premium_bps":`)
+	e.int(int64(r.WhalePremiumBps))
+	e.raw(`,"ledger_fee_e8s":`)
+	e.e8s(r.LedgerFeeE8s)
+	e.raw(`,"min_payout_e8s":`)
+	e.e8s(r.MinPayoutE8s)
+	e.raw(`},"gross_e8s":`)
+	e.canonicalAmounts(r)
+	e.raw(`,"hosters":[`)
+	for j := range r.Hosters {
+		h := &r.Hosters[j]
+		if j > 0 {
+			e.raw(",")
+		}
+		e.raw(`{"account":`)
+		e.str(h.Account)
+		e.raw(`,"fixed_xdr_permyriad":`)
+		e.int(int64(h.FixedXDRPermyriad))
+		e.raw(`,"bps":`)
+		e.int(int64(h.FeeBps))
+		e.raw(`,"from":`)
+		e.int(h.FromUnixSeconds)
+		e.raw(`,"to":`)
+		e.int(h.ToUnixSeconds)
+		e.raw(`,"overlap_seconds":`)
+		e.int(h.OverlapSeconds)
+		e.raw(`,"hoster_fee_e8s":`)
+		e.e8s(h.HosterFeeE8s)
+		e.raw(`,"carry_in_e8s":`)
+		e.e8s(h.CarryInE8s)
+		e.payout(h.Payout)
+		e.raw("}")
 	}
-	return b.Flush()
+	e.raw(`],"shares":`)
+	e.canonicalShares(r.Shares)
+	e.raw("}")
 }
 
 // CanonicalEncoding returns the bytes WriteCanonical writes.
@@ -151,11 +253,24 @@ func ManifestSHA256(r PoolResult) (string, error) {
 }
 
 // checkEncodable refuses results the encoding could not make canonical:
-// unsorted or duplicate sponsors, or strings that are not UTF-8.
+// unsorted or duplicate sponsors, engagements not in order of from, v2
+// fields on a v1 result, or strings that are not UTF-8.
 func checkEncodable(r PoolResult) error {
 	for _, s := range []string{r.RulesVersion, r.PoolID, r.Period, r.Whale, r.WhaleCandidate, r.Hoster.Account} {
 		if !utf8.ValidString(s) {
 			return invariantErr("result string %q is not valid UTF-8", s)
+		}
+	}
+	if !r.HasEngagements() && (len(r.Hosters) != 0 || r.PeriodStartUnixSeconds != 0 || r.PeriodEndUnixSeconds != 0) {
+		return invariantErr("a %s result has v2 engagements or period bounds, which its format cannot bind", r.RulesVersion)
+	}
+	for j := range r.Hosters {
+		h := &r.Hosters[j]
+		if !utf8.ValidString(h.Account) {
+			return invariantErr("hoster %q is not valid UTF-8", h.Account)
+		}
+		if j > 0 && h.FromUnixSeconds <= r.Hosters[j-1].FromUnixSeconds {
+			return invariantErr("hosters not sorted by unique from at %d", h.FromUnixSeconds)
 		}
 	}
 	for i := range r.Shares {

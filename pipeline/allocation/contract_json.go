@@ -517,7 +517,8 @@ func joinPath(p, k string) string {
 // EncodeResultJSON writes r as the allocate contract's output object
 // (docs/allocation-rules.md): the contract's fields in the contract's order, shares
 // sorted by sponsor, every amount an integer, whale null when no premium
-// applied, then manifest_sha256. When the input carried a proposal, a
+// applied, then manifest_sha256. A v2 result has "hosters" (one object per
+// engagement, in order of from) where v1 has "hoster". When the input carried a proposal, a
 // "proposal" object {status, slash_bps, slashed_e8s} is added before
 // manifest_sha256; without one the output is exactly the contract's.
 func EncodeResultJSON(w io.Writer, r PoolResult) error {
@@ -543,15 +544,20 @@ func EncodeResultJSON(w io.Writer, r PoolResult) error {
 	e.e8s(r.DistributableE8s)
 	e.raw(",\n  \"whale\": ")
 	e.strOrNull(r.Whale)
-	e.raw(",\n  \"hoster\": {\"owed_e8s\": ")
-	e.e8s(r.Hoster.OwedE8s)
-	e.raw(", \"transfer_e8s\": ")
-	e.e8s(r.Hoster.TransferE8s)
-	e.raw(", \"fee_e8s\": ")
-	e.e8s(r.Hoster.FeeE8s)
-	e.raw(", \"carry_out_e8s\": ")
-	e.e8s(r.Hoster.CarryOutE8s)
-	e.raw("},\n  \"shares\": [")
+	if r.HasEngagements() {
+		e.outputHosters(r.Hosters)
+	} else {
+		e.raw(",\n  \"hoster\": {\"owed_e8s\": ")
+		e.e8s(r.Hoster.OwedE8s)
+		e.raw(", \"transfer_e8s\": ")
+		e.e8s(r.Hoster.TransferE8s)
+		e.raw(", \"fee_e8s\": ")
+		e.e8s(r.Hoster.FeeE8s)
+		e.raw(", \"carry_out_e8s\": ")
+		e.e8s(r.Hoster.CarryOutE8s)
+		e.raw("}")
+	}
+	e.raw(",\n  \"shares\": [")
 	for i := range r.Shares {
 		s := &r.Shares[i]
 		if i > 0 {
@@ -625,6 +631,17 @@ func EncodePoolPeriodJSON(w io.Writer, in PoolPeriod) error {
 	e.e8s(in.LedgerFeeE8s)
 	e.raw(", \"min_payout_e8s\": ")
 	e.e8s(in.MinPayoutE8s)
+	e.inputTail(&in)
+	e.raw("\n}\n")
+	if e.err != nil {
+		return e.err
+	}
+	return b.Flush()
+}
+
+// inputTail writes an input document's members from "contributions" to
+// "proposal" (the same in v1's and v2's documents).
+func (e *enc) inputTail(in *PoolPeriod) {
 	e.raw(",\n  \"contributions\": [")
 	for i := range in.Contributions {
 		c := &in.Contributions[i]
@@ -671,9 +688,4 @@ func EncodePoolPeriodJSON(w io.Writer, in PoolPeriod) error {
 		e.int(int64(p.SlashBps))
 		e.raw("}")
 	}
-	e.raw("\n}\n")
-	if e.err != nil {
-		return e.err
-	}
-	return b.Flush()
 }

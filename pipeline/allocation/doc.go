@@ -13,17 +13,23 @@
 // # Rule versions
 //
 // Rules are frozen versions registered in one table (registry.go) under
-// their name ("v1"). There is no default version: every call names one, and
-// the version is recorded in the result and its manifest, so a period paid
-// under v1 is recomputed under v1 after a v2 exists. Registering a name twice
-// is an error. A rule change is a new file (rules_v2.go), never an edit.
+// their name ("v1", "v2"). There is no default version: every call names
+// one, and the version is recorded in the result and its manifest, so a
+// period paid under v1 is recomputed under v1 now that v2 exists.
+// Registering a name twice is an error. A rule change is a new file, never
+// an edit: v2 (rules_v2.go) pays the hoster per engagement within the
+// period (Hosters, the period bounds) and changes nothing else, so it runs
+// the frozen v1 code for every other step (see rulesV2.Allocate).
 //
 // # Exactness
 //
 // Amounts are integer e8s (money.E8s). Every floor goes through
 // money.MulDivFloor (128-bit products), so pipeline/money stays the only
 // place that rounds; this package only hands out the remainders, one unit at
-// a time, in the documented order. The conservation invariants
+// a time, in the documented order. The one exception is v2's hoster fee per
+// engagement (engagementFee): its fixed part can exceed 2^64 before it is
+// prorated by time, so it is computed exactly with math/big, with exactly
+// the floors the rules write. The conservation invariants
 // (G = H + D_fee + sum(share_i); per recipient owed = transfer + fee +
 // carry_out; the whale never below its pro-rata share; nothing paid beyond
 // what is owed) are checked by CheckInvariants at the end of every Allocate;
@@ -43,7 +49,8 @@
 // # Canonical encoding and manifest hash
 //
 // ManifestSHA256 is the lowercase hex SHA-256 of the canonical encoding,
-// format "nodeshare.allocation.manifest/1": compact one-line JSON with a
+// format "nodeshare.allocation.manifest/1" ("/2" for v2 results, which bind
+// every hoster engagement and the period bounds): compact one-line JSON with a
 // fixed key order (format, rules_version, pool_id, period, params{rate,
 // hoster fixed fee, hoster bps, DAO bps, premium bps, ledger fee, minimum
 // payout}, gross, hoster fee, DAO fee, distributable, total stake, whale,

@@ -26,6 +26,14 @@ func Explain(w io.Writer, r PoolResult) error {
 	if refund {
 		p("The pool's proposal was rejected: every contribution is refunded less a slash of %s (rounded down per contribution).\n", money.FormatBps(r.Proposal.SlashBps))
 		p("Principal: %s. Slashed to the DAO: %s. Refunded: %s.\n", icp(r.GrossE8s), icp(r.DAOFeeE8s), icp(r.DistributableE8s))
+	} else if r.HasEngagements() {
+		p("Gross reward: %s.\n", icp(r.GrossE8s))
+		p("Hoster fee: %s, the sum over %d hoster engagement(s) of (fixed fee at %s XDR per ICP + bps of the gross) times the engagement's seconds inside the period over the period's %d seconds, rounded down, each capped at what the earlier engagements left of the gross.\n",
+			icp(r.HosterFeeE8s), len(r.Hosters), money.FormatXDRPermyriad(int64(r.RateXDRPermyriadPerICP)), r.PeriodEndUnixSeconds-r.PeriodStartUnixSeconds)
+		p("DAO fee: %s = %s of what is left after the hoster fee; it stays in the DAO account.\n", icp(r.DAOFeeE8s), money.FormatBps(r.DAOFeeBps))
+		p("Distributable to sponsors: %s.\n", icp(r.DistributableE8s))
+		explainWhale(p, r)
+		p("Pro-rata shares are rounded down; the e8s left over go one each to the largest remainders, ties to the smallest account id.\n")
 	} else {
 		fixed, fits := money.XDRToE8s(r.HosterFixedXDRPermyriad, r.RateXDRPermyriadPerICP)
 		fixedText := icp(fixed)
@@ -38,26 +46,76 @@ func Explain(w io.Writer, r PoolResult) error {
 			money.FormatXDRPermyriad(int64(r.RateXDRPermyriadPerICP)), fixedText, money.FormatBps(r.HosterFeeBps))
 		p("DAO fee: %s = %s of what is left after the hoster fee; it stays in the DAO account.\n", icp(r.DAOFeeE8s), money.FormatBps(r.DAOFeeBps))
 		p("Distributable to sponsors: %s.\n", icp(r.DistributableE8s))
-		switch {
-		case r.Whale != "":
-			p("Whale premium: %s of the distributable is %s, more than the %s the whale %s would get pro rata, so the whale gets the premium and the other sponsors share the remaining %s by stake.\n",
-				money.FormatBps(r.WhalePremiumBps), icp(r.PremiumE8s), icp(r.WhaleProRataE8s), r.Whale, icp(r.DistributableE8s-r.PremiumE8s))
-		case len(r.Shares) < 2:
-			p("Whale premium: not applied, the pool has a single sponsor; it gets the whole distributable.\n")
-		default:
-			p("Whale premium: not applied: %s of the distributable is %s, not more than the %s the largest sponsor %s gets pro rata (the premium never lowers a share), so everyone shares the distributable by stake.\n",
-				money.FormatBps(r.WhalePremiumBps), icp(r.PremiumE8s), icp(r.WhaleProRataE8s), r.WhaleCandidate)
-		}
+		explainWhale(p, r)
 		p("Pro-rata shares are rounded down; the e8s left over go one each to the largest remainders, ties to the smallest account id.\n")
 	}
 	total := money.FormatICPUint64(r.StakeTotalE8s) + " ICP"
 	p("Total stake: %s from %d sponsors.\n", total, len(r.Shares))
 
-	p("\n%s\n", HosterStatement(r))
+	if r.HasEngagements() {
+		p("Period: [%d, %d) in Unix seconds, %d seconds; %d hoster engagement(s), each paid as its own recipient.\n",
+			r.PeriodStartUnixSeconds, r.PeriodEndUnixSeconds, r.PeriodEndUnixSeconds-r.PeriodStartUnixSeconds, len(r.Hosters))
+		for j := range r.Hosters {
+			p("\n%s\n", EngagementStatement(r, j))
+		}
+	} else {
+		p("\n%s\n", HosterStatement(r))
+	}
 	for i := range r.Shares {
 		p("\n%s\n", SponsorStatement(r, i))
 	}
 	return b.Flush()
+}
+
+// explainWhale writes step 5's sentence.
+func explainWhale(p func(string, ...any), r PoolResult) {
+	icp := icpText
+	switch {
+	case r.Whale != "":
+		p("Whale premium: %s of the distributable is %s, more than the %s the whale %s would get pro rata, so the whale gets the premium and the other sponsors share the remaining %s by stake.\n",
+			money.FormatBps(r.WhalePremiumBps), icp(r.PremiumE8s), icp(r.WhaleProRataE8s), r.Whale, icp(r.DistributableE8s-r.PremiumE8s))
+	case len(r.Shares) < 2:
+		p("Whale premium: not applied, the pool has a single sponsor; it gets the whole distributable.\n")
+	default:
+		p("Whale premium: not applied: %s of the distributable is %s, not more than the %s the largest sponsor %s gets pro rata (the premium never lowers a share), so everyone shares the distributable by stake.\n",
+			money.FormatBps(r.WhalePremiumBps), icp(r.PremiumE8s), icp(r.WhaleProRataE8s), r.WhaleCandidate)
+	}
+}
+
+// EngagementStatement is the paragraph of Explain for the v2 engagement
+// r.Hosters[j], in one line: its interval and seconds in the period, how its
+// fee H_j was computed (and whether it was capped), carry and transfer.
+func EngagementStatement(r PoolResult, j int) string {
+	h := &r.Hosters[j]
+	L := r.PeriodEndUnixSeconds - r.PeriodStartUnixSeconds
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hoster %s, engagement [%d, %d) (%d of the period's %d seconds): ", h.Account, h.FromUnixSeconds, h.ToUnixSeconds, h.OverlapSeconds, L)
+	refund := r.Proposal != nil && r.Proposal.Status == ProposalRejected
+	switch {
+	case refund:
+		b.WriteString("no fee, the proposal was rejected. ")
+	case h.OverlapSeconds == 0:
+		b.WriteString("no fee, the engagement is outside the period. ")
+	default:
+		fixed, fits := money.XDRToE8s(h.FixedXDRPermyriad, r.RateXDRPermyriadPerICP)
+		fixedText := icpText(fixed)
+		if !fits {
+			fixedText = "more than the gross"
+		}
+		fmt.Fprintf(&b, "fee %s = (fixed %s XDR at %s XDR per ICP (%s) + %s of the gross (%s)) x %d / %d, rounded down",
+			icpText(h.HosterFeeE8s), money.FormatXDRPermyriad(int64(h.FixedXDRPermyriad)), money.FormatXDRPermyriad(int64(r.RateXDRPermyriadPerICP)),
+			fixedText, money.FormatBps(h.FeeBps), icpText(money.ApplyBps(r.GrossE8s, h.FeeBps)), h.OverlapSeconds, L)
+		// Recomputed uncapped only for a result that could be computed
+		// (an explanation of a damaged result must not divide by zero).
+		if r.RateXDRPermyriadPerICP > 0 && L > 0 && h.OverlapSeconds <= L {
+			if uncapped := engagementFee(r.GrossE8s, r.RateXDRPermyriadPerICP, h.FixedXDRPermyriad, h.FeeBps, h.OverlapSeconds, L, money.MaxE8s); uncapped > h.HosterFeeE8s {
+				b.WriteString(", capped at what the earlier engagements left of the gross")
+			}
+		}
+		b.WriteString(". ")
+	}
+	fmt.Fprintf(&b, "Carry-in %s makes %s owed. %s", icpText(h.CarryInE8s), icpText(h.OwedE8s), settlement(h.Payout, r))
+	return b.String()
 }
 
 // HosterStatement is the hoster's paragraph of Explain, in one line.

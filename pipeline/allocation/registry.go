@@ -12,7 +12,7 @@ import (
 // implementation registered under a new name beside the old ones, never an
 // edit: a period is always recomputed with the version it was paid under.
 type Rules interface {
-	// Version is the name the rules are registered under, e.g. "v1".
+	// Version is the name the rules are registered under, e.g. "v1", "v2".
 	Version() string
 	// Allocate computes one pool's period (level 2).
 	Allocate(in PoolPeriod) (PoolResult, error)
@@ -25,7 +25,26 @@ type Rules interface {
 // registry is the one table of rule versions. It is built once from the list
 // below and never changes afterwards; registryErr is non-nil only if that
 // list is broken (a duplicate name), and then every lookup fails.
-var registry, registryErr = newRegistry(rulesV1{})
+var registry, registryErr = newRegistry(strictV1{}, rulesV2{})
+
+// strictV1 is rulesV1 as registered. The frozen rules_v1.go predates the
+// fields only v2 reads (hosters and the period bounds) and would ignore
+// them; a v1 input that sets one is refused instead, as the JSON contract
+// refuses an unknown field. It computes nothing: accepted inputs go to
+// rulesV1 untouched.
+type strictV1 struct{ rulesV1 }
+
+func (s strictV1) Allocate(in PoolPeriod) (PoolResult, error) {
+	switch {
+	case in.Hosters != nil:
+		return PoolResult{}, inputErr("", "hosters", "is not a field of rules v1 (its one hoster is \"hoster\"); engagements need rules v2")
+	case in.PeriodStartUnixSeconds != 0:
+		return PoolResult{}, inputErr("", "period_start", "is not a field of rules v1; the period bounds need rules v2, got %d", in.PeriodStartUnixSeconds)
+	case in.PeriodEndUnixSeconds != 0:
+		return PoolResult{}, inputErr("", "period_end", "is not a field of rules v1; the period bounds need rules v2, got %d", in.PeriodEndUnixSeconds)
+	}
+	return s.rulesV1.Allocate(in)
+}
 
 func newRegistry(rules ...Rules) (map[string]Rules, error) {
 	m := make(map[string]Rules, len(rules))

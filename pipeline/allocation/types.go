@@ -32,6 +32,26 @@ type PoolPeriod struct {
 	// Proposal is nil for a normal period. A rejected proposal turns the
 	// period into refunds with a slash (docs/allocation-rules.md "Rejected proposal").
 	Proposal *Proposal
+
+	// Rules v2 only (docs/allocation-rules.md "Version v2"): the hoster
+	// engagements replace Hoster (which must then be left zero), in any
+	// order, and the period is [PeriodStartUnixSeconds, PeriodEndUnixSeconds).
+	// v1 refuses an input that sets them.
+	Hosters                []HosterEngagement
+	PeriodStartUnixSeconds int64
+	PeriodEndUnixSeconds   int64
+}
+
+// HosterEngagement is one engagement of a hoster within a period (rules
+// v2): its terms and the interval [FromUnixSeconds, ToUnixSeconds) it ran.
+// An account may hold several engagements; each is its own recipient.
+type HosterEngagement struct {
+	Account           string
+	FixedXDRPermyriad money.XDRPermyriad
+	FeeBps            money.Bps
+	FromUnixSeconds   int64
+	ToUnixSeconds     int64
+	CarryInE8s        money.E8s
 }
 
 // HosterTerms are the node hoster's account and fee terms.
@@ -94,8 +114,13 @@ type PoolResult struct {
 	// StakeTotalE8s is S, the sum of all stakes; it may exceed MaxE8s.
 	StakeTotalE8s uint64
 
+	// Hoster is the single hoster of v1. Under v2 it is zero and the
+	// hoster is paid per engagement in Hosters (see HasEngagements).
 	Hoster HosterPayout
-	Shares []Share
+	// Hosters are v2's engagements in order of from; HosterFeeE8s is the
+	// sum of their fees. Nil under v1.
+	Hosters []EngagementPayout
+	Shares  []Share
 
 	// Proposal is nil when the input had none.
 	Proposal *ProposalOutcome
@@ -109,7 +134,15 @@ type PoolResult struct {
 	WhalePremiumBps         money.Bps
 	LedgerFeeE8s            money.E8s
 	MinPayoutE8s            money.E8s
+	// The period bounds (v2; zero under v1).
+	PeriodStartUnixSeconds int64
+	PeriodEndUnixSeconds   int64
 }
+
+// HasEngagements reports whether r pays the hoster per engagement (Hosters,
+// rules v2) rather than through the single Hoster (v1). The rules version
+// decides, not the length of Hosters: a v2 period may have no engagement.
+func (r *PoolResult) HasEngagements() bool { return r.RulesVersion == versionV2 }
 
 // Payout is how one recipient's owed amount is settled (step 7):
 // Owed = Transfer + Fee + CarryOut.
@@ -124,6 +157,21 @@ type Payout struct {
 type HosterPayout struct {
 	Account    string
 	CarryInE8s money.E8s
+	Payout
+}
+
+// EngagementPayout is one hoster engagement's line under v2: its terms,
+// OverlapSeconds (o_j, its seconds inside the period), HosterFeeE8s (H_j)
+// and its settlement, OwedE8s = HosterFeeE8s + CarryInE8s.
+type EngagementPayout struct {
+	Account           string
+	FixedXDRPermyriad money.XDRPermyriad
+	FeeBps            money.Bps
+	FromUnixSeconds   int64
+	ToUnixSeconds     int64
+	OverlapSeconds    int64
+	HosterFeeE8s      money.E8s
+	CarryInE8s        money.E8s
 	Payout
 }
 
