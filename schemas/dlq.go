@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Header is one Kafka record header.
@@ -36,6 +38,7 @@ func DeadLetterKey(topic string, partition int, offset int64) string {
 // offset) with key and value raw, rejected for reason: its key, value and
 // headers on dao.dlq.v1.
 func DeadLetterRecord(topic string, partition int, offset int64, key, raw []byte, reason string) (k, v []byte, h []Header) {
+	reason = SafeReason(reason)
 	// One buffer holds the record key and the header values: the
 	// processor writes one dead letter per bad input.
 	buf := make([]byte, 0, len(topic)+2*20+2+len(reason)+len(key))
@@ -107,4 +110,38 @@ func (d DeadLetter) AuditJSON() string {
 	b = append(b, `,"reason":`...)
 	b = appendJSONString(b, d.Reason)
 	return string(append(b, '}'))
+}
+
+// maxReasonBytes bounds a dead letter's reason (the raw record is kept
+// beside it whole).
+const maxReasonBytes = 4096
+
+// SafeReason is reason fit for a header and a log line: invalid UTF-8
+// bytes are written \xNN and control characters (newlines included)
+// \n, \t or \u00NN, so bytes of a rejected input quoted in an error can
+// neither forge a log line nor break a reader; at most 4 KiB are kept.
+func SafeReason(reason string) string {
+	var b strings.Builder
+	for i := 0; i < len(reason) && b.Len() < maxReasonBytes; {
+		r, size := utf8.DecodeRuneInString(reason[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, "\\x%02x", reason[i])
+		case r == '\n':
+			b.WriteString("\\n")
+		case r == '\r':
+			b.WriteString("\\r")
+		case r == '\t':
+			b.WriteString("\\t")
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(reason[i : i+size])
+		}
+		i += size
+	}
+	if b.Len() >= maxReasonBytes {
+		return b.String()[:maxReasonBytes] + "..."
+	}
+	return b.String()
 }

@@ -61,3 +61,26 @@ func TestReadDeadLetterErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSafeReasonEscapesWhatCouldForgeALine(t *testing.T) {
+	in := "json: invalid character '\xff' at line 1\n{\"level\":\"ERROR\",\"msg\":\"forged\"}\r\x1b[31m\u2028end"
+	got := SafeReason(in)
+	for _, bad := range []string{"\n", "\r", "\x1b", "\xff", "\u2028"} {
+		if strings.Contains(got, bad) {
+			t.Fatalf("%q kept %q", got, bad)
+		}
+	}
+	if want := `json: invalid character '\xff' at line 1\n{"level":"ERROR","msg":"forged"}\r\u001b[31m\u2028end`; got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if SafeReason("plain reason: é ok") != "plain reason: é ok" {
+		t.Fatal("a printable reason changed")
+	}
+	if long := SafeReason(strings.Repeat("x", 10_000)); len(long) != maxReasonBytes+3 {
+		t.Fatalf("long reason kept %d bytes", len(long))
+	}
+	_, _, h := DeadLetterRecord("t", 0, 1, nil, []byte("raw"), "bad \xfe\nline")
+	if string(h[0].Value) != `bad \xfe\nline` {
+		t.Fatalf("dead letter reason %q", h[0].Value)
+	}
+}

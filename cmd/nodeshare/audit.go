@@ -30,7 +30,9 @@ func (c *auditVerifyCmd) Validate() error {
 }
 
 func (c *auditVerifyCmd) Run(e env) error {
-	store, err := clickhouse.Open(e.ctx, c.clickhouseFlags.config())
+	// Read-only: nothing is created, and an auditor's read-only user is
+	// enough.
+	store, err := clickhouse.OpenReadOnly(e.ctx, c.clickhouseFlags.config())
 	if err != nil {
 		return err
 	}

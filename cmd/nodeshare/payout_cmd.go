@@ -197,12 +197,18 @@ func (c *payoutStatusCmd) Validate() error {
 
 // Run prints the period's manifest hash, approvals and paid / pending /
 // failed counts and amounts.
+// Run reads only: no topic is created, no migration applied, and the
+// ClickHouse session is read-only (clickhouse.OpenReadOnly), so status
+// works with an auditor's read-only user.
 func (c *payoutStatusCmd) Run(e env) error {
-	eng, done, _, _, ctx, err := c.engine(e, c.approval(), rules.Caps{}, 1)
+	ctx, cancel := context.WithTimeout(e.ctx, c.Timeout)
+	defer cancel()
+	tables, err := clickhouse.OpenReadOnly(ctx, c.clickhouseFlags.config())
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer tables.Close()
+	eng := &payout.Engine{Store: payout.NewDurableStore(nil, tables, nil), Approval: c.approval()}
 	st, err := eng.Status(ctx, c.DAO, c.Period)
 	if err != nil {
 		return err
@@ -290,9 +296,35 @@ func (c *payoutRunCmd) pay(e env, resume bool) error {
 	if len(sum.Manifest.Intents) > 0 {
 		writeRunReport(ctx, cfg, c.DAO, c.Period, ledger, eng.Log)
 	}
-	fmt.Fprintf(e.stdout, "%s %s manifest %s: %d paid (%d before this run), %d pending, %d failed; %d sent, %d settled from blocks, %d new attempts\n",
-		c.DAO, c.Period, sum.Manifest.SHA256, sum.Paid, sum.Skipped, sum.Pending, sum.Failed, sum.Sent, sum.Reconciled, sum.NewAttempts)
-	return runErr
+	return payoutOutcome(e.stdout, c.DAO, c.Period, sum, runErr)
+}
+
+// Exit codes of payout run and resume (docs/payouts.md): 0 every intent
+// paid; 3 refused before the first signature, nothing signed; 4 partly
+// paid (some sent or settled, some pending or failed: resume); 1 any other
+// failure.
+const (
+	exitRefused    = 3
+	exitPartlyPaid = 4
+)
+
+// payoutOutcome prints what a run did and picks its exit.
+func payoutOutcome(w io.Writer, dao, period string, sum payout.Summary, runErr error) error {
+	moved := sum.Sent > 0 || sum.Reconciled > 0 || sum.NewAttempts > 0
+	if runErr != nil && !moved {
+		// Refused before signing: Run counted nothing, every unpaid intent
+		// is still pending.
+		unpaid := len(sum.Manifest.Intents) - sum.Skipped
+		fmt.Fprintf(w, "%s %s manifest %s: refused, nothing signed: %d of %d intents unpaid (%d paid before)\n",
+			dao, period, sum.Manifest.SHA256, unpaid, len(sum.Manifest.Intents), sum.Skipped)
+		return &codedError{code: exitRefused, err: runErr}
+	}
+	fmt.Fprintf(w, "%s %s manifest %s: %d paid (%d before this run), %d pending, %d failed; %d sent, %d settled from blocks, %d new attempts\n",
+		dao, period, sum.Manifest.SHA256, sum.Paid, sum.Skipped, sum.Pending, sum.Failed, sum.Sent, sum.Reconciled, sum.NewAttempts)
+	if runErr != nil {
+		return &codedError{code: exitPartlyPaid, err: runErr}
+	}
+	return nil
 }
 
 // openPayoutStore connects the payout stage's store: the event log

@@ -149,8 +149,11 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 		t.Fatalf("re-plan: code %d written %v\n%s\n%s", r.code, planned.Written, r.stdout, r.stderr)
 	}
 	// Not approved: refused, nothing signed.
-	if r := run("", "payout", "run"); r.code != 1 || !strings.Contains(r.stderr, "is not approved") || noDouble("unapproved") != 0 {
-		t.Fatalf("unapproved run: code %d\n%s", r.code, r.stderr)
+	// Refused before the first signature: its own exit code, and the
+	// summary says every intent is unpaid (not "0 pending").
+	if r := run("", "payout", "run"); r.code != exitRefused || !strings.Contains(r.stderr, "is not approved") ||
+		!strings.Contains(r.stdout, "refused, nothing signed") || noDouble("unapproved") != 0 {
+		t.Fatalf("unapproved run: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	for _, a := range []string{"alice", "bob"} {
 		if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", a); r.code != 0 {

@@ -109,11 +109,15 @@ func TestLargeBatchesAndRecords(t *testing.T) {
 		recs = append(recs, Record{Topic: topic, Key: []byte(fmt.Sprint(i)), Value: make([]byte, 1300)})
 	}
 	recs = append(recs, Record{Topic: topic, Key: []byte("big"), Value: make([]byte, 5<<20)})
+	// A record above the producer's old 16 MiB batch limit, below the
+	// topics' 32 MiB: it must go through (a pool period of a very large
+	// pool), not wedge the processor.
+	recs = append(recs, Record{Topic: topic, Key: []byte("huge"), Value: make([]byte, 24<<20)})
 	if err := p.Publish(ctx, recs...); err != nil {
-		t.Fatalf("publish %d records, %d bytes: %v", len(recs), 2000*1300+5<<20, err)
+		t.Fatalf("publish %d records: %v", len(recs), err)
 	}
 	all, err := ReadAll(ctx, brokers, topic)
-	if err != nil || len(all) != len(recs) || len(all[len(all)-1].Value) != 5<<20 {
+	if err != nil || len(all) != len(recs) || len(all[len(all)-1].Value) != 24<<20 || len(all[len(all)-2].Value) != 5<<20 {
 		t.Fatalf("read back %d records (%v)", len(all), err)
 	}
 	// EnsureTopics on an existing topic is a no-op that keeps the limit.

@@ -31,7 +31,7 @@ func NewProducer(brokers []string) *Producer {
 		RequiredAcks: kgo.RequireAll,       // docs/pitfalls.md K1
 		BatchTimeout: 5 * time.Millisecond, // docs/pitfalls.md K4
 		BatchSize:    1000,
-		BatchBytes:   16 << 20,
+		BatchBytes:   MaxMessageBytes - 1<<16, // a record up to the topics' limit, less the batch overhead
 		MaxAttempts:  5,
 		WriteTimeout: 30 * time.Second,
 	}}

@@ -14,8 +14,10 @@ import (
 )
 
 // MaxMessageBytes is every topic's max.message.bytes (32 MiB): a record
-// batch of the producer (at most BatchBytes, 16 MiB) or one large record (a
-// pool period carries its whole allocation input and output) must fit.
+// batch of the producer (at most BatchBytes: this less 64 KiB of batch
+// overhead) or one large record (a pool period carries its whole
+// allocation input and output) must fit. The producer's limit follows it,
+// so a record the topic takes is never refused by the producer.
 const MaxMessageBytes = 32 << 20
 
 // EnsureTopics creates every missing topic of specs and waits until the

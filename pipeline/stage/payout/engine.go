@@ -585,9 +585,14 @@ func (e *Engine) settle(ctx context.Context, in schemas.PayoutIntent, recorded [
 		out.res = r
 		if err := e.Store.SaveResult(ctx, r); err != nil {
 			// Not recorded: the next resume settles it again (the ledger
-			// answers Duplicate, or the blocks show it).
-			out.err = fmt.Errorf("payout: intent %s: record result %s: %w", in.IntentID, r.Status, err)
+			// answers Duplicate, or the blocks show it). But a result that
+			// cannot be made durable stops the run, as a failed attempt
+			// write does: signing on while nothing can be recorded would
+			// leave every later transfer unaccounted for until a resume.
+			out.err = fmt.Errorf("payout: intent %s: record result %s (the transfer's outcome is not durable; nothing more is signed, resume settles it): %w: %w",
+				in.IntentID, r.Status, err, ErrStopRun)
 			out.res = schemas.PayoutResult{}
+			e.Log.Error("payout: result not recorded, the run stops", "intent_id", in.IntentID, "status", r.Status, "block_index", r.BlockIndex, "error", err.Error())
 			return
 		}
 		e.Crash.At(CrashAfterResult)

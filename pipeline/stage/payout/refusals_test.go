@@ -408,3 +408,30 @@ func TestPayoutToLegacyAccountIDs(t *testing.T) {
 		t.Fatalf("after the window: %v %+v, transfers %d -> %d", err, sum, before, w.transfers())
 	}
 }
+
+// A result that cannot be made durable (the event log or the tables down)
+// stops the run: nothing more is signed; a resume once the store is back
+// settles the transfer from the ledger (Duplicate) and pays the rest, each
+// once.
+func TestPayoutStopsWhenAResultCannotBeRecorded(t *testing.T) {
+	ctx := context.Background()
+	w := newRefusalWorld(t, 41, 12, 10_000, func(need int64) int64 { return 2 * need }, true)
+	w.store.Mu.Lock()
+	w.store.FailWrite = func(kind string) (bool, bool) { return kind == "result", false }
+	w.store.Mu.Unlock()
+	e := w.engine(nil) // one transfer in flight at a time
+	sum, err := e.Run(ctx, w.dao, w.period, payout.RunOptions{})
+	if err == nil || !errors.Is(err, payout.ErrStopRun) || !strings.Contains(err.Error(), "not durable") || sum.Sent != 1 {
+		t.Fatalf("want a stop after the first unrecorded result: %v %+v", err, sum)
+	}
+	if n := w.transfers(); n != 1 {
+		t.Fatalf("%d transfers signed and sent while results could not be recorded, want 1", n)
+	}
+	w.store.Mu.Lock()
+	w.store.FailWrite = nil
+	w.store.Mu.Unlock()
+	sum, err = w.engine(nil).Run(ctx, w.dao, w.period, payout.RunOptions{})
+	if err != nil || sum.Paid != len(w.m.Intents) || w.transfers() != len(w.m.Intents) {
+		t.Fatalf("resume: %v %+v, %d transfers for %d intents", err, sum, w.transfers(), len(w.m.Intents))
+	}
+}
