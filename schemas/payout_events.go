@@ -52,3 +52,25 @@ type PayoutAttempt struct {
 	// searched.
 	Reason string `json:"reason"`
 }
+
+// TypePayoutRelease is a PayoutRelease on TopicPayoutReleases.
+const TypePayoutRelease = "payout_release"
+
+// PayoutRelease is an operator's release of a period the sanity checks
+// put on hold (pipeline/sanity): it names the holds it releases (their
+// hash and text), why, and who released them. New or other holds are not
+// released by it.
+type PayoutRelease struct {
+	DAO         string `json:"dao"`
+	Period      string `json:"period"`
+	HoldsSHA256 string `json:"holds_sha256"`
+	Holds       string `json:"holds"` // the holds released, one "kind: detail" per line
+	Reason      string `json:"reason"`
+	Releaser    string `json:"releaser"`
+	ReleasedAt  string `json:"released_at"` // RFC 3339
+}
+
+// PayoutReleaseKey is a release's key on dao.payout-releases.v1.
+func PayoutReleaseKey(dao, period, holdsSHA256 string) string {
+	return dao + "/" + period + "/" + holdsSHA256
+}

@@ -13,6 +13,9 @@ const (
 	TopicPayoutIntents  = "dao.payout-intents.v1"
 	TopicPayoutResults  = "dao.payout-results.v1"
 	TopicPayoutApproval = "dao.payout-approvals.v1"
+	// TopicPayoutReleases holds the operators' releases of periods put on
+	// hold by the sanity checks (schemas.PayoutRelease).
+	TopicPayoutReleases = "dao.payout-releases.v1"
 	TopicDLQ            = "dao.dlq.v1"
 )
 
@@ -44,6 +47,7 @@ func Topics() []TopicSpec {
 		{Name: TopicPayoutIntents, Partitions: 1, Key: "<intent id>"},
 		{Name: TopicPayoutResults, Partitions: 1, Key: "<intent id>"},
 		{Name: TopicPayoutApproval, Partitions: 1, Key: "<manifest sha256>/<approver>"},
+		{Name: TopicPayoutReleases, Partitions: 1, Key: "<dao>/<period>/<holds sha256>"},
 		{Name: TopicDLQ, Partitions: 1, Retention: 2 * year, Key: "<source topic>/<partition>/<offset>"},
 	}, append(append(ICTopics(), PoolTopics()...), ExtTopics()...)...)
 }

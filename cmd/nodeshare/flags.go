@@ -11,6 +11,9 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	rules "github.com/nodeshare/nodeshare/pipeline/payout"
+	"github.com/nodeshare/nodeshare/pipeline/sanity"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // The flag groups commands embed. Each flag's NODESHARE_* variable is its
@@ -198,3 +201,36 @@ func validateAll(vs ...interface{ Validate() error }) error {
 type errValidator struct{ err error }
 
 func (e errValidator) Validate() error { return e.err }
+
+// sanityFlags configure the sanity checks that hold a period before it is
+// planned (pipeline/sanity, docs/payouts.md "Sanity holds").
+type sanityFlags struct {
+	SanityTreasury      string `name:"sanity-treasury" env:"NODESHARE_TREASURY_PRINCIPAL" help:"The DAO treasury principal: a reward minted to any other account holds its period (empty: not checked)."`
+	NodeProviders       string `name:"node-providers" env:"NODESHARE_NODE_PROVIDERS" help:"The node providers the DAO runs, comma separated: a reward of any other holds its period (empty: not checked)."`
+	MaxRewardChangeBps  int64  `name:"max-reward-change-bps" env:"NODESHARE_MAX_REWARD_CHANGE_BPS" default:"5000" help:"A reward more than this far (bps) from the node provider's previous one holds its period."`
+	MaxRateDeviationBps int64  `name:"max-rate-deviation-bps" env:"NODESHARE_MAX_RATE_DEVIATION_BPS" default:"2000" help:"A reward whose ICP/XDR rate is more than this far (bps) from the 30-day average holds its period."`
+}
+
+func (f sanityFlags) Validate() error {
+	if f.MaxRewardChangeBps < 1 || f.MaxRateDeviationBps < 1 {
+		return fmt.Errorf("--max-reward-change-bps and --max-rate-deviation-bps must be >= 1, got %d and %d", f.MaxRewardChangeBps, f.MaxRateDeviationBps)
+	}
+	if f.SanityTreasury != "" {
+		if _, err := schemas.AccountOf(f.SanityTreasury, [32]byte{}); err != nil {
+			return fmt.Errorf("--sanity-treasury: %w (NODESHARE_TREASURY_PRINCIPAL)", err)
+		}
+	}
+	return nil
+}
+
+// gate is the sanity gate over store.
+func (f sanityFlags) gate(store payout.SanityStore) *payout.Sanity {
+	s := &payout.Sanity{Store: store, Bounds: sanity.Bounds{MaxRewardChangeBps: f.MaxRewardChangeBps, MaxRateDeviationBps: f.MaxRateDeviationBps},
+		Providers: splitList(f.NodeProviders)}
+	if f.SanityTreasury != "" {
+		if a, err := schemas.AccountOf(f.SanityTreasury, [32]byte{}); err == nil {
+			s.Treasuries = []string{f.SanityTreasury, a.ICRC1, a.ID}
+		}
+	}
+	return s
+}

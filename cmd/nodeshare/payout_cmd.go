@@ -25,6 +25,7 @@ import (
 // docs/payouts.md.
 type payoutCmd struct {
 	Plan     payoutPlanCmd     `cmd:"" help:"Build the period's manifest from its entitlements and store it once (--dry-run: print only)."`
+	Release  payoutReleaseCmd  `cmd:"" help:"Release a period the sanity checks hold (a reward or rate out of bounds, a foreign account or node provider), with a reason; recorded and audited."`
 	PlanPool payoutPlanPoolCmd `cmd:"" name:"plan-pool" help:"Plan a pool's lifecycle transfers (refunds, settlement, bond) not planned yet: one manifest per pool account."`
 	Approve  payoutApproveCmd  `cmd:"" help:"Record one approver's approval of a manifest hash (m-of-n approver set)."`
 	Run      payoutRunCmd      `cmd:"" help:"Check everything, then sign and send every unpaid transfer of an approved manifest."`
@@ -61,6 +62,7 @@ func (b *payoutBase) engine(e env, approval rules.Approval, caps rules.Caps, con
 
 type payoutPlanCmd struct {
 	payoutBase
+	sanityFlags
 	DryRun bool `name:"dry-run" help:"Print the manifest without writing anything."`
 }
 
@@ -75,6 +77,7 @@ func (c *payoutPlanCmd) Run(e env) error {
 		return err
 	}
 	defer done()
+	eng.Sanity = c.gate(eng.Store.(*payout.DurableStore).Tables.(payout.SanityStore))
 	m, created, err := eng.Plan(ctx, c.DAO, c.Period, !c.DryRun)
 	if err != nil {
 		return err
@@ -82,7 +85,7 @@ func (c *payoutPlanCmd) Run(e env) error {
 	return payout.WriteManifest(e.stdout, m, created && !c.DryRun, c.DryRun)
 }
 
-func (c *payoutPlanCmd) Validate() error { return c.payoutBase.Validate() }
+func (c *payoutPlanCmd) Validate() error { return validateAll(&c.payoutBase, c.sanityFlags) }
 
 // payoutPlanPoolCmd plans the transfers a pool's lifecycle owes
 // (docs/pools.md, docs/payouts.md "Lifecycle transfers"): the transfers
@@ -392,4 +395,33 @@ func lockPayout(dir, dao string) (func(), error) {
 		return nil, fmt.Errorf("another payout run or signer holds %s (%v): one runner per DAO", path, err)
 	}
 	return func() { _ = syscall.Flock(int(fh.Fd()), syscall.LOCK_UN); fh.Close() }, nil
+}
+
+// payoutReleaseCmd releases a held period (docs/payouts.md "Sanity
+// holds"): the release names exactly the holds it releases, the reason
+// and who released them; it goes to dao.payout-releases.v1, then to
+// ClickHouse.
+type payoutReleaseCmd struct {
+	payoutBase
+	sanityFlags
+	Reason   string `name:"reason" required:"" help:"Why the period may be paid although it is held (recorded and audited)."`
+	Releaser string `name:"releaser" env:"NODESHARE_PAYOUT_APPROVER" required:"" help:"Who releases it."`
+}
+
+func (c *payoutReleaseCmd) Validate() error { return validateAll(&c.payoutBase, c.sanityFlags) }
+
+func (c *payoutReleaseCmd) Run(e env) error {
+	eng, done, _, _, ctx, err := c.engine(e, rules.Approval{}, rules.Caps{}, 1)
+	if err != nil {
+		return err
+	}
+	defer done()
+	store := eng.Store.(*payout.DurableStore)
+	gate := c.gate(store.Tables.(payout.SanityStore))
+	r, err := gate.Release(ctx, store, store, c.DAO, c.Period, c.Reason, c.Releaser, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s %s released by %s (holds %s):\n%s\nreason: %s\n", r.DAO, r.Period, r.Releaser, r.HoldsSHA256, r.Holds, r.Reason)
+	return nil
 }

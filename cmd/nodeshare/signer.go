@@ -35,6 +35,7 @@ type signerCmd struct {
 	signerKeyFlags
 	approvalFlags
 	runFlags
+	sanityFlags
 	DAO         string        `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO whose periods the signer pays."`
 	Schedule    string        `name:"schedule" env:"NODESHARE_SIGNER_SCHEDULE" default:"${default_schedule}" help:"Cron schedule: 5 fields, a CRON_TZ=<zone> prefix honoured, descriptors like @every 1h allowed."`
 	Once        bool          `name:"once" help:"Run one pass now and exit."`
@@ -47,7 +48,7 @@ func (c *signerCmd) Validate() error {
 	if err != nil {
 		err = fmt.Errorf("--schedule: %w (NODESHARE_SIGNER_SCHEDULE)", err)
 	}
-	return validateAll(c.kafkaFlags, c.clickhouseFlags, c.icFlags, c.approvalFlags, c.runFlags, &cfg.Vault, errValidator{err})
+	return validateAll(c.kafkaFlags, c.clickhouseFlags, c.icFlags, c.approvalFlags, c.runFlags, c.sanityFlags, &cfg.Vault, errValidator{err})
 }
 
 func (c *signerCmd) Run(e env) error {
@@ -81,6 +82,11 @@ func safeName(s string) string { return strings.NewReplacer("/", "_", "\x00", "_
 func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payout.Store, log *slog.Logger) func(context.Context) error {
 	crash, armed := armedCrash(crashFromEnv())
 	eng := &payout.Engine{Store: store, Approval: c.approval(), Caps: c.caps(), Concurrency: c.Concurrency, Log: log, Crash: crash}
+	if ds, ok := store.(*payout.DurableStore); ok {
+		if ss, ok := ds.Tables.(payout.SanityStore); ok {
+			eng.Sanity = c.gate(ss)
+		}
+	}
 	return func(ctx context.Context) error {
 		unlock, err := lockPayout(c.LocalDir, c.DAO)
 		if err != nil {

@@ -2,6 +2,7 @@ package payout
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/nodeshare/nodeshare/pipeline/stage"
@@ -126,6 +127,23 @@ func (s *DurableStore) SaveApproval(ctx context.Context, a schemas.PayoutApprova
 		return err
 	}
 	return s.insert(ctx, func(ctx context.Context) error { return s.InsertApproval(ctx, "approval-"+key, a) })
+}
+
+// SaveRelease stores a release of a held period (docs/payouts.md "Sanity
+// holds"): the event log, then the table.
+func (s *DurableStore) SaveRelease(ctx context.Context, r schemas.PayoutRelease) error {
+	key := schemas.PayoutReleaseKey(r.DAO, r.Period, r.HoldsSHA256)
+	if err := s.publish(ctx, schemas.TopicPayoutReleases, schemas.TypePayoutRelease, key, key, r); err != nil {
+		return err
+	}
+	at := s.Clock.Now()
+	releases, ok := s.Tables.(interface {
+		InsertRelease(ctx context.Context, token string, r schemas.PayoutRelease, recordedAt time.Time) error
+	})
+	if !ok {
+		return errors.New("payout: the tables cannot store releases")
+	}
+	return s.insert(ctx, func(ctx context.Context) error { return releases.InsertRelease(ctx, "release-"+key, r, at) })
 }
 
 var _ Store = (*DurableStore)(nil)

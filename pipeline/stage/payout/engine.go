@@ -49,6 +49,9 @@ type Engine struct {
 	Crash stage.Crash
 	// Progress, when set, is told of each settled intent.
 	Progress func(done, total int)
+	// Sanity, when set, gates a new plan of a reward period: a period
+	// whose reward is held is not planned until released (holds.go).
+	Sanity *Sanity
 
 	blocksMu sync.Mutex
 	blocks   blockCache
@@ -139,6 +142,11 @@ func (e *Engine) Plan(ctx context.Context, dao, period string, write bool) (m ru
 		}
 		m = again
 	default:
+		if e.Sanity != nil {
+			if err := e.Sanity.Gate(ctx, dao, period, pools); err != nil {
+				return m, false, err
+			}
+		}
 		if m, err = rules.PlanWithInputs(dao, period, ents, pools, uint64(e.Clock.Now().UnixNano())); err != nil {
 			return m, false, err
 		}
