@@ -17,6 +17,7 @@ const SchemaVersion = 1
 const (
 	TypeNodeReward      = "node_reward"
 	TypeRate            = "icp_xdr_rate"
+	TypeChainTips       = "chain_tips"
 	TypePool            = "pool"
 	TypeContribution    = "contribution"
 	TypeEntitlement     = "entitlement"

@@ -16,6 +16,9 @@ const (
 	// TopicPayoutReleases holds the operators' releases of periods put on
 	// hold by the sanity checks (schemas.PayoutRelease).
 	TopicPayoutReleases = "dao.payout-releases.v1"
+	// TopicChainTips holds the latest signed tips of the audit trail's
+	// hash chains (pipeline/audit.SignedTips), key "tips".
+	TopicChainTips = "dao.chain-tips.v1"
 	TopicDLQ            = "dao.dlq.v1"
 )
 
@@ -48,6 +51,7 @@ func Topics() []TopicSpec {
 		{Name: TopicPayoutResults, Partitions: 1, Key: "<intent id>"},
 		{Name: TopicPayoutApproval, Partitions: 1, Key: "<manifest sha256>/<approver>"},
 		{Name: TopicPayoutReleases, Partitions: 1, Key: "<dao>/<period>/<holds sha256>"},
+		{Name: TopicChainTips, Partitions: 1, Compacted: true, Key: "tips"},
 		{Name: TopicDLQ, Partitions: 1, Retention: 2 * year, Key: "<source topic>/<partition>/<offset>"},
 	}, append(append(ICTopics(), PoolTopics()...), ExtTopics()...)...)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -756,8 +757,48 @@ func TestCrowdfundYearEndToEnd(t *testing.T) {
 	if err := tables.InsertIntents(ctx, "forged-"+w.dao, []schemas.PayoutIntent{forged}); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err = auditstage.Verify(ctx, tables, schemas.TopicEntitlements); err != nil || len(rep.Findings) != 1 ||
-		!strings.Contains(rep.Findings[0].Detail, "no lifecycle transfer has its id") {
+	if rep, err = auditstage.Verify(ctx, tables, schemas.TopicEntitlements); err != nil || len(rep.Findings) != 2 ||
+		!strings.Contains(rep.Findings[0].Detail, "no raw intent record") || !strings.Contains(rep.Findings[1].Detail, "no lifecycle transfer has its id") {
 		t.Fatalf("audit verify after a forged lifecycle intent: %v %+v", err, rep.Findings)
+	}
+
+	// The chains' tips signed by the audit key (Vault transit), then the
+	// trail cut short at a chain's end and a payout result edited in its
+	// table: audit verify with the signed tips reports both.
+	tipsFile := t.TempDir() + "/chain-tips.json"
+	var out, errb bytes.Buffer
+	db := w.cfg.ClickHouse.Database
+	if code := dispatch(ctx, []string{"audit", "sign-tips", "--clickhouse-database", db, "--out", tipsFile}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("audit sign-tips: exit %d\n%s", code, errb.String())
+	}
+	verifyTips := func() string {
+		t.Helper()
+		out.Reset()
+		dispatch(ctx, []string{"audit", "verify", "--clickhouse-database", db, "--tips", tipsFile}, strings.NewReader(""), &out, &errb)
+		return out.String()
+	}
+	if v := verifyTips(); strings.Contains(v, "signed-tip") || !strings.Contains(v, "chains checked against signed tips") {
+		t.Fatalf("verify with fresh tips:\n%s", v)
+	}
+	if err := tables.Conn().Exec(ctx, `ALTER TABLE events_raw DELETE WHERE topic = ? AND offset = (SELECT max(offset) FROM events_raw WHERE topic = ?)
+		SETTINGS mutations_sync = 2`, schemas.TopicPayoutResults, schemas.TopicPayoutResults); err != nil {
+		t.Fatal(err)
+	}
+	if v := verifyTips(); !strings.Contains(v, "missing tail") {
+		t.Fatalf("verify after the chain's tail was deleted:\n%s", v)
+	}
+	res, err := tables.Results(ctx, w.dao, periods[0])
+	if err != nil || len(res) == 0 {
+		t.Fatalf("results %v", err)
+	}
+	for _, r := range res {
+		r.AmountE8s++
+		if err := tables.InsertResult(ctx, "edited-result", r, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if v := verifyTips(); !strings.Contains(v, "payout-table") || !strings.Contains(v, "row differs from its latest raw record") {
+		t.Fatalf("verify after a payout result was edited:\n%s", v)
 	}
 }

@@ -21,3 +21,13 @@ path "transit/sign/nodeshare-statements" {
 path "transit/keys/nodeshare-statements" {
   capabilities = ["read"]
 }
+
+# Sign the audit trail's chain tips (nodeshare audit sign-tips;
+# docs/auditing.md), and read the key's public key to verify them.
+path "transit/sign/nodeshare-audit" {
+  capabilities = ["update"]
+}
+
+path "transit/keys/nodeshare-audit" {
+  capabilities = ["read"]
+}

@@ -15,6 +15,7 @@ type fakeStore struct {
 	decisions int
 	decErr    error
 	totals    []rules.Finding
+	payout    []rules.Finding
 }
 
 func (f *fakeStore) RawRows(context.Context) ([]rules.Row, error) { return f.rows, nil }
@@ -22,6 +23,9 @@ func (f *fakeStore) CheckDecisionTable(context.Context) (int, []rules.Finding, e
 	return f.decisions, nil, f.decErr
 }
 func (f *fakeStore) CheckTotals(context.Context) ([]rules.Finding, error) { return f.totals, nil }
+func (f *fakeStore) CheckPayoutTables(context.Context) (int, []rules.Finding, error) {
+	return 2, f.payout, nil
+}
 
 // chained returns n raw rows of one stream, correctly chained.
 func chained(n int) []rules.Row {
@@ -53,5 +57,18 @@ func TestVerifyRunsEveryCheck(t *testing.T) {
 	store.decErr = errors.New("clickhouse down")
 	if _, err := Verify(context.Background(), store, schemas.TopicEntitlements); !errors.Is(err, store.decErr) {
 		t.Fatalf("failing store: %v", err)
+	}
+}
+
+// An edited payout row and a chain cut short after its tip was signed are
+// both findings.
+func TestVerifyPayoutTablesAndSignedTips(t *testing.T) {
+	store := &fakeStore{rows: chained(4), payout: []rules.Finding{{Check: "payout-table", Where: "payout_results x"}}}
+	tips := rules.SignedTips{Tips: rules.Tips(store.rows)}
+	store.rows = store.rows[:3] // the tail deleted
+	rep, err := VerifyWithTips(context.Background(), store, schemas.TopicEntitlements, &tips)
+	if err != nil || rep.PayoutRows != 2 || rep.Tips != 1 || len(rep.Findings) != 2 ||
+		rep.Findings[0].Check != "payout-table" || rep.Findings[1].Check != "signed-tip" {
+		t.Fatalf("%+v %v", rep, err)
 	}
 }
