@@ -19,7 +19,7 @@ const (
 	// TopicChainTips holds the latest signed tips of the audit trail's
 	// hash chains (pipeline/audit.SignedTips), key "tips".
 	TopicChainTips = "dao.chain-tips.v1"
-	TopicDLQ            = "dao.dlq.v1"
+	TopicDLQ       = "dao.dlq.v1"
 )
 
 // TopicSpec is how a topic is created: partitions, and whether the log is
