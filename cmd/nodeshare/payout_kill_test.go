@@ -196,6 +196,11 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 		if !r.killed {
 			t.Fatalf("%s: not killed (code %d)\n%s", s.name, r.code, r.stderr)
 		}
+		for _, line := range strings.Split(r.stderr, "\n") {
+			if strings.Count(line, `"dao":`) > 1 {
+				t.Fatalf("%s: a log line names the DAO twice: %s", s.name, line)
+			}
+		}
 		t.Logf("%s: %d intents on the ledger", s.name, noDouble(s.name))
 	}
 	sim.SetFaults(icsim.Faults{})

@@ -56,14 +56,17 @@ func (c *signerCmd) Run(e env) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("dao", c.DAO)
+	// The daemon's own lines carry the DAO; the payout engine's name it
+	// themselves (base, so the key is not repeated).
+	base := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := base.With("dao", c.DAO)
 	cfg := services(&c.kafkaFlags, &c.clickhouseFlags, &c.vaultFlags, &c.icFlags, &c.localFlags, &c.signerKeyFlags)
 	store, closeStore, err := openPayoutStore(e.ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	pass := signerPass(e.ctx, c, cfg, store, log)
+	pass := signerPass(e.ctx, c, cfg, store, log, base)
 	if c.Once {
 		return pass(e.ctx)
 	}
@@ -79,9 +82,9 @@ func safeName(s string) string { return strings.NewReplacer("/", "_", "\x00", "_
 // opened on first use and kept (the token is kept alive for the daemon's
 // life, daemonCtx), so a signer started while Vault is sealed keeps its
 // schedule and signs once Vault is unsealed.
-func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payout.Store, log *slog.Logger) func(context.Context) error {
+func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payout.Store, log, base *slog.Logger) func(context.Context) error {
 	crash, armed := armedCrash(crashFromEnv())
-	eng := &payout.Engine{Store: store, Approval: c.approval(), Caps: c.caps(), Concurrency: c.Concurrency, Log: log, Crash: crash}
+	eng := &payout.Engine{Store: store, Approval: c.approval(), Caps: c.caps(), Concurrency: c.Concurrency, Log: base, Crash: crash}
 	if ds, ok := store.(*payout.DurableStore); ok {
 		if ss, ok := ds.Tables.(payout.SanityStore); ok {
 			eng.Sanity = c.gate(ss)

@@ -600,7 +600,7 @@ func (e *Engine) settle(ctx context.Context, in schemas.PayoutIntent, recorded [
 			out.err = fmt.Errorf("payout: intent %s: record result %s (the transfer's outcome is not durable; nothing more is signed, resume settles it): %w: %w",
 				in.IntentID, r.Status, err, ErrStopRun)
 			out.res = schemas.PayoutResult{}
-			e.Log.Error("payout: result not recorded, the run stops", "intent_id", in.IntentID, "status", r.Status, "block_index", r.BlockIndex, "error", err.Error())
+			e.Log.Error("payout: result not recorded, the run stops", "dao", in.DAO, "period", in.Period, "intent_id", in.IntentID, "status", r.Status, "block_index", r.BlockIndex, "error", err.Error())
 			return
 		}
 		e.Crash.At(CrashAfterResult)
@@ -704,7 +704,7 @@ func (e *Engine) settle(ctx context.Context, in schemas.PayoutIntent, recorded [
 						return nil
 					}
 					e.Crash.At(CrashAfterAttempt)
-					e.Log.Warn("payout: new attempt after the ledger window", "intent_id", in.IntentID, "attempt", next.N, "created_at_nanos", next.CreatedAtNanos)
+					e.Log.Warn("payout: new attempt after the ledger window", "dao", in.DAO, "period", in.Period, "intent_id", in.IntentID, "attempt", next.N, "created_at_nanos", next.CreatedAtNanos)
 					out.newAttempts++
 					atts = append(atts, next)
 					cur = next
@@ -740,7 +740,7 @@ func (e *Engine) settle(ctx context.Context, in schemas.PayoutIntent, recorded [
 		}
 	}
 	policy := retry.Policy{Tries: e.MaxTries, Initial: e.RetryWait, OnRetry: func(err error, try int, wait time.Duration) {
-		e.Log.Warn("transfer retry", "intent_id", in.IntentID, "attempt", cur.N, "try", try, "wait", wait.String(), "reason", err.Error())
+		e.Log.Warn("transfer retry", "dao", in.DAO, "period", in.Period, "intent_id", in.IntentID, "attempt", cur.N, "try", try, "wait", wait.String(), "reason", err.Error())
 	}}
 	if err := retry.Do(ctx, policy, send); err != nil {
 		var refused *rules.Refusal
