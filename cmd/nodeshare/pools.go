@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/kafka"
@@ -57,11 +59,15 @@ func (c *poolsCreateCmd) Run(e env) error {
 		return err
 	}
 	defer closeIn()
-	dec := json.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("--in: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var p schemas.Pool
 	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("--in: %w", err)
+		return fmt.Errorf("--in: %w", schemas.JSONErrorAt(data, err))
 	}
 	log, closeLog, err := poolsLog(e, c.kafkaFlags, c.poolsTopicFlags)
 	if err != nil {

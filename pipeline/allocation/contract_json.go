@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nodeshare/nodeshare/pipeline/money"
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // This file is the JSON side of the `nodeshare allocate` contract
@@ -310,7 +311,8 @@ func strictUnmarshal(data []byte, path string, v any) error {
 		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return inputErr(path, field, "is not valid JSON at byte %d: %v", se.Offset, se)
+			l, c := schemas.JSONPosition(data, se.Offset-1)
+			return inputErr(path, field, "is not valid JSON at line %d, column %d (byte %d): %v", l, c, se.Offset, se)
 		}
 		return inputErr(path, field, "must be a JSON object: %v", err)
 	}

@@ -1,6 +1,7 @@
 package entitle
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -121,6 +122,10 @@ func ValidatePool(p schemas.Pool) error {
 		return fmt.Errorf("pool: dao is empty")
 	case p.PoolID == "":
 		return fmt.Errorf("pool %s: pool_id is empty", p.DAO)
+	case schemas.ValidateID("dao", p.DAO) != nil:
+		return fmt.Errorf("pool: %w", schemas.ValidateID("dao", p.DAO))
+	case schemas.ValidateID("pool_id", p.PoolID) != nil:
+		return fmt.Errorf("pool %s: %w", p.DAO, schemas.ValidateID("pool_id", p.PoolID))
 	case p.NodeProvider == "":
 		return fmt.Errorf("pool %s: node_provider is empty", p.PoolID)
 	case len(p.Nodes) == 0:
@@ -294,6 +299,8 @@ func ValidateContribution(c schemas.Contribution) error {
 		return fmt.Errorf("contribution %s: dao and pool_id must be set", c.ContributionID)
 	case c.ContributionID == "":
 		return fmt.Errorf("contribution of pool %s: contribution_id is empty", c.PoolID)
+	case schemas.ValidateID("dao", c.DAO) != nil || schemas.ValidateID("pool_id", c.PoolID) != nil || schemas.ValidateID("contribution_id", c.ContributionID) != nil:
+		return fmt.Errorf("contribution %s: %w", c.ContributionID, errors.Join(schemas.ValidateID("dao", c.DAO), schemas.ValidateID("pool_id", c.PoolID), schemas.ValidateID("contribution_id", c.ContributionID)))
 	case c.Sponsor == "":
 		return fmt.Errorf("contribution %s: sponsor is empty", c.ContributionID)
 	case c.AmountE8s <= 0:

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"encoding/json"
 	"errors"
+	"github.com/nodeshare/nodeshare/schemas"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -75,7 +76,8 @@ func parseJSON(data []byte) (jval, error) {
 		err := json.Unmarshal(data, &raw) // for the message and the offset
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return jval{}, inputErr("input", "is not valid JSON at byte %d: %v", se.Offset, se)
+			l, c := schemas.JSONPosition(data, se.Offset-1)
+			return jval{}, inputErr("input", "is not valid JSON at line %d, column %d (byte %d): %v", l, c, se.Offset, se)
 		}
 		return jval{}, inputErr("input", "is not valid JSON: %v", err)
 	}
