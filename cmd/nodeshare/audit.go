@@ -31,7 +31,7 @@ type auditKeyFlags struct {
 
 // auditKey opens the audit key in Vault.
 func auditKey(ctx context.Context, v vaultFlags, k auditKeyFlags) (*vault.Client, ed25519.PublicKey, int, error) {
-	return statementKey(ctx, v, statementKeyFlags{StatementKey: k.AuditKey})
+	return transitKey(ctx, v, k.AuditKey)
 }
 
 // auditVerifyCmd checks the ClickHouse audit trail: the hash chain of every

@@ -140,10 +140,7 @@ func demo(ctx context.Context, cfg config, dao string, log *slog.Logger) (demoRe
 		Engine: func(pool, source string) (*payout.Engine, error) {
 			from := ic.Account{Owner: signer.Sender()}
 			if pool != "" {
-				sub := schemas.DepositSubaccount(dao, pool)
-				if source == rules.SourceBond {
-					sub = schemas.BondSubaccount(dao, pool)
-				}
+				sub := poolSubaccount(dao, pool, source)
 				from.SubAccount = &sub
 			}
 			// created_at_time follows the IC's clock (the simulator's, which

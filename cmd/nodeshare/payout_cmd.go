@@ -151,14 +151,19 @@ func (c *payoutPlanPoolCmd) Run(e env) error {
 	return nil
 }
 
-// poolAccount is a pool's deposit or bond account of the treasury
-// (schemas.DepositSubaccount, schemas.BondSubaccount).
-func poolAccount(treasury, dao, pool, source string) (schemas.Account, error) {
-	sub := schemas.DepositSubaccount(dao, pool)
+// poolSubaccount is the treasury subaccount a pool's lifecycle manifests
+// of source pay from: its bond account for rules.SourceBond, else its
+// deposit account (schemas.DepositSubaccount, schemas.BondSubaccount).
+func poolSubaccount(dao, pool, source string) [32]byte {
 	if source == rules.SourceBond {
-		sub = schemas.BondSubaccount(dao, pool)
+		return schemas.BondSubaccount(dao, pool)
 	}
-	return schemas.AccountOf(treasury, sub)
+	return schemas.DepositSubaccount(dao, pool)
+}
+
+// poolAccount is a pool's deposit or bond account of the treasury.
+func poolAccount(treasury, dao, pool, source string) (schemas.Account, error) {
+	return schemas.AccountOf(treasury, poolSubaccount(dao, pool, source))
 }
 
 type payoutApproveCmd struct {
@@ -285,10 +290,7 @@ func (c *payoutRunCmd) pay(e env, resume bool) error {
 	// subaccount of the treasury; the run checks that every transfer
 	// leaves that account.
 	if pool, source, _, ok := rules.ParseLifecyclePeriod(c.Period); ok {
-		sub := schemas.DepositSubaccount(c.DAO, pool)
-		if source == rules.SourceBond {
-			sub = schemas.BondSubaccount(c.DAO, pool)
-		}
+		sub := poolSubaccount(c.DAO, pool, source)
 		ledger.Treasury.SubAccount = &sub
 	}
 	eng.Ledger = ledger

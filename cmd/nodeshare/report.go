@@ -16,7 +16,6 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
-	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/reconcile"
 	rep "github.com/nodeshare/nodeshare/pipeline/report"
 	reportstage "github.com/nodeshare/nodeshare/pipeline/stage/report"
@@ -106,13 +105,9 @@ func (s *reportScope) run(ctx context.Context, save bool) (reportstage.Outcome, 
 func reportConfig(dao, treasury, currency string) reportstage.Config {
 	return reportstage.Config{DAO: dao, Currency: currency,
 		Accounts: func(pool, source string) (rep.Account, error) {
-			var sub [32]byte
-			switch {
-			case pool == "":
-			case source == rules.SourceBond:
-				sub = schemas.BondSubaccount(dao, pool)
-			default:
-				sub = schemas.DepositSubaccount(dao, pool)
+			var sub [32]byte // the treasury's default account: rewards
+			if pool != "" {
+				sub = poolSubaccount(dao, pool, source)
 			}
 			a, err := schemas.AccountOf(treasury, sub)
 			return rep.Account{ICRC1: a.ICRC1, ID: a.ID}, err

@@ -109,15 +109,22 @@ func writeStatement(w io.Writer, st statement.Statement, format string) error {
 
 // statementKey opens the statement key in Vault.
 func statementKey(ctx context.Context, v vaultFlags, k statementKeyFlags) (*vault.Client, ed25519.PublicKey, int, error) {
+	return transitKey(ctx, v, k.StatementKey)
+}
+
+// transitKey opens a Vault transit Ed25519 key other than the treasury's
+// (the statement key, the audit key): its client, its public key and the
+// version signatures are made with.
+func transitKey(ctx context.Context, v vaultFlags, key string) (*vault.Client, ed25519.PublicKey, int, error) {
 	cfg := v.config()
-	cfg.TransitKey = k.StatementKey
+	cfg.TransitKey = key
 	c, err := vault.New(cfg)
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	pub, version, err := c.PublicKey(ctx)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("statement key %s: %w", k.StatementKey, err)
+		return nil, nil, 0, fmt.Errorf("transit key %s: %w", key, err)
 	}
 	return c, pub, version, nil
 }

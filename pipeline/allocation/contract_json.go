@@ -25,12 +25,14 @@ import (
 // pool is about 150 MB of JSON).
 const MaxInputBytes = 1 << 30
 
-type wirePeriod struct {
+// wireCommon are the fields of the allocate input every rules version
+// has; wirePeriod (v1) adds "hoster", wirePeriodV2 "hosters" and the
+// period's bounds.
+type wireCommon struct {
 	PoolID          json.RawMessage `json:"pool_id"`
 	Period          json.RawMessage `json:"period"`
 	GrossE8s        json.RawMessage `json:"gross_e8s"`
 	Rate            json.RawMessage `json:"xdr_permyriad_per_icp"`
-	Hoster          json.RawMessage `json:"hoster"`
 	DAOFeeBps       json.RawMessage `json:"dao_fee_bps"`
 	WhalePremiumBps json.RawMessage `json:"whale_premium_bps"`
 	LedgerFeeE8s    json.RawMessage `json:"ledger_fee_e8s"`
@@ -38,6 +40,66 @@ type wirePeriod struct {
 	Contributions   json.RawMessage `json:"contributions"`
 	CarryIn         json.RawMessage `json:"carry_in"`
 	Proposal        json.RawMessage `json:"proposal"`
+}
+
+type wirePeriod struct {
+	wireCommon
+	Hoster json.RawMessage `json:"hoster"`
+}
+
+// decodeCommon reads w into in, field by field in the document's order:
+// pool_id, period, then afterPeriod (v2's bounds), gross_e8s,
+// xdr_permyriad_per_icp, then hoster (the version's hoster field), the
+// fees and the lists. The first error is returned, naming its field.
+func decodeCommon(w *wireCommon, in *PoolPeriod, afterPeriod, hoster func() error) error {
+	var err error
+	if in.PoolID, err = reqString(w.PoolID, "", "pool_id"); err != nil {
+		return err
+	}
+	if in.Period, err = reqString(w.Period, "", "period"); err != nil {
+		return err
+	}
+	if afterPeriod != nil {
+		if err := afterPeriod(); err != nil {
+			return err
+		}
+	}
+	var v int64
+	if v, err = reqInt(w.GrossE8s, "", "gross_e8s"); err != nil {
+		return err
+	}
+	in.GrossE8s = money.E8s(v)
+	if v, err = reqInt(w.Rate, "", "xdr_permyriad_per_icp"); err != nil {
+		return err
+	}
+	in.RateXDRPermyriadPerICP = money.XDRPermyriadPerICP(v)
+	if err := hoster(); err != nil {
+		return err
+	}
+	if v, err = reqInt(w.DAOFeeBps, "", "dao_fee_bps"); err != nil {
+		return err
+	}
+	in.DAOFeeBps = money.Bps(v)
+	if v, err = reqInt(w.WhalePremiumBps, "", "whale_premium_bps"); err != nil {
+		return err
+	}
+	in.WhalePremiumBps = money.Bps(v)
+	if v, err = reqInt(w.LedgerFeeE8s, "", "ledger_fee_e8s"); err != nil {
+		return err
+	}
+	in.LedgerFeeE8s = money.E8s(v)
+	if v, err = reqInt(w.MinPayoutE8s, "", "min_payout_e8s"); err != nil {
+		return err
+	}
+	in.MinPayoutE8s = money.E8s(v)
+	if in.Contributions, err = decodeContributions(w.Contributions); err != nil {
+		return err
+	}
+	if in.CarryIn, err = decodeCarryIn(w.CarryIn); err != nil {
+		return err
+	}
+	in.Proposal, err = decodeProposal(w.Proposal)
+	return err
 }
 
 type wireHoster struct {
@@ -91,48 +153,10 @@ func decodePoolPeriod(data []byte) (PoolPeriod, error) {
 		return PoolPeriod{}, err
 	}
 	var in PoolPeriod
-	var err error
-	if in.PoolID, err = reqString(w.PoolID, "", "pool_id"); err != nil {
-		return PoolPeriod{}, err
-	}
-	if in.Period, err = reqString(w.Period, "", "period"); err != nil {
-		return PoolPeriod{}, err
-	}
-	var v int64
-	if v, err = reqInt(w.GrossE8s, "", "gross_e8s"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.GrossE8s = money.E8s(v)
-	if v, err = reqInt(w.Rate, "", "xdr_permyriad_per_icp"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.RateXDRPermyriadPerICP = money.XDRPermyriadPerICP(v)
-	if in.Hoster, err = decodeHoster(w.Hoster); err != nil {
-		return PoolPeriod{}, err
-	}
-	if v, err = reqInt(w.DAOFeeBps, "", "dao_fee_bps"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.DAOFeeBps = money.Bps(v)
-	if v, err = reqInt(w.WhalePremiumBps, "", "whale_premium_bps"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.WhalePremiumBps = money.Bps(v)
-	if v, err = reqInt(w.LedgerFeeE8s, "", "ledger_fee_e8s"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.LedgerFeeE8s = money.E8s(v)
-	if v, err = reqInt(w.MinPayoutE8s, "", "min_payout_e8s"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.MinPayoutE8s = money.E8s(v)
-	if in.Contributions, err = decodeContributions(w.Contributions); err != nil {
-		return PoolPeriod{}, err
-	}
-	if in.CarryIn, err = decodeCarryIn(w.CarryIn); err != nil {
-		return PoolPeriod{}, err
-	}
-	if in.Proposal, err = decodeProposal(w.Proposal); err != nil {
+	if err := decodeCommon(&w.wireCommon, &in, nil, func() (err error) {
+		in.Hoster, err = decodeHoster(w.Hoster)
+		return err
+	}); err != nil {
 		return PoolPeriod{}, err
 	}
 	if err := validatePeriodScalars(in); err != nil {

@@ -21,20 +21,10 @@ import (
 // "hosters" is in a v1 document.
 
 type wirePeriodV2 struct {
-	PoolID          json.RawMessage `json:"pool_id"`
-	Period          json.RawMessage `json:"period"`
-	PeriodStart     json.RawMessage `json:"period_start"`
-	PeriodEnd       json.RawMessage `json:"period_end"`
-	GrossE8s        json.RawMessage `json:"gross_e8s"`
-	Rate            json.RawMessage `json:"xdr_permyriad_per_icp"`
-	Hosters         json.RawMessage `json:"hosters"`
-	DAOFeeBps       json.RawMessage `json:"dao_fee_bps"`
-	WhalePremiumBps json.RawMessage `json:"whale_premium_bps"`
-	LedgerFeeE8s    json.RawMessage `json:"ledger_fee_e8s"`
-	MinPayoutE8s    json.RawMessage `json:"min_payout_e8s"`
-	Contributions   json.RawMessage `json:"contributions"`
-	CarryIn         json.RawMessage `json:"carry_in"`
-	Proposal        json.RawMessage `json:"proposal"`
+	wireCommon
+	PeriodStart json.RawMessage `json:"period_start"`
+	PeriodEnd   json.RawMessage `json:"period_end"`
+	Hosters     json.RawMessage `json:"hosters"`
 }
 
 type wireEngagement struct {
@@ -82,54 +72,16 @@ func decodePoolPeriodV2(data []byte) (PoolPeriod, error) {
 		return PoolPeriod{}, err
 	}
 	var in PoolPeriod
-	var err error
-	if in.PoolID, err = reqString(w.PoolID, "", "pool_id"); err != nil {
-		return PoolPeriod{}, err
-	}
-	if in.Period, err = reqString(w.Period, "", "period"); err != nil {
-		return PoolPeriod{}, err
-	}
-	if in.PeriodStartUnixSeconds, err = reqInt(w.PeriodStart, "", "period_start"); err != nil {
-		return PoolPeriod{}, err
-	}
-	if in.PeriodEndUnixSeconds, err = reqInt(w.PeriodEnd, "", "period_end"); err != nil {
-		return PoolPeriod{}, err
-	}
-	var v int64
-	if v, err = reqInt(w.GrossE8s, "", "gross_e8s"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.GrossE8s = money.E8s(v)
-	if v, err = reqInt(w.Rate, "", "xdr_permyriad_per_icp"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.RateXDRPermyriadPerICP = money.XDRPermyriadPerICP(v)
-	if in.Hosters, err = decodeHosters(w.Hosters); err != nil {
-		return PoolPeriod{}, err
-	}
-	if v, err = reqInt(w.DAOFeeBps, "", "dao_fee_bps"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.DAOFeeBps = money.Bps(v)
-	if v, err = reqInt(w.WhalePremiumBps, "", "whale_premium_bps"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.WhalePremiumBps = money.Bps(v)
-	if v, err = reqInt(w.LedgerFeeE8s, "", "ledger_fee_e8s"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.LedgerFeeE8s = money.E8s(v)
-	if v, err = reqInt(w.MinPayoutE8s, "", "min_payout_e8s"); err != nil {
-		return PoolPeriod{}, err
-	}
-	in.MinPayoutE8s = money.E8s(v)
-	if in.Contributions, err = decodeContributions(w.Contributions); err != nil {
-		return PoolPeriod{}, err
-	}
-	if in.CarryIn, err = decodeCarryIn(w.CarryIn); err != nil {
-		return PoolPeriod{}, err
-	}
-	if in.Proposal, err = decodeProposal(w.Proposal); err != nil {
+	if err := decodeCommon(&w.wireCommon, &in, func() (err error) {
+		if in.PeriodStartUnixSeconds, err = reqInt(w.PeriodStart, "", "period_start"); err != nil {
+			return err
+		}
+		in.PeriodEndUnixSeconds, err = reqInt(w.PeriodEnd, "", "period_end")
+		return err
+	}, func() (err error) {
+		in.Hosters, err = decodeHosters(w.Hosters)
+		return err
+	}); err != nil {
 		return PoolPeriod{}, err
 	}
 	if _, err := validateV2(in); err != nil {

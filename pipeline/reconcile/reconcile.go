@@ -282,24 +282,33 @@ func blockList(bs []schemas.LedgerBlock) string {
 	return s
 }
 
-// AccountBalance adds up an account's blocks: what came in, less what
-// went out with its fees (mints in, burns out).
+// Flow is what block b moves into and out of account: a mint or a
+// transfer to it comes in; a transfer from it goes out with its fee, a
+// burn with its amount, an approve with its fee.
+func Flow(account string, b schemas.LedgerBlock) (in, out uint64) {
+	if b.To == account && (b.Op == "transfer" || b.Op == "mint") {
+		in = b.AmountE8s
+	}
+	if b.From == account {
+		switch b.Op {
+		case "transfer":
+			out = b.AmountE8s + b.FeeE8s
+		case "burn":
+			out = b.AmountE8s
+		case "approve":
+			out = b.FeeE8s
+		}
+	}
+	return in, out
+}
+
+// AccountBalance adds up an account's blocks (Flow).
 func AccountBalance(account string, blocks []schemas.LedgerBlock) (uint64, error) {
 	var in, out uint64
 	for _, b := range blocks {
-		if b.To == account && (b.Op == "transfer" || b.Op == "mint") {
-			in += b.AmountE8s
-		}
-		if b.From == account {
-			switch b.Op {
-			case "transfer":
-				out += b.AmountE8s + b.FeeE8s
-			case "burn":
-				out += b.AmountE8s
-			case "approve":
-				out += b.FeeE8s
-			}
-		}
+		i, o := Flow(account, b)
+		in += i
+		out += o
 	}
 	if out > in {
 		return 0, fmt.Errorf("account %s: its blocks move out %d e8s, more than the %d that came in: blocks are missing", account, out, in)

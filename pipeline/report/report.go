@@ -361,17 +361,7 @@ func walk(in PeriodInput, matched map[string]*schemas.LedgerBlock, gross int64) 
 	}
 	w.FromBlock, w.ToBlock = &lo, &hi
 	for _, b := range in.Blocks {
-		var in_, out uint64
-		switch {
-		case b.To == in.Source.ID && (b.Op == "transfer" || b.Op == "mint"):
-			in_ = b.AmountE8s
-		case b.From == in.Source.ID && b.Op == "transfer":
-			out = b.AmountE8s + b.FeeE8s
-		case b.From == in.Source.ID && b.Op == "burn":
-			out = b.AmountE8s
-		case b.From == in.Source.ID && b.Op == "approve":
-			out = b.FeeE8s
-		}
+		in_, out := reconcile.Flow(in.Source.ID, b)
 		switch {
 		case b.Index < lo:
 			w.OpeningE8s += in_
