@@ -38,6 +38,12 @@ type PayoutApproval struct {
 	ManifestSHA256 string `json:"manifest_sha256"`
 	Approver       string `json:"approver"`
 	ApprovedAt     string `json:"approved_at"` // RFC 3339
+	// PublicKeyDER (hex) is the key that signed, kept so an auditor can
+	// check the signature from the record alone; Signature (hex) is its
+	// signature over PayoutApprovalMessage(dao, period, manifest_sha256).
+	// An approval without a signature counts for nothing.
+	PublicKeyDER string `json:"public_key_der,omitempty"`
+	Signature    string `json:"signature,omitempty"`
 }
 
 // PayoutAttempt is attempt number Attempt (1, 2, …; attempt 0 is the

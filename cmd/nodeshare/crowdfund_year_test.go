@@ -39,6 +39,7 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/stage/connect"
 	lifecyclestage "github.com/nodeshare/nodeshare/pipeline/stage/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"github.com/nodeshare/nodeshare/pipeline/stage/pools"
 	"github.com/nodeshare/nodeshare/pipeline/stage/process"
 	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
@@ -310,7 +311,7 @@ func (w *yearWorld) engine(sub *[32]byte, kill bool) *payout.Engine {
 	}
 	ledger := ic.PayoutLedger{Client: w.client(w.treasury), Treasury: ic.Account{Owner: w.treasury.Sender(), SubAccount: sub}}
 	return &payout.Engine{Store: killableStore{Store: w.store, dead: dead}, Ledger: killableLedger{Ledger: ledger, dead: dead},
-		Approval: rules.Approval{Approvers: []string{"treasurer"}, Threshold: 1}, Concurrency: 2, MaxTries: 3,
+		Approval: payouttest.Approval(1, yearTreasurer), Verifier: ic.Verifier{}, Concurrency: 2, MaxTries: 3,
 		RetryWait: 5 * time.Millisecond, Clock: w.clock, Crash: crash, Log: w.log}
 }
 
@@ -359,7 +360,7 @@ func (w *yearWorld) payPool(pool string) []string {
 			if err != nil {
 				w.t.Fatalf("plan %s %s: %v", pool, source, err)
 			}
-			if _, _, err := w.engine(&sub, false).Approve(ctx, w.dao, m.Period, m.SHA256, "treasurer"); err != nil {
+			if _, _, err := w.engine(&sub, false).Approve(ctx, w.dao, m.Period, m.SHA256, "treasurer", yearTreasurer); err != nil {
 				w.t.Fatal(err)
 			}
 			w.pay(m.Period, &sub)
@@ -403,7 +404,7 @@ func (w *yearWorld) reward(e8s uint64) string {
 		if err != nil {
 			w.t.Fatalf("plan %s: %v", period, err)
 		}
-		if _, _, err := w.engine(nil, false).Approve(ctx, w.dao, period, m.SHA256, "treasurer"); err != nil {
+		if _, _, err := w.engine(nil, false).Approve(ctx, w.dao, period, m.SHA256, "treasurer", yearTreasurer); err != nil {
 			w.t.Fatal(err)
 		}
 		break
@@ -802,3 +803,6 @@ func TestCrowdfundYearEndToEnd(t *testing.T) {
 		t.Fatalf("verify after a payout result was edited:\n%s", v)
 	}
 }
+
+// yearTreasurer is the year's one approver (threshold 1).
+var yearTreasurer = payouttest.NewApprover("treasurer")

@@ -97,6 +97,12 @@ func demo(ctx context.Context, cfg config, dao string, log *slog.Logger) (demoRe
 	if err != nil {
 		return out, err
 	}
+	// The demo's one approver signs with a dfx-style identity it keeps in
+	// the local folder (created on the first run).
+	approver, err := ic.CreatePEMIdentity(filepath.Join(cfg.LocalDir, "demo", "approver.pem"))
+	if err != nil {
+		return out, err
+	}
 	treasury, err := ic.New(ic.Config{URL: cfg.ICURL, Identity: signer, FetchRootKey: cfg.ICFetchRootKey, Logger: log, HTTPClient: pooledHTTPClient()})
 	if err != nil {
 		return out, err
@@ -118,9 +124,10 @@ func demo(ctx context.Context, cfg config, dao string, log *slog.Logger) (demoRe
 	}
 	brokers := cfg.brokers()
 	p := demostage.Ports{
-		Log:     &kafka.Log{Brokers: brokers, Producer: producer},
-		Wallets: &demoWallets{dao: dao, cfg: cfg, log: log},
-		NNS:     nns,
+		Approver: approver,
+		Log:      &kafka.Log{Brokers: brokers, Producer: producer},
+		Wallets:  &demoWallets{dao: dao, cfg: cfg, log: log},
+		NNS:      nns,
 		Mint: func(ctx context.Context, account string, e8s int64) error {
 			return simMint(ctx, cfg.ICURL, account, e8s)
 		},
@@ -145,7 +152,7 @@ func demo(ctx context.Context, cfg config, dao string, log *slog.Logger) (demoRe
 			}
 			// created_at_time follows the IC's clock (the simulator's, which
 			// the demo moves on).
-			return &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: treasury, Treasury: from}, Approval: demostage.Approval,
+			return &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: treasury, Treasury: from}, Approval: demostage.Approval(approver.PublicKeyDER()), Verifier: ic.Verifier{},
 				Log: log, Clock: nns}, nil
 		},
 	}

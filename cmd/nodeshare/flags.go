@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/sanity"
@@ -108,21 +110,70 @@ func (d daoPeriodFlags) Validate() error {
 	return nil
 }
 
-// approvalFlags are the m-of-n approver set.
+// approvalFlags are the m-of-n approver set: each member a name and the
+// public key whose signature is that member's approval.
 type approvalFlags struct {
-	Approvers string `name:"approvers" env:"NODESHARE_PAYOUT_APPROVERS" help:"Approver set, comma separated."`
-	Threshold int    `name:"threshold" env:"NODESHARE_PAYOUT_THRESHOLD" help:"Approvals needed out of the set."`
+	Approvers string `name:"approvers" env:"NODESHARE_PAYOUT_APPROVERS" help:"Approver set, comma separated, each name=<public key DER hex> (nodeshare payout approver-key prints it)."`
+	Threshold int    `name:"threshold" env:"NODESHARE_PAYOUT_THRESHOLD" help:"Signed approvals needed out of the set."`
 }
 
-func (a approvalFlags) approval() rules.Approval {
-	return rules.Approval{Approvers: splitList(a.Approvers), Threshold: a.Threshold}
+func (a approvalFlags) approval() (rules.Approval, error) {
+	set, err := rules.ParseApprovers(splitList(a.Approvers))
+	if err != nil {
+		return rules.Approval{}, err
+	}
+	return rules.Approval{Approvers: set, Threshold: a.Threshold}, nil
 }
 
 func (a approvalFlags) Validate() error {
-	if err := a.approval().Validate(); err != nil {
+	ap, err := a.approval()
+	if err == nil {
+		err = ap.Validate()
+	}
+	if err != nil {
 		return fmt.Errorf("%w (--approvers/NODESHARE_PAYOUT_APPROVERS, --threshold/NODESHARE_PAYOUT_THRESHOLD)", err)
 	}
 	return nil
+}
+
+// mustApproval is the validated approver set (Validate ran first).
+func (a approvalFlags) mustApproval() rules.Approval {
+	ap, err := a.approval()
+	if err != nil {
+		panic("approvalFlags used before Validate: " + err.Error())
+	}
+	return ap
+}
+
+// approverKeyFlags choose the key an approver signs with: a dfx identity
+// file or a Vault transit key (the Vault flags then apply).
+type approverKeyFlags struct {
+	IdentityPEM string `name:"identity-pem" env:"NODESHARE_APPROVER_IDENTITY_PEM" type:"path" help:"The approver's dfx identity file (Ed25519 or secp256k1 PEM: ~/.config/dfx/identity/NAME/identity.pem)."`
+	TransitKey  string `name:"approver-transit-key" env:"NODESHARE_APPROVER_TRANSIT_KEY" help:"Or: the approver's Vault transit key (Ed25519), signed inside Vault (--vault-addr, NODESHARE_VAULT_TOKEN)."`
+}
+
+func (k approverKeyFlags) Validate() error {
+	switch {
+	case k.IdentityPEM == "" && k.TransitKey == "":
+		return errors.New("no approver key: give --identity-pem FILE or --approver-transit-key NAME (a name alone approves nothing)")
+	case k.IdentityPEM != "" && k.TransitKey != "":
+		return fmt.Errorf("--identity-pem %q and --approver-transit-key %q: give one key, not both", k.IdentityPEM, k.TransitKey)
+	}
+	return nil
+}
+
+// open loads the approver's signing key.
+func (k approverKeyFlags) open(ctx context.Context, v vaultFlags) (payout.ApprovalSigner, error) {
+	if k.IdentityPEM != "" {
+		return ic.LoadPEMIdentity(k.IdentityPEM)
+	}
+	vc := v.config()
+	vc.TransitKey = k.TransitKey
+	c, err := vault.New(vc)
+	if err != nil {
+		return nil, err
+	}
+	return vault.NewTransitSigner(ctx, c)
 }
 
 // runFlags bound a payout run.

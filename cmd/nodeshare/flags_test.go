@@ -29,7 +29,8 @@ func TestEnvironmentValuesAreStrict(t *testing.T) {
 		{"NODESHARE_PRICE_DAYS", "thirty", []string{"connect", "--once"}, "NODESHARE_PRICE_DAYS"},
 		{"NODESHARE_PRICE_CURRENCY", "US$", []string{"connect", "--once"}, "NODESHARE_PRICE_CURRENCY"},
 		{"NODESHARE_PERIOD", "2026-11-01T06:00:00Z", []string{"payout", "status", "--dao", "d"}, "NODESHARE_PERIOD"},
-		{"NODESHARE_PAYOUT_THRESHOLD", "2", []string{"payout", "status", "--dao", "d", "--period", "2026-11-01", "--approvers", "alice"}, "NODESHARE_PAYOUT_THRESHOLD"},
+		{"NODESHARE_PAYOUT_THRESHOLD", "2", []string{"payout", "status", "--dao", "d", "--period", "2026-11-01", "--approvers", "alice=302a300506032b6570032100" + strings.Repeat("ab", 32)}, "threshold must be in [1, 1]"},
+		{"NODESHARE_PAYOUT_APPROVERS", "alice", []string{"payout", "status", "--dao", "d", "--period", "2026-11-01", "--threshold", "1"}, `approver "alice" has no public key`},
 	} {
 		t.Run(c.env, func(t *testing.T) {
 			t.Setenv(c.env, c.value)

@@ -5,7 +5,11 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
+
+	"github.com/aviate-labs/agent-go/identity"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 )
 
 // TestMain lets tests run the real CLI in a subprocess (the test binary
@@ -37,3 +41,34 @@ func runCLI(t *testing.T, env []string, args ...string) (int, string, string) {
 	}
 	return code, out.String(), errb.String()
 }
+
+// writeTestIdentity writes a new dfx-style identity file for name into dir
+// (secp256k1 when secp, else Ed25519) and returns its path.
+func writeTestIdentity(t testing.TB, dir, name string, secp bool) string {
+	t.Helper()
+	var pem []byte
+	var err error
+	if secp {
+		var id *identity.Secp256k1Identity
+		if id, err = identity.NewRandomSecp256k1Identity(); err == nil {
+			pem, err = id.ToPEM()
+		}
+	} else {
+		var id *identity.Ed25519Identity
+		if id, err = identity.NewRandomEd25519Identity(); err == nil {
+			pem, err = id.ToPEM()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".pem")
+	if err := os.WriteFile(path, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testDemoApprover is the demo approver's key in tests that plan and run a
+// period in memory (threshold 1).
+var testDemoApprover = payouttest.NewApprover("demo")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	demostage "github.com/nodeshare/nodeshare/pipeline/stage/demo"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"math/rand/v2"
@@ -107,12 +106,12 @@ func benchPayout(b *testing.B, ctx context.Context, id identity.Identity, n, con
 	}
 	ents, pools := payouttest.SimPeriod(rand.New(rand.NewPCG(seed, 7)), "bench-dao", "2026-11-01T06:00:00Z", n, int64(icsim.LedgerFeeE8s))
 	store := payouttest.NewMemStore(ents, pools)
-	eng := &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: demostage.Approval, Concurrency: conc}
+	eng := &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: payouttest.Approval(1, testDemoApprover), Verifier: ic.Verifier{}, Concurrency: conc}
 	m, _, err := eng.Plan(ctx, "bench-dao", "2026-11-01T06:00:00Z", true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := eng.Approve(ctx, "bench-dao", "2026-11-01T06:00:00Z", m.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(ctx, "bench-dao", "2026-11-01T06:00:00Z", m.SHA256, "demo", testDemoApprover); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := sim.Mint(ic.AccountText(ic.Account{Owner: id.Sender()}), uint64(m.TotalAmountE8s+m.TotalFeeE8s)); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage"
@@ -24,13 +25,14 @@ import (
 // payoutCmd is `nodeshare payout`: the operator's runbook is
 // docs/payouts.md.
 type payoutCmd struct {
-	Plan     payoutPlanCmd     `cmd:"" help:"Build the period's manifest from its entitlements and store it once (--dry-run: print only)."`
-	Release  payoutReleaseCmd  `cmd:"" help:"Release a period the sanity checks hold (a reward or rate out of bounds, a foreign account or node provider), with a reason; recorded and audited."`
-	PlanPool payoutPlanPoolCmd `cmd:"" name:"plan-pool" help:"Plan a pool's lifecycle transfers (refunds, settlement, bond) not planned yet: one manifest per pool account."`
-	Approve  payoutApproveCmd  `cmd:"" help:"Record one approver's approval of a manifest hash (m-of-n approver set)."`
-	Run      payoutRunCmd      `cmd:"" help:"Check everything, then sign and send every unpaid transfer of an approved manifest."`
-	Status   payoutStatusCmd   `cmd:"" help:"Paid / pending / failed counts and amounts of a period."`
-	Resume   payoutResumeCmd   `cmd:"" help:"Continue an interrupted run; past the ledger's 24 h window it reads the blocks first."`
+	Plan        payoutPlanCmd        `cmd:"" help:"Build the period's manifest from its entitlements and store it once (--dry-run: print only)."`
+	Release     payoutReleaseCmd     `cmd:"" help:"Release a period the sanity checks hold (a reward or rate out of bounds, a foreign account or node provider), with a reason; recorded and audited."`
+	PlanPool    payoutPlanPoolCmd    `cmd:"" name:"plan-pool" help:"Plan a pool's lifecycle transfers (refunds, settlement, bond) not planned yet: one manifest per pool account."`
+	Approve     payoutApproveCmd     `cmd:"" help:"Sign and record one approver's approval of a manifest hash (m-of-n approver set)."`
+	ApproverKey payoutApproverKeyCmd `cmd:"" name:"approver-key" help:"Print an approver's --approvers entry (name=<public key DER hex>) from its dfx identity or Vault transit key."`
+	Run         payoutRunCmd         `cmd:"" help:"Check everything, then sign and send every unpaid transfer of an approved manifest."`
+	Status      payoutStatusCmd      `cmd:"" help:"Paid / pending / failed counts and amounts of a period."`
+	Resume      payoutResumeCmd      `cmd:"" help:"Continue an interrupted run; past the ledger's 24 h window it reads the blocks first."`
 }
 
 // payoutBase is what every payout subcommand reads.
@@ -56,7 +58,7 @@ func (b *payoutBase) engine(e env, approval rules.Approval, caps rules.Caps, con
 		return nil, nil, nil, nil, nil, err
 	}
 	crash, armed := armedCrash(crashFromEnv())
-	eng := &payout.Engine{Store: store, Approval: approval, Caps: caps, Concurrency: concurrency, Log: log, Crash: crash}
+	eng := &payout.Engine{Store: store, Approval: approval, Verifier: ic.Verifier{}, Caps: caps, Concurrency: concurrency, Log: log, Crash: crash}
 	return eng, func() { closeStore(); cancel() }, crash, armed, ctx, nil
 }
 
@@ -169,27 +171,59 @@ func poolAccount(treasury, dao, pool, source string) (schemas.Account, error) {
 type payoutApproveCmd struct {
 	payoutBase
 	approvalFlags
-	Manifest string `name:"manifest" required:"" help:"Manifest hash being approved (from nodeshare payout plan)."`
-	Approver string `name:"approver" env:"NODESHARE_PAYOUT_APPROVER" required:"" help:"Who approves (must be in --approvers)."`
+	approverKeyFlags
+	Vault    vaultFlags `embed:""`
+	Manifest string     `name:"manifest" required:"" help:"Manifest hash being approved (from nodeshare payout plan)."`
+	Approver string     `name:"approver" env:"NODESHARE_PAYOUT_APPROVER" required:"" help:"Who approves (must be in --approvers, with the public key of the signing key)."`
 }
 
 func (c *payoutApproveCmd) Validate() error {
-	return validateAll(&c.payoutBase, c.approvalFlags)
+	return validateAll(&c.payoutBase, c.approvalFlags, c.approverKeyFlags)
 }
 
-// Run records that --approver approves --manifest for the period; run
-// needs --threshold distinct approvals of exactly that hash.
+// Run signs --approver's approval of --manifest for the period with the
+// approver's key (a dfx identity or a Vault transit key); run needs
+// --threshold distinct signed approvals of exactly that hash.
 func (c *payoutApproveCmd) Run(e env) error {
-	eng, done, _, _, ctx, err := c.engine(e, c.approval(), rules.Caps{}, 1)
+	eng, done, _, _, ctx, err := c.engine(e, c.mustApproval(), rules.Caps{}, 1)
 	if err != nil {
 		return err
 	}
 	defer done()
-	ok, who, err := eng.Approve(ctx, c.DAO, c.Period, c.Manifest, c.Approver)
+	signer, err := c.approverKeyFlags.open(ctx, c.Vault)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "manifest %s approved by %s; approvals %v: %d of %d needed, approved=%v\n", c.Manifest, c.Approver, who, c.Threshold, len(eng.Approval.Approvers), ok)
+	ok, who, err := eng.Approve(ctx, c.DAO, c.Period, c.Manifest, c.Approver, signer)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "manifest %s approved by %s (signed); approvals %v: %d of %d needed, approved=%v\n", c.Manifest, c.Approver, who, c.Threshold, len(eng.Approval.Approvers), ok)
+	return nil
+}
+
+// payoutApproverKeyCmd prints an approver's entry of the approver set:
+// name=<public key DER hex> of the approver's dfx identity or Vault transit
+// key, for --approvers.
+type payoutApproverKeyCmd struct {
+	approverKeyFlags
+	Vault vaultFlags `embed:""`
+	Name  string     `name:"name" required:"" help:"The approver's name in the set."`
+}
+
+func (c *payoutApproverKeyCmd) Validate() error {
+	if c.Name == "" || strings.ContainsAny(c.Name, " ,/=") {
+		return fmt.Errorf("--name %q: names are non-empty, without spaces, commas, slashes or '='", c.Name)
+	}
+	return c.approverKeyFlags.Validate()
+}
+
+func (c *payoutApproverKeyCmd) Run(e env) error {
+	signer, err := c.approverKeyFlags.open(e.ctx, c.Vault)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s=%x\n", c.Name, signer.PublicKeyDER())
 	return nil
 }
 
@@ -216,7 +250,7 @@ func (c *payoutStatusCmd) Run(e env) error {
 		return err
 	}
 	defer tables.Close()
-	eng := &payout.Engine{Store: payout.NewDurableStore(nil, tables, nil), Approval: c.approval()}
+	eng := &payout.Engine{Store: payout.NewDurableStore(nil, tables, nil), Approval: c.mustApproval(), Verifier: ic.Verifier{}}
 	st, err := eng.Status(ctx, c.DAO, c.Period)
 	if err != nil {
 		return err
@@ -261,7 +295,7 @@ type payoutResumeCmd struct{ payoutRunCmd }
 func (c *payoutResumeCmd) Run(e env) error { return c.pay(e, true) }
 
 func (c *payoutRunCmd) pay(e env, resume bool) error {
-	eng, done, crash, armed, ctx, err := c.engine(e, c.approval(), c.caps(), c.Concurrency)
+	eng, done, crash, armed, ctx, err := c.engine(e, c.mustApproval(), c.caps(), c.Concurrency)
 	if err != nil {
 		return err
 	}

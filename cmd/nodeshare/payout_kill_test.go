@@ -95,8 +95,23 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 		t.Fatalf("allocate: %v (minted %v)", err, minted)
 	}
 
+	// The approvers' own dfx identities (bob's a secp256k1 key, the others
+	// Ed25519); the set is written from what `payout approver-key` prints.
+	keys := t.TempDir()
+	pems := map[string]string{}
+	for _, a := range []string{"alice", "bob", "carol", "mallory"} {
+		pems[a] = writeTestIdentity(t, keys, a, a == "bob")
+	}
+	var set []string
+	for _, a := range []string{"alice", "bob", "carol"} {
+		out, err := exec.CommandContext(ctx, bin, "payout", "approver-key", "--name", a, "--identity-pem", pems[a]).CombinedOutput()
+		if err != nil {
+			t.Fatalf("approver-key %s: %v\n%s", a, err, out)
+		}
+		set = append(set, strings.TrimSpace(string(out)))
+	}
 	env := append(os.Environ(), "NODESHARE_IC_URL="+hs.URL, "NODESHARE_IC_FETCH_ROOT_KEY=true", "NODESHARE_LOCAL_DIR="+t.TempDir(),
-		"NODESHARE_DAO="+dao, "NODESHARE_PERIOD="+period, "NODESHARE_PAYOUT_APPROVERS=alice,bob,carol", "NODESHARE_PAYOUT_THRESHOLD=2")
+		"NODESHARE_DAO="+dao, "NODESHARE_PERIOD="+period, "NODESHARE_PAYOUT_APPROVERS="+strings.Join(set, ","), "NODESHARE_PAYOUT_THRESHOLD=2")
 	run := func(crashAt string, args ...string) binResult {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, bin, args...)
@@ -155,13 +170,27 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 		!strings.Contains(r.stdout, "refused, nothing signed") || noDouble("unapproved") != 0 {
 		t.Fatalf("unapproved run: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, a := range []string{"alice", "bob"} {
-		if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", a); r.code != 0 {
-			t.Fatalf("approve %s: %s", a, r.stderr)
-		}
+	// A name alone approves nothing; a key that is not the approver's
+	// configured one signs nothing; an outsider is refused.
+	if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", "alice"); r.code == 0 || !strings.Contains(r.stderr, "a name alone approves nothing") {
+		t.Fatalf("approve without a key: code %d\n%s", r.code, r.stderr)
 	}
-	if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", "mallory"); r.code == 0 {
+	if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", "alice", "--identity-pem", pems["mallory"]); r.code == 0 ||
+		!strings.Contains(r.stderr, `is not approver "alice"'s configured key`) {
+		t.Fatalf("alice approving with mallory's key: code %d\n%s", r.code, r.stderr)
+	}
+	if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", "mallory", "--identity-pem", pems["mallory"]); r.code == 0 {
 		t.Fatal("an approver outside the set was accepted")
+	}
+	if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", "alice", "--identity-pem", pems["alice"]); r.code != 0 {
+		t.Fatalf("approve alice: %s", r.stderr)
+	}
+	// One signed approval of two: still refused, nothing signed.
+	if r := run("", "payout", "run"); r.code != exitRefused || !strings.Contains(r.stderr, "is not approved") || noDouble("one approval") != 0 {
+		t.Fatalf("run with one approval: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", "bob", "--identity-pem", pems["bob"]); r.code != 0 {
+		t.Fatalf("approve bob: %s", r.stderr)
 	}
 
 	steps := []struct {
@@ -216,10 +245,14 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	approval := rules.Approval{Approvers: []string{"alice", "bob", "carol"}, Threshold: 2}
+	approvers, err := rules.ParseApprovers(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approval := rules.Approval{Approvers: approvers, Threshold: 2}
 	var dead atomic.Bool
 	rctx, rcancel := context.WithCancel(ctx)
-	eng := &payout.Engine{Store: chs, Ledger: deadAfter{Ledger: ic.PayoutLedger{Client: client, Treasury: treasury}, dead: &dead}, Approval: approval,
+	eng := &payout.Engine{Store: chs, Ledger: deadAfter{Ledger: ic.PayoutLedger{Client: client, Treasury: treasury}, dead: &dead}, Approval: approval, Verifier: ic.Verifier{},
 		Concurrency: 1, Log: log, Clock: stage.ClockFunc(func() time.Time { return time.Now().Add(skew) }),
 		Crash: func(p string) {
 			if p == payout.CrashAfterAttempt {
@@ -233,7 +266,7 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 	}
 	rcancel()
 	noDouble("killed after a new attempt")
-	eng = &payout.Engine{Store: chs, Ledger: ic.PayoutLedger{Client: client, Treasury: treasury}, Approval: approval, Concurrency: 4, Log: log,
+	eng = &payout.Engine{Store: chs, Ledger: ic.PayoutLedger{Client: client, Treasury: treasury}, Approval: approval, Verifier: ic.Verifier{}, Concurrency: 4, Log: log,
 		Clock: stage.ClockFunc(func() time.Time { return time.Now().Add(skew) })}
 	sum, err := eng.Run(ctx, dao, period, payout.RunOptions{ExpectSHA256: planned.ManifestSHA256})
 	if err != nil {

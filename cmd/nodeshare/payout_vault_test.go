@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	demostage "github.com/nodeshare/nodeshare/pipeline/stage/demo"
-	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
-	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"math/rand/v2"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -25,6 +23,9 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	"github.com/nodeshare/nodeshare/ops/icsim"
+	rules "github.com/nodeshare/nodeshare/pipeline/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
+	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -52,12 +53,12 @@ func newVaultWorld(t *testing.T, cfg config, seed uint64) *vaultWorld {
 	w := &vaultWorld{t: t, cfg: cfg, sim: sim, hs: hs, dao: "vault-dao", period: "2026-11-01T06:00:00Z"}
 	ents, pools := payouttest.SimPeriod(rand.New(rand.NewPCG(seed, seed)), w.dao, w.period, 4, int64(icsim.LedgerFeeE8s))
 	w.store = payouttest.NewMemStore(ents, pools)
-	eng := &payout.Engine{Store: w.store, Approval: demostage.Approval}
+	eng := &payout.Engine{Store: w.store, Approval: payouttest.Approval(1, testDemoApprover), Verifier: ic.Verifier{}}
 	m, _, err := eng.Plan(context.Background(), w.dao, w.period, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := eng.Approve(context.Background(), w.dao, w.period, m.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(context.Background(), w.dao, w.period, m.SHA256, "demo", testDemoApprover); err != nil {
 		t.Fatal(err)
 	}
 	w.sha = m.SHA256
@@ -93,7 +94,7 @@ func (w *vaultWorld) runHook(id *vault.TransitIdentity, hook func(string)) (payo
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	eng := &payout.Engine{Store: w.store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: demostage.Approval,
+	eng := &payout.Engine{Store: w.store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: payouttest.Approval(1, testDemoApprover), Verifier: ic.Verifier{},
 		Concurrency: 2, MaxTries: 2, RetryWait: 10 * time.Millisecond, Crash: hook}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -378,5 +379,64 @@ func TestVaultKVKeyMode(t *testing.T) {
 	caps, _ = kc.Sys().CapabilitiesSelf("secret/data/" + path)
 	if len(caps) != 1 || caps[0] != "deny" {
 		t.Fatalf("capabilities elsewhere: %v", caps)
+	}
+}
+
+// An approver whose key is a Vault transit key: `payout approver-key`
+// prints the member's entry from Vault, `payout approve` signs inside Vault,
+// and the approval verifies under the configured key; the same key cannot
+// approve under another member's name.
+func TestPayoutApproveWithVaultTransitKey(t *testing.T) {
+	cfg := requireServices(t)
+	root := rootVault(t, cfg)
+	keyName := fmt.Sprintf("approver-it-%d", time.Now().UnixNano())
+	if _, err := root.Logical().Write(cfg.Vault.TransitMount+"/keys/"+keyName, map[string]any{"type": "ed25519"}); err != nil {
+		t.Fatalf("create transit key %s: %v", keyName, err)
+	}
+	// The approver's own token: here the root one (in production, a token
+	// whose policy signs with this key only).
+	t.Setenv("NODESHARE_VAULT_TOKEN", root.Token())
+	vf := vaultFlags{VaultAddr: cfg.Vault.Addr, VaultTransitMount: cfg.Vault.TransitMount, VaultTransitKey: "unused"}
+	code, out, stderr := runMain(t, "payout", "approver-key", "--name", "treasurer", "--approver-transit-key", keyName, "--vault-addr", cfg.Vault.Addr)
+	if code != 0 || !strings.HasPrefix(out, "treasurer=302a300506032b6570032100") {
+		t.Fatalf("approver-key: exit %d, %q, %s", code, out, stderr)
+	}
+	set, err := rules.ParseApprovers([]string{strings.TrimSpace(out), "other=" + hex.EncodeToString(testDemoApprover.PublicKeyDER())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newVaultWorld(t, cfg, 33)
+	eng := &payout.Engine{Store: w.store, Approval: rules.Approval{Approvers: set, Threshold: 1}, Verifier: ic.Verifier{}}
+	ctx := context.Background()
+	m, _, err := eng.Plan(ctx, w.dao, w.period, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := approverKeyFlags{TransitKey: keyName}.open(ctx, vf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := eng.Approve(ctx, w.dao, w.period, m.SHA256, "other", signer); err == nil || !strings.Contains(err.Error(), `is not approver "other"'s configured key`) {
+		t.Fatalf("the transit key approved as another member: %v", err)
+	}
+	ok, who, err := eng.Approve(ctx, w.dao, w.period, m.SHA256, "treasurer", signer)
+	if err != nil || !ok || len(who) != 1 || who[0] != "treasurer" {
+		t.Fatalf("approve: ok %v by %v: %v", ok, who, err)
+	}
+	aps, _ := w.store.Approvals(ctx, m.SHA256)
+	var mine *schemas.PayoutApproval
+	for i := range aps {
+		if aps[i].Approver == "treasurer" {
+			mine = &aps[i]
+		}
+	}
+	if mine == nil || mine.Signature == "" {
+		t.Fatalf("stored approvals: %+v", aps)
+	}
+	// An auditor checks the row alone: its key and signature.
+	pub, _ := hex.DecodeString(mine.PublicKeyDER)
+	sig, _ := hex.DecodeString(mine.Signature)
+	if err := ic.VerifySignature(pub, schemas.PayoutApprovalMessage(w.dao, w.period, m.SHA256), sig); err != nil {
+		t.Fatalf("the stored approval does not verify: %v", err)
 	}
 }

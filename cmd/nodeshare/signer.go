@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
 )
@@ -84,7 +85,7 @@ func safeName(s string) string { return strings.NewReplacer("/", "_", "\x00", "_
 // schedule and signs once Vault is unsealed.
 func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payout.Store, log, base *slog.Logger) func(context.Context) error {
 	crash, armed := armedCrash(crashFromEnv())
-	eng := &payout.Engine{Store: store, Approval: c.approval(), Caps: c.caps(), Concurrency: c.Concurrency, Log: base, Crash: crash}
+	eng := &payout.Engine{Store: store, Approval: c.mustApproval(), Verifier: ic.Verifier{}, Caps: c.caps(), Concurrency: c.Concurrency, Log: base, Crash: crash}
 	if ds, ok := store.(*payout.DurableStore); ok {
 		if ss, ok := ds.Tables.(payout.SanityStore); ok {
 			eng.Sanity = c.gate(ss)

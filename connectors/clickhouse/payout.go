@@ -79,7 +79,7 @@ func (s *Store) Attempts(ctx context.Context, dao, period string) (map[string][]
 }
 
 func (s *Store) Approvals(ctx context.Context, sha string) ([]schemas.PayoutApproval, error) {
-	rows, err := s.conn.Query(ctx, `SELECT manifest_sha256, approver, dao, period, approved_at FROM payout_approvals FINAL
+	rows, err := s.conn.Query(ctx, `SELECT manifest_sha256, approver, dao, period, approved_at, public_key_der, signature FROM payout_approvals FINAL
 		WHERE manifest_sha256 = ? ORDER BY approver`, sha)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: read approvals of %s: %w", sha, err)
@@ -89,7 +89,7 @@ func (s *Store) Approvals(ctx context.Context, sha string) ([]schemas.PayoutAppr
 	for rows.Next() {
 		var a schemas.PayoutApproval
 		var at time.Time
-		if err := rows.Scan(&a.ManifestSHA256, &a.Approver, &a.DAO, &a.Period, &at); err != nil {
+		if err := rows.Scan(&a.ManifestSHA256, &a.Approver, &a.DAO, &a.Period, &at, &a.PublicKeyDER, &a.Signature); err != nil {
 			return nil, fmt.Errorf("clickhouse: scan approval: %w", err)
 		}
 		a.ApprovedAt = at.UTC().Format(time.RFC3339)
@@ -125,5 +125,5 @@ func (s *Store) InsertApproval(ctx context.Context, token string, a schemas.Payo
 	if err != nil {
 		return fmt.Errorf("clickhouse: approval %s/%s: approved_at %q: %w", a.ManifestSHA256, a.Approver, a.ApprovedAt, err)
 	}
-	return s.insert(ctx, "payout_approvals", token, [][]any{{a.ManifestSHA256, a.Approver, a.DAO, a.Period, at.UTC()}})
+	return s.insert(ctx, "payout_approvals", token, [][]any{{a.ManifestSHA256, a.Approver, a.DAO, a.Period, at.UTC(), a.PublicKeyDER, a.Signature}})
 }

@@ -91,3 +91,25 @@ func (t *TransitIdentity) Verify(msg, sig []byte) bool { return ed25519.Verify(t
 func (t *TransitIdentity) ToPEM() ([]byte, error) {
 	return nil, errors.New("vault: the transit key cannot be exported")
 }
+
+// TransitSigner signs messages (a payout approval, a member attestation)
+// with a transit key: the signing port of the stages, for a key that never
+// leaves Vault.
+type TransitSigner struct{ id *TransitIdentity }
+
+// NewTransitSigner opens c's transit key for signing messages.
+func NewTransitSigner(ctx context.Context, c *Client) (*TransitSigner, error) {
+	id, err := NewTransitIdentity(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return &TransitSigner{id: id}, nil
+}
+
+// PublicKeyDER is the key's DER SubjectPublicKeyInfo (Ed25519).
+func (s *TransitSigner) PublicKeyDER() []byte { return s.id.PublicKey() }
+
+// Sign signs message inside Vault.
+func (s *TransitSigner) Sign(_ context.Context, message []byte) ([]byte, error) {
+	return s.id.Sign(message)
+}

@@ -150,24 +150,67 @@ func knownRecipients(p schemas.PoolPeriod) (map[string]bool, error) {
 	return k, nil
 }
 
+// Approver is one member of the approver set: a name people know and the
+// public key (DER SubjectPublicKeyInfo, Ed25519 or secp256k1: a dfx
+// identity or a Vault transit key) whose signature is that member's
+// approval. A name alone approves nothing.
+type Approver struct {
+	Name         string
+	PublicKeyDER []byte
+}
+
+// SignatureVerifier checks a signature over message under publicKeyDER
+// (nil when it verifies). Implemented by connectors/ic.
+type SignatureVerifier interface {
+	Verify(publicKeyDER, message, signature []byte) error
+}
+
 // Approval is the approver policy: Threshold distinct members of Approvers
-// must approve a manifest hash.
+// must sign the approval message of a manifest hash
+// (schemas.PayoutApprovalMessage).
 type Approval struct {
-	Approvers []string
+	Approvers []Approver
 	Threshold int
+}
+
+// ParseApprovers reads an approver set written "name=<public key DER in
+// hex>", one entry per member (as `nodeshare payout approver-key` prints).
+func ParseApprovers(entries []string) ([]Approver, error) {
+	out := make([]Approver, 0, len(entries))
+	for _, e := range entries {
+		name, keyHex, ok := strings.Cut(e, "=")
+		if !ok || keyHex == "" {
+			return nil, fmt.Errorf("approver %q has no public key: write name=<public key DER hex> (nodeshare payout approver-key prints it)", e)
+		}
+		der, err := schemas.DecodeHexField("approver "+name+" public key", keyHex)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Approver{Name: name, PublicKeyDER: der})
+	}
+	return out, nil
 }
 
 // Validate checks the policy.
 func (a Approval) Validate() error {
 	seen := map[string]bool{}
-	for _, n := range a.Approvers {
-		if n == "" || strings.ContainsAny(n, " ,/") {
-			return fmt.Errorf("approver %q: names are non-empty, without spaces, commas or slashes", n)
+	keys := map[string]string{}
+	for _, ap := range a.Approvers {
+		n := ap.Name
+		if n == "" || strings.ContainsAny(n, " ,/=") {
+			return fmt.Errorf("approver %q: names are non-empty, without spaces, commas, slashes or '='", n)
 		}
 		if seen[n] {
 			return fmt.Errorf("approver %q listed twice", n)
 		}
 		seen[n] = true
+		if len(ap.PublicKeyDER) == 0 {
+			return fmt.Errorf("approver %q has no public key", n)
+		}
+		if other, dup := keys[string(ap.PublicKeyDER)]; dup {
+			return fmt.Errorf("approvers %q and %q have the same public key: one key would count twice", other, n)
+		}
+		keys[string(ap.PublicKeyDER)] = n
 	}
 	if len(a.Approvers) == 0 {
 		return fmt.Errorf("no approvers configured (--approvers or NODESHARE_PAYOUT_APPROVERS)")
@@ -178,30 +221,70 @@ func (a Approval) Validate() error {
 	return nil
 }
 
-// Member reports whether name is an approver.
-func (a Approval) Member(name string) bool {
-	for _, n := range a.Approvers {
-		if n == name {
-			return true
-		}
+// Names lists the approvers' names in configured order.
+func (a Approval) Names() []string {
+	out := make([]string, len(a.Approvers))
+	for i, ap := range a.Approvers {
+		out[i] = ap.Name
 	}
-	return false
+	return out
 }
 
-// Approved reports whether the approvals reach the threshold for exactly
-// manifestSHA256, and which configured approvers approved it. Approvals of
-// another hash, or by someone outside the set, do not count.
-func (a Approval) Approved(manifestSHA256 string, approvals []schemas.PayoutApproval) (bool, []string) {
-	got := map[string]bool{}
-	for _, ap := range approvals {
-		if ap.ManifestSHA256 == manifestSHA256 && a.Member(ap.Approver) {
-			got[ap.Approver] = true
+// Key is the configured public key of approver name.
+func (a Approval) Key(name string) ([]byte, bool) {
+	for _, ap := range a.Approvers {
+		if ap.Name == name {
+			return ap.PublicKeyDER, true
 		}
+	}
+	return nil, false
+}
+
+// Check verifies one approval of dao's period manifestSHA256: by a member,
+// of that hash, signed (hex) by the member's configured key over
+// schemas.PayoutApprovalMessage. The key recorded with the approval is
+// informative only: the configured key decides.
+func (a Approval) Check(dao, period, manifestSHA256 string, ap schemas.PayoutApproval, v SignatureVerifier) error {
+	if ap.ManifestSHA256 != manifestSHA256 {
+		return fmt.Errorf("approval by %q is of manifest %s", ap.Approver, ap.ManifestSHA256)
+	}
+	key, ok := a.Key(ap.Approver)
+	if !ok {
+		return fmt.Errorf("%q is not in the approver set %v", ap.Approver, a.Names())
+	}
+	if ap.Signature == "" {
+		return fmt.Errorf("approval by %q is not signed", ap.Approver)
+	}
+	sig, err := schemas.DecodeHexField("signature", ap.Signature)
+	if err != nil {
+		return fmt.Errorf("approval by %q: %w", ap.Approver, err)
+	}
+	if err := v.Verify(key, schemas.PayoutApprovalMessage(dao, period, manifestSHA256), sig); err != nil {
+		return fmt.Errorf("approval by %q: signature not by the configured key of %q: %v", ap.Approver, ap.Approver, err)
+	}
+	return nil
+}
+
+// Approved reports whether the verified approvals reach the threshold for
+// exactly dao's period manifestSHA256, which configured approvers approved
+// it (sorted), and why each other approval was not counted. Approvals of
+// another hash, by someone outside the set, unsigned, or signed by another
+// key do not count.
+func (a Approval) Approved(dao, period, manifestSHA256 string, approvals []schemas.PayoutApproval, v SignatureVerifier) (bool, []string, []string) {
+	got := map[string]bool{}
+	var refused []string
+	for _, ap := range approvals {
+		if err := a.Check(dao, period, manifestSHA256, ap, v); err != nil {
+			refused = append(refused, err.Error())
+			continue
+		}
+		got[ap.Approver] = true
 	}
 	names := make([]string, 0, len(got))
 	for n := range got {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	return len(names) >= a.Threshold, names
+	sort.Strings(refused)
+	return len(names) >= a.Threshold, names, refused
 }

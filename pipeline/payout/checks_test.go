@@ -1,7 +1,10 @@
 package payout
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 
@@ -113,34 +116,83 @@ func TestCheckManifest(t *testing.T) {
 	}
 }
 
+// ed25519Verifier checks Ed25519 signatures under a raw-key "DER" (the
+// test keys are raw: the rules only pass the configured bytes through).
+type ed25519Verifier struct{}
+
+func (ed25519Verifier) Verify(pub, msg, sig []byte) error {
+	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, msg, sig) {
+		return errors.New("does not verify")
+	}
+	return nil
+}
+
 func TestApproval(t *testing.T) {
-	a := Approval{Approvers: []string{"alice", "bob", "carol"}, Threshold: 2}
+	keys := map[string]ed25519.PrivateKey{}
+	var set []Approver
+	for i, n := range []string{"alice", "bob", "carol", "mallory"} {
+		priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, ed25519.SeedSize))
+		keys[n] = priv
+		if n != "mallory" {
+			set = append(set, Approver{Name: n, PublicKeyDER: priv.Public().(ed25519.PublicKey)})
+		}
+	}
+	a := Approval{Approvers: set, Threshold: 2}
 	if err := a.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []Approval{{}, {Approvers: []string{"a"}, Threshold: 2}, {Approvers: []string{"a", "a"}, Threshold: 1}, {Approvers: []string{"a b"}, Threshold: 1}, {Approvers: []string{"a"}}} {
+	k := []byte{1}
+	for _, bad := range []Approval{{},
+		{Approvers: []Approver{{"a", k}}, Threshold: 2},
+		{Approvers: []Approver{{"a", k}, {"a", []byte{2}}}, Threshold: 1},
+		{Approvers: []Approver{{"a", k}, {"b", k}}, Threshold: 1},
+		{Approvers: []Approver{{"a b", k}}, Threshold: 1},
+		{Approvers: []Approver{{"a", nil}}, Threshold: 1},
+		{Approvers: []Approver{{"a", k}}}} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
-	ap := func(sha, who string) schemas.PayoutApproval {
-		return schemas.PayoutApproval{ManifestSHA256: sha, Approver: who}
+	signed := func(sha, who, signer string) schemas.PayoutApproval {
+		sig := ed25519.Sign(keys[signer], schemas.PayoutApprovalMessage("d", "p", sha))
+		return schemas.PayoutApproval{ManifestSHA256: sha, Approver: who, Signature: hex.EncodeToString(sig)}
 	}
+	unsigned := schemas.PayoutApproval{ManifestSHA256: "m", Approver: "bob"}
+	otherPeriod := signed("m", "bob", "bob")
+	otherPeriod.Signature = hex.EncodeToString(ed25519.Sign(keys["bob"], schemas.PayoutApprovalMessage("d", "p2", "m")))
 	cases := []struct {
-		aps  []schemas.PayoutApproval
-		want bool
+		name    string
+		aps     []schemas.PayoutApproval
+		want    bool
+		refused string
 	}{
-		{nil, false},
-		{[]schemas.PayoutApproval{ap("m", "alice")}, false},
-		{[]schemas.PayoutApproval{ap("m", "alice"), ap("m", "alice")}, false},
-		{[]schemas.PayoutApproval{ap("m", "alice"), ap("other", "bob")}, false},
-		{[]schemas.PayoutApproval{ap("m", "alice"), ap("m", "mallory")}, false},
-		{[]schemas.PayoutApproval{ap("m", "alice"), ap("m", "carol")}, true},
+		{"none", nil, false, ""},
+		{"one", []schemas.PayoutApproval{signed("m", "alice", "alice")}, false, ""},
+		{"one twice", []schemas.PayoutApproval{signed("m", "alice", "alice"), signed("m", "alice", "alice")}, false, ""},
+		{"other hash", []schemas.PayoutApproval{signed("m", "alice", "alice"), signed("other", "bob", "bob")}, false, "is of manifest other"},
+		{"outsider", []schemas.PayoutApproval{signed("m", "alice", "alice"), signed("m", "mallory", "mallory")}, false, "not in the approver set"},
+		{"name alone", []schemas.PayoutApproval{signed("m", "alice", "alice"), unsigned}, false, "is not signed"},
+		{"signed by another key", []schemas.PayoutApproval{signed("m", "alice", "alice"), signed("m", "bob", "mallory")}, false, "not by the configured key"},
+		{"signature of another period", []schemas.PayoutApproval{signed("m", "alice", "alice"), otherPeriod}, false, "not by the configured key"},
+		{"two members", []schemas.PayoutApproval{signed("m", "alice", "alice"), signed("m", "carol", "carol")}, true, ""},
 	}
-	for i, c := range cases {
-		if got, _ := a.Approved("m", c.aps); got != c.want {
-			t.Errorf("case %d: approved %v, want %v", i, got, c.want)
+	for _, c := range cases {
+		got, who, refused := a.Approved("d", "p", "m", c.aps, ed25519Verifier{})
+		if got != c.want {
+			t.Errorf("%s: approved %v (by %v), want %v", c.name, got, who, c.want)
 		}
+		if c.refused != "" && (len(refused) != 1 || !strings.Contains(refused[0], c.refused)) {
+			t.Errorf("%s: refused %q, want one containing %q", c.name, refused, c.refused)
+		}
+	}
+	if _, err := ParseApprovers([]string{"alice"}); err == nil || !strings.Contains(err.Error(), `approver "alice" has no public key`) {
+		t.Errorf("bare name: %v", err)
+	}
+	if _, err := ParseApprovers([]string{"alice=zz"}); err == nil || !strings.Contains(err.Error(), `"zz"`) {
+		t.Errorf("bad hex: %v", err)
+	}
+	if got, err := ParseApprovers([]string{"alice=0102"}); err != nil || got[0].Name != "alice" || !bytes.Equal(got[0].PublicKeyDER, []byte{1, 2}) {
+		t.Errorf("parse: %v %v", got, err)
 	}
 }
 

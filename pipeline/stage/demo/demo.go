@@ -14,9 +14,17 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-// Approval is the demo's documented approver set: one approver, "demo",
-// threshold 1 (docs/payouts.md). Production configures its own.
-var Approval = rules.Approval{Approvers: []string{"demo"}, Threshold: 1}
+// Approver is the name of the demo's one approver (threshold 1,
+// docs/payouts.md): its key is a PEM identity the demo keeps in its local
+// folder, and it signs every manifest the demo plans. Production
+// configures its own set.
+const Approver = "demo"
+
+// Approval is the demo's approver set: Approver with the public key of its
+// identity, threshold 1.
+func Approval(publicKeyDER []byte) rules.Approval {
+	return rules.Approval{Approvers: []rules.Approver{{Name: Approver, PublicKeyDER: publicKeyDER}}, Threshold: 1}
+}
 
 // Wallets are the sponsors' own keys on the ledger: each name holds one.
 type Wallets interface {
@@ -55,6 +63,8 @@ type Ports struct {
 	Process  func(ctx context.Context) error
 	Engine   func(pool, source string) (*payout.Engine, error)
 	Treasury string // the treasury principal (the Vault transit key's)
+	// Approver signs the demo approver's approvals.
+	Approver payout.ApprovalSigner
 }
 
 // Result is what one demo run did.
@@ -222,7 +232,7 @@ func Run(ctx context.Context, p Ports, dao string, log *slog.Logger) (Result, er
 	if err != nil {
 		return out, err
 	}
-	if _, _, err := eng.Approve(ctx, dao, out.Period, m.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(ctx, dao, out.Period, m.SHA256, Approver, p.Approver); err != nil {
 		return out, err
 	}
 	if out.Payout, err = eng.Run(ctx, dao, out.Period, payout.RunOptions{ExpectSHA256: m.SHA256}); err != nil {
@@ -346,7 +356,7 @@ func payPool(ctx context.Context, p Ports, dao, pool string, log *slog.Logger) (
 			if err != nil || !found {
 				return out, fmt.Errorf("demo: lifecycle manifest %s: found %v: %v", period, found, err)
 			}
-			if _, _, err := eng.Approve(ctx, dao, period, stored.SHA256, "demo"); err != nil {
+			if _, _, err := eng.Approve(ctx, dao, period, stored.SHA256, Approver, p.Approver); err != nil {
 				return out, err
 			}
 			sum, err := eng.Run(ctx, dao, period, payout.RunOptions{ExpectSHA256: stored.SHA256})

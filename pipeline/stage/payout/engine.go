@@ -1,12 +1,14 @@
 package payout
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +37,8 @@ type Engine struct {
 	Store    Store
 	Ledger   Ledger
 	Approval rules.Approval
+	// Verifier checks approvers' signatures (connectors/ic.Verifier).
+	Verifier rules.SignatureVerifier
 	Caps     rules.Caps
 	// Concurrency is the number of transfers in flight (default 4).
 	Concurrency int
@@ -249,12 +253,32 @@ func sortedPeriods(m map[string][]schemas.PayoutIntent) []string {
 	return out
 }
 
-// approve records approver's approval of the period's stored manifest,
-// which must have the hash the approver saw.
-func (e *Engine) Approve(ctx context.Context, dao, period, sha, approver string) (bool, []string, error) {
+// ApprovalSigner signs one approver's approval with that approver's key: a
+// dfx PEM identity (connectors/ic.PEMSigner) or a Vault transit key
+// (connectors/vault.TransitSigner).
+type ApprovalSigner interface {
+	PublicKeyDER() []byte
+	Sign(ctx context.Context, message []byte) ([]byte, error)
+}
+
+// Approve signs approver's approval of the period's stored manifest, which
+// must have the hash the approver saw, with signer, whose key must be the
+// one configured for approver; the signature is verified before it is
+// recorded. It returns whether the manifest is now approved and by whom.
+func (e *Engine) Approve(ctx context.Context, dao, period, sha, approver string, signer ApprovalSigner) (bool, []string, error) {
 	e.defaults()
-	if !e.Approval.Member(approver) {
-		return false, nil, fmt.Errorf("approve: %q is not in the approver set %v", approver, e.Approval.Approvers)
+	if e.Verifier == nil {
+		return false, nil, errors.New("approve: no signature verifier configured")
+	}
+	key, ok := e.Approval.Key(approver)
+	if !ok {
+		return false, nil, fmt.Errorf("approve: %q is not in the approver set %v", approver, e.Approval.Names())
+	}
+	if signer == nil {
+		return false, nil, fmt.Errorf("approve: %q gave no key to sign with: a name alone approves nothing", approver)
+	}
+	if pub := signer.PublicKeyDER(); !bytes.Equal(pub, key) {
+		return false, nil, fmt.Errorf("approve: the signing key %x is not approver %q's configured key %x", pub, approver, key)
 	}
 	m, found, err := e.Stored(ctx, dao, period)
 	if err != nil {
@@ -266,7 +290,15 @@ func (e *Engine) Approve(ctx context.Context, dao, period, sha, approver string)
 	if m.SHA256 != sha {
 		return false, nil, fmt.Errorf("approve %s %s: the stored manifest is %s, not %s: review the plan again", dao, period, m.SHA256, sha)
 	}
-	a := schemas.PayoutApproval{DAO: dao, Period: period, ManifestSHA256: sha, Approver: approver, ApprovedAt: e.Clock.Now().UTC().Format(time.RFC3339)}
+	sig, err := signer.Sign(ctx, schemas.PayoutApprovalMessage(dao, period, sha))
+	if err != nil {
+		return false, nil, fmt.Errorf("approve %s %s: sign as %q: %w", dao, period, approver, err)
+	}
+	a := schemas.PayoutApproval{DAO: dao, Period: period, ManifestSHA256: sha, Approver: approver, ApprovedAt: e.Clock.Now().UTC().Format(time.RFC3339),
+		PublicKeyDER: hex.EncodeToString(key), Signature: hex.EncodeToString(sig)}
+	if err := e.Approval.Check(dao, period, sha, a, e.Verifier); err != nil {
+		return false, nil, fmt.Errorf("approve %s %s: %w: nothing recorded", dao, period, err)
+	}
 	if err := e.Store.SaveApproval(ctx, a); err != nil {
 		return false, nil, err
 	}
@@ -274,7 +306,7 @@ func (e *Engine) Approve(ctx context.Context, dao, period, sha, approver string)
 	if err != nil {
 		return false, nil, err
 	}
-	ok, who := e.Approval.Approved(sha, aps)
+	ok, who, _ := e.Approval.Approved(dao, period, sha, aps, e.Verifier)
 	return ok, who, nil
 }
 
@@ -352,9 +384,16 @@ func (e *Engine) Run(ctx context.Context, dao, period string, opt RunOptions) (S
 	if err != nil {
 		return sum, err
 	}
-	if ok, who := e.Approval.Approved(m.SHA256, aps); !ok {
-		return sum, fmt.Errorf("payout %s %s: manifest %s is not approved: %d of %d approvals needed (have %v from %v): nothing signed",
-			dao, period, m.SHA256, e.Approval.Threshold, len(e.Approval.Approvers), who, e.Approval.Approvers)
+	if e.Verifier == nil {
+		return sum, fmt.Errorf("payout %s %s: no signature verifier configured: nothing signed", dao, period)
+	}
+	if ok, who, refused := e.Approval.Approved(dao, period, m.SHA256, aps, e.Verifier); !ok {
+		why := ""
+		if len(refused) > 0 {
+			why = "; not counted: " + strings.Join(refused, "; ")
+		}
+		return sum, fmt.Errorf("payout %s %s: manifest %s is not approved: %d of %d signed approvals needed (have %v from %v%s): nothing signed",
+			dao, period, m.SHA256, e.Approval.Threshold, len(e.Approval.Approvers), who, e.Approval.Names(), why)
 	}
 
 	results, err := e.Store.Results(ctx, dao, period)
@@ -941,6 +980,7 @@ type Status struct {
 	Manifest                            rules.Manifest
 	Approved                            bool
 	Approvers                           []string
+	ApprovalsRefused                    []string // approvals not counted, with the reason
 	Paid, Pending, Failed               int
 	PaidE8s, PendingE8s, FailedE8s      int64
 	Attempts                            int
@@ -967,7 +1007,10 @@ func (e *Engine) Status(ctx context.Context, dao, period string) (Status, error)
 	if err != nil {
 		return st, err
 	}
-	st.Approved, st.Approvers = e.Approval.Approved(st.Manifest.SHA256, aps)
+	if e.Verifier == nil {
+		return st, errors.New("payout status: no signature verifier configured")
+	}
+	st.Approved, st.Approvers, st.ApprovalsRefused = e.Approval.Approved(dao, period, st.Manifest.SHA256, aps, e.Verifier)
 	res, err := e.Store.Results(ctx, dao, period)
 	if err != nil {
 		return st, err

@@ -92,7 +92,7 @@ func (w *lifecycleWorld) transfer(seq int, kind, from, to string, gross int64) s
 }
 
 func (w *lifecycleWorld) engine(from ic.Account) *payout.Engine {
-	return &payout.Engine{Store: w.store, Ledger: ic.PayoutLedger{Client: w.client, Treasury: from}, Approval: testApproval,
+	return &payout.Engine{Store: w.store, Ledger: ic.PayoutLedger{Client: w.client, Treasury: from}, Approval: testApproval, Verifier: ic.Verifier{},
 		Concurrency: 2, MaxTries: 3, RetryWait: time.Millisecond}
 }
 
@@ -134,7 +134,7 @@ func TestLifecycleTransfersArePaidOnceFromThePoolAccounts(t *testing.T) {
 	if _, err := dep.Run(ctx, w.dao, m.Period, payout.RunOptions{}); err == nil || !strings.Contains(err.Error(), "not approved") {
 		t.Fatalf("unapproved run: %v", err)
 	}
-	if _, _, err := dep.Approve(ctx, w.dao, m.Period, m.SHA256, "demo"); err != nil {
+	if _, _, err := dep.Approve(ctx, w.dao, m.Period, m.SHA256, "demo", demoApprover); err != nil {
 		t.Fatal(err)
 	}
 	// Signed from the bond account, the deposit manifest is refused.
@@ -176,7 +176,7 @@ func TestLifecycleTransfersArePaidOnceFromThePoolAccounts(t *testing.T) {
 		e *payout.Engine
 		m rules.Manifest
 	}{{dep, m2}, {bondEng, mb}} {
-		if _, _, err := x.e.Approve(ctx, w.dao, x.m.Period, x.m.SHA256, "demo"); err != nil {
+		if _, _, err := x.e.Approve(ctx, w.dao, x.m.Period, x.m.SHA256, "demo", demoApprover); err != nil {
 			t.Fatal(err)
 		}
 	}

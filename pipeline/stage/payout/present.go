@@ -65,7 +65,7 @@ func WriteStatus(w io.Writer, dao, period string, st Status, asJSON bool) {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(map[string]any{"dao": dao, "period": period, "planned": st.Planned, "manifest_sha256": st.Manifest.SHA256,
-			"approved": st.Approved, "approvers": st.Approvers, "paid": st.Paid, "pending": st.Pending, "failed": st.Failed,
+			"approved": st.Approved, "approvers": st.Approvers, "approvals_not_counted": st.ApprovalsRefused, "paid": st.Paid, "pending": st.Pending, "failed": st.Failed,
 			"paid_e8s": st.PaidE8s, "pending_e8s": st.PendingE8s, "failed_e8s": st.FailedE8s, "new_attempts": st.Attempts,
 			"all_paid": st.AllPaid, "reasons": st.FailedReasons})
 		return
@@ -75,6 +75,9 @@ func WriteStatus(w io.Writer, dao, period string, st Status, asJSON bool) {
 		return
 	}
 	fmt.Fprintf(w, "%s %s manifest %s\napproved: %v by %v\n", dao, period, st.Manifest.SHA256, st.Approved, st.Approvers)
+	for _, r := range st.ApprovalsRefused {
+		fmt.Fprintf(w, "approval not counted: %s\n", r)
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "STATUS\tCOUNT\tAMOUNT ICP\t")
 	fmt.Fprintf(tw, "paid\t%d\t%s\t\n", st.Paid, money.FormatICP(money.E8s(st.PaidE8s)))

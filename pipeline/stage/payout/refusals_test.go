@@ -72,7 +72,7 @@ func newRefusalWorldWith(t *testing.T, seed uint64, n int, fee int64, mint func(
 		t.Fatal(err)
 	}
 	if approve {
-		if _, _, err := eng.Approve(context.Background(), w.dao, w.period, w.m.SHA256, "demo"); err != nil {
+		if _, _, err := eng.Approve(context.Background(), w.dao, w.period, w.m.SHA256, "demo", demoApprover); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,7 +88,7 @@ func (w *refusalWorld) engine(ledger payout.Ledger) *payout.Engine {
 	if ledger == nil {
 		ledger = w.ledger()
 	}
-	return &payout.Engine{Store: w.store, Ledger: ledger, Approval: testApproval,
+	return &payout.Engine{Store: w.store, Ledger: ledger, Approval: testApproval, Verifier: ic.Verifier{},
 		Concurrency: 1, MaxTries: 3, RetryWait: time.Millisecond}
 }
 
@@ -98,8 +98,11 @@ func (w *refusalWorld) ledger() payout.Ledger {
 	return ic.PayoutLedger{Client: w.client, Treasury: ic.Account{Owner: w.id.Sender()}}
 }
 
-// testApproval is one approver, "demo", threshold 1.
-var testApproval = rules.Approval{Approvers: []string{"demo"}, Threshold: 1}
+// demoApprover is the one approver, "demo", of testApproval (threshold 1).
+var (
+	demoApprover = payouttest.NewApprover("demo")
+	testApproval = payouttest.Approval(1, demoApprover)
+)
 
 func (w *refusalWorld) transfers() int {
 	n := 0
@@ -150,6 +153,17 @@ func TestPayoutRefusesBeforeSigning(t *testing.T) {
 			_ = w.store.SaveApproval(ctx, schemas.PayoutApproval{DAO: w.dao, Period: w.period, ManifestSHA256: w.m.SHA256, Approver: "mallory", ApprovedAt: "2026-11-01T00:00:00Z"})
 			return w, w.engine(nil), payout.RunOptions{}
 		}, "is not approved"},
+		{"approval by name only (unsigned)", func(t *testing.T) (*refusalWorld, *payout.Engine, payout.RunOptions) {
+			w := newRefusalWorld(t, 12, 4, 10_000, exactly, false)
+			_ = w.store.SaveApproval(ctx, schemas.PayoutApproval{DAO: w.dao, Period: w.period, ManifestSHA256: w.m.SHA256, Approver: "demo", ApprovedAt: "2026-11-01T00:00:00Z"})
+			return w, w.engine(nil), payout.RunOptions{}
+		}, "approval by \"demo\" is not signed"},
+		{"approval signed by a key outside the set", func(t *testing.T) (*refusalWorld, *payout.Engine, payout.RunOptions) {
+			w := newRefusalWorld(t, 13, 4, 10_000, exactly, false)
+			sig, _ := payouttest.NewApprover("mallory").Sign(ctx, schemas.PayoutApprovalMessage(w.dao, w.period, w.m.SHA256))
+			_ = w.store.SaveApproval(ctx, schemas.PayoutApproval{DAO: w.dao, Period: w.period, ManifestSHA256: w.m.SHA256, Approver: "demo", ApprovedAt: "2026-11-01T00:00:00Z", Signature: hex.EncodeToString(sig)})
+			return w, w.engine(nil), payout.RunOptions{}
+		}, "signature not by the configured key of \"demo\""},
 		{"expected hash differs", func(t *testing.T) (*refusalWorld, *payout.Engine, payout.RunOptions) {
 			w := newRefusalWorld(t, 4, 4, 10_000, exactly, true)
 			return w, w.engine(nil), payout.RunOptions{ExpectSHA256: strings.Repeat("a", 64)}
@@ -338,7 +352,7 @@ func TestPayoutLegacyV1Plan(t *testing.T) {
 	if err != nil || created || again.SHA256 != v1.SHA256 {
 		t.Fatalf("re-plan of a v1 plan: %v created=%v", err, created)
 	}
-	if _, _, err := e.Approve(ctx, w.dao, w.period, v1.SHA256, "demo"); err != nil {
+	if _, _, err := e.Approve(ctx, w.dao, w.period, v1.SHA256, "demo", demoApprover); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := e.Run(ctx, w.dao, w.period, payout.RunOptions{ExpectSHA256: v1.SHA256})

@@ -129,7 +129,7 @@ func (w *simWorld) process(rng *rand.Rand, crashPoint string, crashAt int, maxTr
 		return fmt.Errorf("setup: %w", err)
 	}
 	eng := &payout.Engine{
-		Store: w.store, Ledger: dyingLedger{Ledger: ic.PayoutLedger{Client: client, Treasury: w.treasury}, dead: &dead}, Approval: testApproval,
+		Store: w.store, Ledger: dyingLedger{Ledger: ic.PayoutLedger{Client: client, Treasury: w.treasury}, dead: &dead}, Approval: testApproval, Verifier: ic.Verifier{},
 		Concurrency: 1, MaxTries: maxTries, RetryWait: time.Millisecond,
 		Clock: stage.ClockFunc(func() time.Time { return time.Now().Add(time.Duration(w.clock.Load())) }),
 		Crash: func(p string) { kill(p) },
@@ -206,11 +206,11 @@ func runSchedule(seed uint64) error {
 	w.treasury = ic.Account{Owner: principal.NewSelfAuthenticating(der)}
 	ents, pools := payouttest.SimPeriod(rng, w.dao, w.period, 2+rng.IntN(5), int64(icsim.LedgerFeeE8s))
 	w.store = payouttest.NewMemStore(ents, pools)
-	eng := &payout.Engine{Store: w.store, Approval: testApproval}
+	eng := &payout.Engine{Store: w.store, Approval: testApproval, Verifier: ic.Verifier{}}
 	if w.m, _, err = eng.Plan(context.Background(), w.dao, w.period, true); err != nil {
 		return err
 	}
-	if _, _, err := eng.Approve(context.Background(), w.dao, w.period, w.m.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(context.Background(), w.dao, w.period, w.m.SHA256, "demo", demoApprover); err != nil {
 		return err
 	}
 	if _, err := sim.Mint(ic.AccountText(w.treasury), uint64(w.m.TotalAmountE8s+w.m.TotalFeeE8s)); err != nil {

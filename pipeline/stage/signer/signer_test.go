@@ -15,7 +15,6 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/ops/icsim"
-	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout/payouttest"
 	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
@@ -193,12 +192,13 @@ func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 	if _, err := sim.Mint(ic.AccountText(ic.Account{Owner: id.Sender()}), 1<<50); err != nil {
 		t.Fatal(err)
 	}
-	eng := &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: rules.Approval{Approvers: []string{"demo"}, Threshold: 1}}
+	demo := payouttest.NewApprover("demo")
+	eng := &payout.Engine{Store: store, Ledger: ic.PayoutLedger{Client: client, Treasury: ic.Account{Owner: id.Sender()}}, Approval: payouttest.Approval(1, demo), Verifier: ic.Verifier{}}
 	mA, _, err := eng.Plan(ctx, "sig-dao", "2026-10-01", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := eng.Approve(ctx, "sig-dao", "2026-10-01", mA.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(ctx, "sig-dao", "2026-10-01", mA.SHA256, "demo", demo); err != nil {
 		t.Fatal(err)
 	}
 	transfers := func() int {
@@ -221,7 +221,7 @@ func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 	if !stB.Planned || stB.Approved || stB.Paid != 0 {
 		t.Fatalf("period B after pass 1: %+v", stB)
 	}
-	if _, _, err := eng.Approve(ctx, "sig-dao", "2026-11-01", stB.Manifest.SHA256, "demo"); err != nil {
+	if _, _, err := eng.Approve(ctx, "sig-dao", "2026-11-01", stB.Manifest.SHA256, "demo", demo); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
