@@ -26,7 +26,7 @@ const (
 // PoolTopics are the lifecycle's topics; Topics() includes them.
 func PoolTopics() []TopicSpec {
 	return []TopicSpec{
-		{Name: TopicPoolFacts, Partitions: 1, Key: "<dao>/<pool id>/<fact type>/<proposal id, node id/at, or at for a tick>"},
+		{Name: TopicPoolFacts, Partitions: 1, Key: "<dao>/<pool id>/<fact type>/<proposal id, node id/at, at for a tick, vote id, or vote id/voter/nonce for a ballot>"},
 		{Name: TopicPoolLifecycle, Partitions: 1, Key: "<dao>/<pool id>/state, <dao>/<pool id>/transfer/<seq>"},
 	}
 }
@@ -34,8 +34,10 @@ func PoolTopics() []TopicSpec {
 // PoolFact is one lifecycle fact about a pool that is not a deposit, in
 // the words of docs/pool-rules.md: Type is proposal_submitted (ProposalID),
 // proposal_decided (ProposalID, Status adopted|rejected|failed), node_up
-// or node_down (NodeID), or tick (only lets time pass: the connector's
-// clock for a pool's deadline and lock-up end). At is RFC 3339.
+// or node_down (NodeID), tick (only lets time pass: the connector's clock
+// for a pool's deadline and lock-up end), vote_opened (VoteID, Kind,
+// Subject, ClosesAt, ThresholdBps) or ballot (Ballot, signed by the
+// voter's key). At is RFC 3339: for a ballot, the time it was received.
 type PoolFact struct {
 	DAO        string  `json:"dao"`
 	PoolID     string  `json:"pool_id"`
@@ -44,6 +46,13 @@ type PoolFact struct {
 	ProposalID *uint64 `json:"proposal_id,omitempty"`
 	Status     string  `json:"status,omitempty"`
 	NodeID     string  `json:"node_id,omitempty"`
+
+	VoteID       string        `json:"vote_id,omitempty"`
+	Kind         string        `json:"kind,omitempty"`
+	Subject      string        `json:"subject,omitempty"`
+	ClosesAt     string        `json:"closes_at,omitempty"`
+	ThresholdBps *int64        `json:"threshold_bps,omitempty"`
+	Ballot       *SignedBallot `json:"ballot,omitempty"`
 }
 
 // PoolFactKey is a fact's key on dao.pool-facts.v1: a proposal fact is
@@ -52,8 +61,13 @@ type PoolFact struct {
 // by its time.
 func PoolFactKey(f PoolFact) string {
 	base := PoolKey(f.DAO, f.PoolID) + "/" + f.Type + "/"
-	if f.Type == "tick" {
+	switch {
+	case f.Type == "tick":
 		return base + f.At
+	case f.Type == "vote_opened":
+		return base + f.VoteID
+	case f.Type == "ballot" && f.Ballot != nil:
+		return base + f.Ballot.VoteID + "/" + f.Ballot.Voter + "/" + strconv.FormatUint(f.Ballot.Nonce, 10)
 	}
 	if f.ProposalID != nil {
 		return base + strconv.FormatUint(*f.ProposalID, 10)

@@ -216,7 +216,7 @@ func (w *yearWorld) process() {
 	w.t.Helper()
 	ctx := context.Background()
 	pc := process.Config{Group: "it-entitle-" + w.prefix, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: 10_000}, Logger: w.log}
-	lc := lifecyclestage.Config{Group: "it-lifecycle-" + w.prefix, Logger: w.log}
+	lc := lifecyclestage.Config{Group: "it-lifecycle-" + w.prefix, Verifier: ic.Verifier{}, Logger: w.log}
 	if err := runProcessors(ctx, w.cfg.brokers(), w.prefix, pc, lc, true); err != nil {
 		w.t.Fatalf("process: %v", err)
 	}

@@ -137,7 +137,7 @@ func demo(ctx context.Context, cfg config, dao string, log *slog.Logger) (demoRe
 		},
 		Process: func(ctx context.Context) error {
 			pc := process.Config{Group: process.DefaultGroup, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: int64(fee)}, Logger: log}
-			lc := lifecyclestage.Config{Group: lifecyclestage.DefaultGroup, Logger: log}
+			lc := lifecyclestage.Config{Group: lifecyclestage.DefaultGroup, Verifier: ic.Verifier{}, Logger: log}
 			if err := runProcessors(ctx, brokers, "", pc, lc, true); err != nil {
 				return err
 			}

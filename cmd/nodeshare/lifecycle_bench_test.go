@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	lifecyclestage "github.com/nodeshare/nodeshare/pipeline/stage/lifecycle"
 	"github.com/nodeshare/nodeshare/schemas"
@@ -109,7 +110,7 @@ func BenchmarkLifecycleProcessorVsRawKafka(b *testing.B) {
 		var total time.Duration
 		for it := range b.N {
 			i := benchSeq.Add(1)
-			lc := lifecyclestage.Config{Group: fmt.Sprintf("bench-lc-%s-%d", run, i), PoolsTopic: poolsTopic, PoolFactsTopic: factsTopic, BlocksTopic: blocksTopic,
+			lc := lifecyclestage.Config{Group: fmt.Sprintf("bench-lc-%s-%d", run, i), Verifier: ic.Verifier{}, PoolsTopic: poolsTopic, PoolFactsTopic: factsTopic, BlocksTopic: blocksTopic,
 				LifecycleTopic: fmt.Sprintf("bench.lc-out-%s-%d", run, i), DLQTopic: fmt.Sprintf("bench.lc-dlq-%s-%d", run, i), Logger: quietLog()}
 			// The stage's own batch size (lifecycle.DefaultMaxBatch) unless
 			// NODESHARE_BENCH_LIFECYCLE_BATCH says otherwise (1000: the raw

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	rules "github.com/nodeshare/nodeshare/pipeline/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/money"
@@ -33,7 +34,7 @@ const icpE8s = int64(money.E8sPerICP)
 
 // lifecycleTopics are a run's own input and output topics.
 func lifecycleTopics(run string) lifecyclestage.Config {
-	return lifecyclestage.Config{PoolsTopic: "it.pools-" + run, PoolFactsTopic: "it.pool-facts-" + run, BlocksTopic: "it.blocks-" + run,
+	return lifecyclestage.Config{Verifier: ic.Verifier{}, PoolsTopic: "it.pools-" + run, PoolFactsTopic: "it.pool-facts-" + run, BlocksTopic: "it.blocks-" + run,
 		LifecycleTopic: "it.pool-lifecycle-" + run, DLQTopic: "it.dlq-" + run}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	lifecyclestage "github.com/nodeshare/nodeshare/pipeline/stage/lifecycle"
@@ -44,7 +45,7 @@ func (c *processCmd) config() process.Config {
 }
 
 func (c *processCmd) lifecycleConfig() lifecyclestage.Config {
-	return lifecyclestage.Config{Group: c.LifecycleGroup}
+	return lifecyclestage.Config{Group: c.LifecycleGroup, Verifier: ic.Verifier{}}
 }
 
 func (c *processCmd) Validate() error {

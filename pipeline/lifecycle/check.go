@@ -137,6 +137,9 @@ func (p *Pool) checkBallot(f *Fact) error {
 	if id := p.identityOf(f.Voter); v.weights[id] <= 0 {
 		return inputErr("voter", "%s (identity %s) holds no voting weight in vote %s", quote(f.Voter), quote(id), quote(v.id))
 	}
+	if last := v.nonces[f.Voter]; f.Nonce != 0 && f.Nonce <= last {
+		return inputErr("nonce", "ballot replayed: nonce %d of %s is not above its last accepted nonce %d in vote %s", f.Nonce, quote(f.Voter), last, quote(v.id))
+	}
 	return nil
 }
 

@@ -124,6 +124,11 @@ type Fact struct {
 	// ballot
 	Voter  string
 	Choice Choice
+	// Nonce orders a voter's signed ballots in one vote (the running
+	// system's, docs/governance.md): when not 0 it must be above the
+	// voter's last accepted nonce in that vote, or the ballot is a replay.
+	// The contract's ballots carry none (0: not checked).
+	Nonce uint64
 }
 
 // TransferKind says why money leaves the pool.

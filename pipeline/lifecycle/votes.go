@@ -19,6 +19,7 @@ type vote struct {
 	weights map[string]money.E8s // identity -> capped weight > 0 at the snapshot
 	total   money.E8s            // W, the sum of the capped weights
 	ballots map[string]Choice    // identity -> its last choice
+	nonces  map[string]uint64    // voter account -> its last accepted signed ballot's nonce
 	yes     money.E8s
 	no      money.E8s
 	abstain money.E8s
@@ -32,6 +33,7 @@ func (p *Pool) openVote(f *Fact) {
 		status:  VoteOpen,
 		weights: make(map[string]money.E8s, len(p.identities)),
 		ballots: make(map[string]Choice),
+		nonces:  make(map[string]uint64),
 	}
 	capE8s := money.ApplyBps(p.acceptedTotal, p.terms.MaxVotingBps)
 	for name, id := range p.identities {
@@ -57,6 +59,9 @@ func (p *Pool) castBallot(f *Fact) {
 	}
 	v.ballots[id] = f.Choice
 	*v.tally(f.Choice) += w
+	if f.Nonce != 0 {
+		v.nonces[f.Voter] = f.Nonce
+	}
 }
 
 func (v *vote) tally(c Choice) *money.E8s {

@@ -50,6 +50,8 @@ type Config struct {
 	// MaxBatch is the most records per batch the loop should hand the
 	// stage (0: DefaultMaxBatch).
 	MaxBatch int
+	// Verifier checks ballots' signatures (required).
+	Verifier Verifier
 	// Crash is the crash hook (nil in production).
 	Crash stage.Crash
 	// Logger receives the stage's JSON log lines (nil: none).
@@ -85,6 +87,9 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Group == "" {
 		errs = append(errs, errors.New("consumer group is empty"))
+	}
+	if c.Verifier == nil {
+		errs = append(errs, errors.New("no signature verifier: ballots could not be checked (cmd/nodeshare sets connectors/ic.Verifier)"))
 	}
 	if c.MaxBatch < 0 {
 		errs = append(errs, fmt.Errorf("batch size must be >= 0 (0: %d), got %d", DefaultMaxBatch, c.MaxBatch))

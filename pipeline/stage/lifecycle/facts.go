@@ -79,6 +79,10 @@ func (f *fact) what() string {
 		return string(f.Type) + " (proposal " + strconv.FormatUint(f.ProposalID, 10) + ")"
 	case rules.FactTick:
 		return "tick"
+	case rules.FactVoteOpened:
+		return "vote_opened (vote " + strconv.Quote(f.VoteID) + ")"
+	case rules.FactBallot:
+		return "ballot (vote " + strconv.Quote(f.VoteID) + ", voter " + f.Voter + ", nonce " + strconv.FormatUint(f.Nonce, 10) + ")"
 	}
 	return string(f.Type) + " (node " + strconv.Quote(f.NodeID) + ")"
 }
@@ -99,8 +103,10 @@ func depositOf(m *schemas.Message, b *schemas.LedgerBlock) (*fact, error) {
 
 // poolFactOf is the rules' fact of a record of dao.pool-facts.v1. The
 // rules check what depends on the pool (its state, the proposal id, the
-// node); this checks what the record itself must hold.
-func poolFactOf(m *schemas.Message, pf *schemas.PoolFact) (*fact, error) {
+// node, the vote, the voter's weight, a ballot's nonce against the voter's
+// last); this checks what the record itself must hold, a ballot's
+// signature and its key's ownership of the voter account included.
+func poolFactOf(m *schemas.Message, pf *schemas.PoolFact, v Verifier) (*fact, error) {
 	at, err := rules.ParseTime(pf.At)
 	if err != nil {
 		return nil, fmt.Errorf("at: %w", err)
@@ -115,11 +121,54 @@ func poolFactOf(m *schemas.Message, pf *schemas.PoolFact) (*fact, error) {
 	case rules.FactNodeUp, rules.FactNodeDown:
 		f.NodeID = pf.NodeID
 	case rules.FactTick:
+	case rules.FactVoteOpened:
+		if pf.ThresholdBps == nil {
+			return nil, fmt.Errorf("threshold_bps: is required for vote_opened")
+		}
+		closes, err := rules.ParseTime(pf.ClosesAt)
+		if err != nil {
+			return nil, fmt.Errorf("closes_at: %w", err)
+		}
+		f.VoteID, f.Kind, f.Subject, f.ClosesAt, f.ThresholdBps = pf.VoteID, rules.VoteKind(pf.Kind), pf.Subject, closes, money.Bps(*pf.ThresholdBps)
+	case rules.FactBallot:
+		if pf.Ballot == nil {
+			return nil, fmt.Errorf("ballot: is required for a ballot fact (vote_id, voter, choice, nonce, public_key_der, signature)")
+		}
+		if err := checkBallot(pf, v); err != nil {
+			return nil, err
+		}
+		b := pf.Ballot
+		f.VoteID, f.Voter, f.Choice, f.Nonce = b.VoteID, b.Voter, rules.Choice(b.Choice), b.Nonce
 	default:
-		return nil, fmt.Errorf("type: must be one of proposal_submitted, proposal_decided, node_up, node_down, tick, got %q", pf.Type)
+		return nil, fmt.Errorf("type: must be one of proposal_submitted, proposal_decided, node_up, node_down, tick, vote_opened, ballot, got %q", pf.Type)
 	}
 	return &fact{Fact: f, rank: rankPoolFact, src: coordOf(m)}, nil
 }
 
 // termsOf is the rules' terms of a pool record's terms.
 func termsOf(p *schemas.Pool) (rules.Terms, error) { return rules.TermsOf(*p) }
+
+// checkBallot checks a signed ballot at the door: it carries a key and a
+// signature, the key owns the voter account (its self-authenticating
+// principal with the ballot's subaccount hashes to it), the nonce is set,
+// and the signature over schemas.BallotMessage verifies. The reasons name
+// the field: "signature" for unsigned or mis-signed, "voter" for a key
+// that does not own the account.
+func checkBallot(pf *schemas.PoolFact, v Verifier) error {
+	b := pf.Ballot
+	if b.Nonce == 0 {
+		return fmt.Errorf("ballot.nonce: must be at least 1")
+	}
+	der, _, err := b.Owner()
+	if err != nil {
+		return fmt.Errorf("ballot.%w", err)
+	}
+	sig, err := b.BallotSignature()
+	if err != nil {
+		return fmt.Errorf("ballot.%w", err)
+	}
+	if err := v.Verify(der, b.Message(pf.DAO, pf.PoolID), sig); err != nil {
+		return fmt.Errorf("ballot.signature: mis-signed: %v", err)
+	}
+	return nil
+}

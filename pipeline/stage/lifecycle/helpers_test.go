@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"hash/crc32"
 	"testing"
 
@@ -108,7 +109,7 @@ func (e event) rulesFact(t *testing.T) rules.Fact {
 	if e.block != nil {
 		f, err = depositOf(&schemas.Message{}, e.block)
 	} else {
-		f, err = poolFactOf(&schemas.Message{}, e.fact)
+		f, err = poolFactOf(&schemas.Message{}, e.fact, ic.Verifier{})
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +150,7 @@ func expectedOutput(t *testing.T, p schemas.Pool, evs ...event) string {
 
 func newHandler(t *testing.T, l Log, edit ...func(*Config)) stage.BatchHandler {
 	t.Helper()
-	cfg := Config{Group: DefaultGroup}
+	cfg := Config{Group: DefaultGroup, Verifier: ic.Verifier{}}
 	for _, e := range edit {
 		e(&cfg)
 	}

@@ -53,7 +53,7 @@ func (c Config) read(m *schemas.Message) input {
 	case c.blocks():
 		return readBlock(m)
 	case c.poolFacts():
-		return readPoolFact(m)
+		return readPoolFact(m, c.Verifier)
 	case c.pools():
 		return readPool(m)
 	}
@@ -95,7 +95,7 @@ func decodeBlock(m *schemas.Message) (*schemas.LedgerBlock, error) {
 	return &b, nil
 }
 
-func readPoolFact(m *schemas.Message) input {
+func readPoolFact(m *schemas.Message, v Verifier) input {
 	env, err := schemas.DecodeEnvelope(m.Value)
 	if err != nil {
 		return input{kind: bad, err: err}
@@ -104,7 +104,7 @@ func readPoolFact(m *schemas.Message) input {
 	if err := env.DecodePayload(schemas.TypePoolFact, &pf); err != nil {
 		return input{kind: bad, err: err}
 	}
-	f, err := poolFactOf(m, &pf)
+	f, err := poolFactOf(m, &pf, v)
 	if err != nil {
 		// The pool is named: the reason says which pool's fact is wrong.
 		return input{kind: poolFact, poolKey: schemas.PoolKey(pf.DAO, pf.PoolID), err: err}

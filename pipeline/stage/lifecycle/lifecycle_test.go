@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"errors"
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"reflect"
 	"strings"
 	"testing"
@@ -215,8 +216,14 @@ func TestDeadLetters(t *testing.T) {
 			return []schemas.Record{node("p1", "node_up", day(3), "n1").record(t)}
 		}, "pool d/p1: node_up (node \"n1\"): type: node_up is not allowed in state funding (only in adopted)"},
 		{"a pool fact of an unknown type", func(t *testing.T) []schemas.Record {
+			return []schemas.Record{node("p1", "vote_maybe", day(3), "").record(t)}
+		}, "pool d/p1: type: must be one of proposal_submitted, proposal_decided, node_up, node_down, tick, vote_opened, ballot"},
+		{"a vote without its threshold", func(t *testing.T) []schemas.Record {
 			return []schemas.Record{node("p1", "vote_opened", day(3), "").record(t)}
-		}, "pool d/p1: type: must be one of proposal_submitted, proposal_decided, node_up, node_down"},
+		}, "pool d/p1: threshold_bps: is required for vote_opened"},
+		{"a ballot fact without its ballot", func(t *testing.T) []schemas.Record {
+			return []schemas.Record{node("p1", "ballot", day(3), "").record(t)}
+		}, "pool d/p1: ballot: is required"},
 		{"a proposal fact without its id", func(t *testing.T) []schemas.Record {
 			f := schemas.PoolFact{DAO: "d", PoolID: "p1", Type: "proposal_submitted", At: day(3)}
 			return []schemas.Record{envelopeRecord(t, schemas.TopicPoolFacts, schemas.TypePoolFact, "d/p1/x", f)}
@@ -356,7 +363,7 @@ func TestRestartRebuildEqualsLiveState(t *testing.T) {
 
 	// The in-memory state of a processor that rebuilds now is the running
 	// one's, pool by pool.
-	fresh := &processor{cfg: Config{Group: DefaultGroup}, log: live, out: Config{}.logger()}
+	fresh := &processor{cfg: Config{Group: DefaultGroup, Verifier: ic.Verifier{}}, log: live, out: Config{}.logger()}
 	w := newWork()
 	if err := fresh.rebuild(t.Context(), batches[len(batches)-1], w); err != nil {
 		t.Fatal(err)
@@ -750,7 +757,7 @@ func TestPeekBlock(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	if err := (Config{Group: DefaultGroup}).Validate(); err != nil {
+	if err := (Config{Group: DefaultGroup, Verifier: ic.Verifier{}}).Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if b := (Config{}).Batch(); b != DefaultMaxBatch {
@@ -760,10 +767,11 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		"no group":          {Config{}, "consumer group is empty"},
-		"output is input":   {Config{Group: "g", LifecycleTopic: schemas.TopicLedgerBlocks}, "ledger blocks topic and lifecycle topic are both ic.ledger-blocks.v1"},
-		"dlq is the output": {Config{Group: "g", DLQTopic: schemas.TopicPoolLifecycle}, "lifecycle topic and dead-letter topic"},
-		"negative batch":    {Config{Group: "g", MaxBatch: -1}, "batch size must be >= 0"},
+		"no group":          {Config{Verifier: ic.Verifier{}}, "consumer group is empty"},
+		"no verifier":       {Config{Group: "g"}, "no signature verifier"},
+		"output is input":   {Config{Group: "g", Verifier: ic.Verifier{}, LifecycleTopic: schemas.TopicLedgerBlocks}, "ledger blocks topic and lifecycle topic are both ic.ledger-blocks.v1"},
+		"dlq is the output": {Config{Group: "g", Verifier: ic.Verifier{}, DLQTopic: schemas.TopicPoolLifecycle}, "lifecycle topic and dead-letter topic"},
+		"negative batch":    {Config{Group: "g", Verifier: ic.Verifier{}, MaxBatch: -1}, "batch size must be >= 0"},
 	} {
 		if err := c.cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)

@@ -29,3 +29,10 @@ type Log interface {
 	// produce request).
 	Publish(ctx context.Context, recs ...schemas.Record) error
 }
+
+// Verifier checks a signature over message under publicKeyDER (an Ed25519
+// or secp256k1 DER SubjectPublicKeyInfo): nil when it verifies. The
+// processor checks every ballot with it (connectors/ic.Verifier).
+type Verifier interface {
+	Verify(publicKeyDER, message, signature []byte) error
+}
