@@ -74,3 +74,21 @@ func (b SignedBallot) Owner() (publicKeyDER []byte, owner principal.Principal, e
 func (b SignedBallot) BallotSignature() ([]byte, error) {
 	return DecodeHexField("signature", b.Signature)
 }
+
+// BallotRequest is what a wallet posts to `nodeshare serve`'s ballot
+// endpoint (POST /api/ballots, docs/governance.md).
+type BallotRequest struct {
+	DAO    string       `json:"dao"`
+	PoolID string       `json:"pool_id"`
+	Ballot SignedBallot `json:"ballot"`
+}
+
+// BallotReceipt is the answer once the broker acknowledged a ballot: its
+// key on dao.pool-facts.v1 and the time it was received (the ballot's at).
+// Status "published": the lifecycle processor counts it unless it refuses
+// it (GET /api/ballots shows which, with the reason).
+type BallotReceipt struct {
+	Key        string `json:"key"`
+	ReceivedAt string `json:"received_at"`
+	Status     string `json:"status"`
+}

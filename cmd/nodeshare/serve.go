@@ -38,6 +38,33 @@ type serveCmd struct {
 	Listen         string   `name:"listen" env:"NODESHARE_SERVE_LISTEN" default:"127.0.0.1:18090" help:"host:port to serve on (loopback by default: put a TLS proxy with access control in front to publish it)."`
 	NoLedger       bool     `name:"no-ledger" help:"Do not ask the ledger for balances (the reconciliation's balance leg is skipped)."`
 	Statements     bool     `name:"statements" env:"NODESHARE_SERVE_STATEMENTS" help:"Offer sponsors their statements to download, each signed by the statement key in Vault (NODESHARE_VAULT_TOKEN must be allowed to sign with it)."`
+	serveBallotFlags
+}
+
+// serveBallotFlags turn on the ballot endpoint (docs/governance.md):
+// sponsors post signed ballots over HTTP and serve publishes them to Kafka.
+type serveBallotFlags struct {
+	kafkaFlags
+	poolsTopicFlags
+	Ballots     bool    `name:"ballots" env:"NODESHARE_SERVE_BALLOTS" help:"Accept signed ballots at POST /api/ballots and publish them to Kafka (GET /api/votes, /api/ballots show tallies and refusals)."`
+	BallotRate  float64 `name:"ballot-rate" env:"NODESHARE_SERVE_BALLOT_RATE" default:"2" help:"Ballot API requests a second per client address (bursts of --ballot-burst); more answer 429."`
+	BallotBurst int     `name:"ballot-burst" env:"NODESHARE_SERVE_BALLOT_BURST" default:"10" help:"Ballot API requests at once per client address."`
+	TLSCertFile string  `name:"tls-cert-file" env:"NODESHARE_SERVE_TLS_CERT_FILE" type:"path" help:"Serve HTTPS with this PEM certificate (with --tls-key-file)."`
+	TLSKeyFile  string  `name:"tls-key-file" env:"NODESHARE_SERVE_TLS_KEY_FILE" type:"path" help:"The certificate's PEM private key."`
+}
+
+func (b serveBallotFlags) Validate() error {
+	var errs []error
+	if (b.TLSCertFile == "") != (b.TLSKeyFile == "") {
+		errs = append(errs, fmt.Errorf("--tls-cert-file %q and --tls-key-file %q: give both or neither", b.TLSCertFile, b.TLSKeyFile))
+	}
+	if b.BallotRate <= 0 || b.BallotBurst < 1 {
+		errs = append(errs, fmt.Errorf("--ballot-rate %v and --ballot-burst %d must be positive", b.BallotRate, b.BallotBurst))
+	}
+	if b.Ballots {
+		errs = append(errs, b.kafkaFlags.Validate())
+	}
+	return errors.Join(errs...)
 }
 
 func (c *serveCmd) Validate() error {
@@ -60,7 +87,7 @@ func (c *serveCmd) Validate() error {
 		}
 		seen[d] = true
 	}
-	vs := []interface{ Validate() error }{c.clickhouseFlags, c.icFlags}
+	vs := []interface{ Validate() error }{c.clickhouseFlags, c.icFlags, c.serveBallotFlags}
 	if c.Statements {
 		cfg := services(nil, nil, &c.vaultFlags, nil, nil, nil)
 		vs = append(vs, &cfg.Vault)
@@ -107,10 +134,23 @@ func (c *serveCmd) Run(e env) error {
 	if err != nil {
 		return err
 	}
-	return web.Serve(e.ctx, web.Config{Listen: c.Listen, Site: site, Logger: log}, func(a net.Addr) {
+	wc := web.Config{Listen: c.Listen, Site: site, Logger: log, TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile}
+	if c.Ballots {
+		box, done, err := openVotes(e, c.kafkaFlags, c.poolsTopicFlags)
+		if err != nil {
+			return err
+		}
+		defer done()
+		wc.Ballots, wc.BallotRate, wc.BallotBurst = ballotBox{box: box}, c.BallotRate, c.BallotBurst
+	}
+	return web.Serve(e.ctx, wc, func(a net.Addr) {
 		if t, ok := a.(*net.TCPAddr); ok && !t.IP.IsLoopback() {
 			log.Warn("serving beyond loopback: anyone who reaches this address reads every DAO's payouts", "addr", a.String())
 		}
-		log.Info("serving", "url", "http://"+a.String()+"/", "daos", c.DAOs)
+		scheme := "http://"
+		if c.TLSCertFile != "" {
+			scheme = "https://"
+		}
+		log.Info("serving", "url", scheme+a.String()+"/", "daos", c.DAOs, "ballots", c.Ballots)
 	})
 }

@@ -14,6 +14,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -59,8 +60,21 @@ const htmlType = "text/html; charset=utf-8"
 //	/sponsor?dao=&account=              a sponsor's stakes and payouts
 //	/sponsor/statement?dao=&account=&from=&to=&format=   a statement, to download
 func Handler(site Site, log *slog.Logger) http.Handler {
+	return handlerFor(Config{Site: site, Logger: log})
+}
+
+// handlerFor is Handler with, when cfg.Ballots is set, the ballot
+// endpoint and the votes API under /api/ (ballots.go): the only routes
+// that take a POST.
+func handlerFor(cfg Config) http.Handler {
+	site, log := cfg.Site, cfg.Logger
 	h := &handler{site: site, log: log}
 	mux := http.NewServeMux()
+	if cfg.Ballots != nil {
+		a := &api{box: cfg.Ballots, limit: newLimiter(cfg.BallotRate, cfg.BallotBurst), log: log}
+		mux.Handle("/api/ballots", http.TimeoutHandler(http.HandlerFunc(a.ballots), requestTimeout, `{"error":"timed out"}`))
+		mux.Handle("/api/votes", http.TimeoutHandler(http.HandlerFunc(a.votes), requestTimeout, `{"error":"timed out"}`))
+	}
 	mux.HandleFunc("/{$}", h.page(func(r *http.Request, w io.Writer) error { return site.Index(r.Context(), w) }))
 	mux.HandleFunc("/style.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
@@ -78,22 +92,25 @@ func Handler(site Site, log *slog.Logger) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusNotFound, fmt.Sprintf("no page at %q", r.URL.Path))
 	})
+	h.ballots = cfg.Ballots != nil
 	return readOnly(mux, h)
 }
 
 type handler struct {
-	site Site
-	log  *slog.Logger
+	site    Site
+	log     *slog.Logger
+	ballots bool // POST /api/ballots is served
 }
 
-// readOnly answers GET and HEAD, and 405 to anything else, with the
-// security headers on every answer.
+// readOnly answers GET and HEAD, and 405 to anything else (but a POST of a
+// ballot when the ballot endpoint is on), with the security headers on
+// every answer.
 func readOnly(next http.Handler, h *handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for k, v := range securityHeaders {
 			w.Header().Set(k, v)
 		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !(r.URL.Path == "/api/ballots" && h.ballots) {
 			w.Header().Set("Allow", "GET, HEAD")
 			h.fail(w, r, http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed: these pages are read-only", r.Method))
 			return
@@ -169,6 +186,14 @@ type Config struct {
 	Logger *slog.Logger
 	// ShutdownTimeout bounds the graceful shutdown (default 10 s).
 	ShutdownTimeout time.Duration
+	// Ballots, when set, turns on the ballot endpoint (ballots.go),
+	// limited to BallotRate requests a second per client address with
+	// bursts of BallotBurst (0: the defaults).
+	Ballots     BallotBox
+	BallotRate  float64
+	BallotBurst int
+	// TLSCertFile and TLSKeyFile, when set, serve HTTPS (PEM files).
+	TLSCertFile, TLSKeyFile string
 }
 
 // Serve listens on cfg.Listen and serves cfg.Site until ctx is cancelled,
@@ -182,16 +207,30 @@ func Serve(ctx context.Context, cfg Config, listening func(net.Addr)) error {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return fmt.Errorf("web: TLS needs both a certificate file and a key file, got %q and %q", cfg.TLSCertFile, cfg.TLSKeyFile)
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("web: TLS certificate %s and key %s: %w", cfg.TLSCertFile, cfg.TLSKeyFile, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("web: listen on %s: %w", cfg.Listen, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	// Requests do not end with ctx: Shutdown lets those in flight
 	// finish, and base ends the stragglers after ShutdownTimeout.
 	base, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	srv := &http.Server{
-		Handler:           Handler(cfg.Site, cfg.Logger),
+		Handler:           handlerFor(cfg),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		// A page runs the report over the store: allow it time.

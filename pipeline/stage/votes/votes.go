@@ -103,13 +103,7 @@ func (b *Box) Open(ctx context.Context, dao, pool string, s Spec) (schemas.PoolF
 }
 
 // Receipt is what Cast answers once the broker acknowledged the ballot.
-type Receipt struct {
-	Key        string `json:"key"`
-	ReceivedAt string `json:"received_at"`
-	// Status is "published": the lifecycle processor counts it unless it
-	// refuses it (Ballots says which).
-	Status string `json:"status"`
-}
+type Receipt = schemas.BallotReceipt
 
 // Cast checks a signed ballot at the door and publishes it; it returns
 // once the broker acknowledged it. A refusal is a *Refused naming why.
