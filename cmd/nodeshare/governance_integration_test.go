@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,9 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/connectors/web"
+	lcrules "github.com/nodeshare/nodeshare/pipeline/lifecycle"
 	lifecyclestage "github.com/nodeshare/nodeshare/pipeline/stage/lifecycle"
+	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
 	"github.com/nodeshare/nodeshare/pipeline/stage/votes"
 	"github.com/nodeshare/nodeshare/schemas"
 )
@@ -76,6 +79,12 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 	}{{alice.account, 40}, {bob.account, 25}, {carol.account, 20}, {erin.account, 15}} {
 		recs = append(recs, lifecycleBlock(t, prefix+schemas.TopicLedgerBlocks, uint64(i+1), t0.Add(time.Duration(i)*time.Minute), d.from, p.Terms.DepositAccount, d.icp*icpE8s))
 	}
+	// One account funded both alice and bob before they deposited: a
+	// sockpuppet hint in the weight report.
+	source := lifecycleAccount(77)
+	recs = append(recs,
+		lifecycleBlock(t, prefix+schemas.TopicLedgerBlocks, 10, t0.Add(10*time.Minute), source, alice.account, icpE8s),
+		lifecycleBlock(t, prefix+schemas.TopicLedgerBlocks, 11, t0.Add(11*time.Minute), source, bob.account, icpE8s))
 	if err := prod.Publish(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +184,34 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 	if len(bobs) != 2 || bobs[0].Status != "accepted" || bobs[1].Status != "refused" || !strings.Contains(bobs[1].Reason, "after vote \"v-short\" closed") {
 		t.Fatalf("bob's ballots: %+v", bobs)
 	}
+	// The weight report, from the audit trail: the sink stores the topics.
+	store, db := freshDatabase(t, ctx, cfg)
+	if _, err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sc := sink.Config{Group: "it-gov-sink-" + run, MaxBatch: 5000, MaxWait: 100 * time.Millisecond, Logger: quietLog()}
+	if err := runSinkStage(ctx, brokers, prefix, store, sc, true); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, append(env, "NODESHARE_CLICKHOUSE_DATABASE="+db), "vote", "weights", "--dao", "it", "--pool-id", "pool-gov", "--json")
+	var rep lcrules.WeightReport
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("vote weights: %d\n%s\n%s", code, out, errOut)
+	}
+	if int64(rep.CapE8s) != 30*icpE8s || int64(rep.WeightTotalE8s) != 85*icpE8s || len(rep.Rows) != 4 {
+		t.Fatalf("weight report %+v", rep)
+	}
+	kinds := map[string][]string{}
+	for _, h := range rep.Hints {
+		kinds[h.Kind] = h.Accounts
+	}
+	if got := kinds[lcrules.HintSameSource]; len(got) != 2 || !slices.Contains(got, alice.account) || !slices.Contains(got, bob.account) {
+		t.Fatalf("same-source hint %v, want alice and bob (hints %+v)", got, rep.Hints)
+	}
+	if got := kinds[lcrules.HintDepositBurst]; len(got) != 4 {
+		t.Fatalf("deposit-burst hint %v, want the four deposits of blocks 1..4", got)
+	}
+
 	// The CLI shows the same.
 	if code, out, errOut := runCLI(t, env, "vote", "show", "--dao", "it", "--pool-id", "pool-gov", "--vote-id", "v1", "--json", "--topic-prefix", prefix); code != 0 ||
 		!strings.Contains(out, fmt.Sprintf(`"yes_e8s": %d`, 60*icpE8s)) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aviate-labs/agent-go/principal"
 
+	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/web"
 	"github.com/nodeshare/nodeshare/pipeline/money"
@@ -23,10 +24,53 @@ import (
 // vote, sponsors cast ballots signed with their own dfx identity, anyone
 // lists the votes and their tallies.
 type voteCmd struct {
-	Open voteOpenCmd `cmd:"" help:"Open a vote of a pool's sponsors (the weights are frozen now; the lifecycle processor tallies it)."`
-	Cast voteCastCmd `cmd:"" help:"Sign a ballot with your dfx identity and cast it (through Kafka, or a nodeshare serve ballot endpoint with --endpoint)."`
-	Show voteShowCmd `cmd:"" help:"Print one vote with its tally and, with --voter, that voter's ballots (counted or refused with the reason)."`
-	List voteListCmd `cmd:"" help:"List a pool's votes with their tallies."`
+	Open    voteOpenCmd    `cmd:"" help:"Open a vote of a pool's sponsors (the weights are frozen now; the lifecycle processor tallies it)."`
+	Cast    voteCastCmd    `cmd:"" help:"Sign a ballot with your dfx identity and cast it (through Kafka, or a nodeshare serve ballot endpoint with --endpoint)."`
+	Show    voteShowCmd    `cmd:"" help:"Print one vote with its tally and, with --voter, that voter's ballots (counted or refused with the reason)."`
+	List    voteListCmd    `cmd:"" help:"List a pool's votes with their tallies."`
+	Weights voteWeightsCmd `cmd:"" help:"A pool's weight report from the audit trail: each sponsor's weight if a vote opened now, the cap, and sockpuppet hints from the ledger."`
+}
+
+type voteWeightsCmd struct {
+	clickhouseFlags
+	votePoolFlags
+	WindowBlocks uint64 `name:"window-blocks" default:"10" help:"Hint deposits of different identities at most this many ledger blocks apart (0: no such hints)."`
+	JSON         bool   `name:"json" help:"Print JSON."`
+}
+
+func (c *voteWeightsCmd) Validate() error { return c.clickhouseFlags.Validate() }
+
+func (c *voteWeightsCmd) Run(e env) error {
+	store, err := clickhouse.OpenReadOnly(e.ctx, c.clickhouseFlags.config())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	r, err := votes.WeightReport(e.ctx, store, c.DAO, c.PoolID, c.WindowBlocks)
+	if err != nil || c.JSON {
+		if err == nil {
+			err = printJSON(e, r)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stdout, "pool %s/%s: accepted %s ICP; cap per identity %s ICP; total weight %s ICP\n", c.DAO, c.PoolID,
+		money.FormatICP(r.AcceptedTotalE8s), money.FormatICP(r.CapE8s), money.FormatICP(r.WeightTotalE8s))
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCOUNT\tIDENTITY\tACCEPTED ICP\tIDENTITY ICP\tWEIGHT ICP\tCAPPED\t")
+	for _, row := range r.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t\n", row.Account, row.Identity, money.FormatICP(row.AcceptedE8s), money.FormatICP(row.IdentityE8s),
+			money.FormatICP(row.WeightE8s), row.Capped)
+	}
+	_ = tw.Flush()
+	for _, h := range r.Hints {
+		switch h.Kind {
+		case "same_funding_source":
+			fmt.Fprintf(e.stdout, "hint: %s funded %d sponsors of different identities: %s\n", h.Source, len(h.Accounts), strings.Join(h.Accounts, ", "))
+		default:
+			fmt.Fprintf(e.stdout, "hint: deposits of different identities in blocks %d..%d: %s\n", h.FirstBlock, h.LastBlock, strings.Join(h.Accounts, ", "))
+		}
+	}
+	return nil
 }
 
 type votePoolFlags struct {
