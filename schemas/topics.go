@@ -53,5 +53,5 @@ func Topics() []TopicSpec {
 		{Name: TopicPayoutReleases, Partitions: 1, Key: "<dao>/<period>/<holds sha256>"},
 		{Name: TopicChainTips, Partitions: 1, Compacted: true, Key: "tips"},
 		{Name: TopicDLQ, Partitions: 1, Retention: 2 * year, Key: "<source topic>/<partition>/<offset>"},
-	}, append(append(ICTopics(), PoolTopics()...), ExtTopics()...)...)
+	}, append(append(append(ICTopics(), PoolTopics()...), ExtTopics()...), MemberTopics()...)...)
 }

@@ -54,6 +54,7 @@ type cli struct {
 
 	Allocate  allocateCmd  `cmd:"" help:"Compute one pool's period from a JSON input (docs/allocation-rules.md)."`
 	Pools     poolsCmd     `cmd:"" help:"Pool lifecycle: replay facts against a pool's terms (docs/pool-rules.md)."`
+	Members   membersCmd   `cmd:"" help:"Attested members: the association's attester signs which accounts are one member (one cap, one vote) (docs/governance.md)."`
 	Vote      voteCmd      `cmd:"" help:"Pool votes: open one, cast a signed ballot with your dfx identity, list votes and tallies (docs/governance.md)."`
 	Connect   connectCmd   `cmd:"" help:"Poll IC rewards, rates and node rewards (and the dashboard) into Kafka, once per fact."`
 	Process   processCmd   `cmd:"" help:"Run the entitlement processor and the pool lifecycle processor (Kafka consumer groups)."`

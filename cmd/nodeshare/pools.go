@@ -7,8 +7,10 @@ import (
 	"io"
 	"time"
 
+	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/lifecycle"
+	"github.com/nodeshare/nodeshare/pipeline/stage/members"
 	"github.com/nodeshare/nodeshare/pipeline/stage/pools"
 	"github.com/nodeshare/nodeshare/schemas"
 )
@@ -47,11 +49,20 @@ func poolsLog(e env, k kafkaFlags, t poolsTopicFlags) (pools.Log, func(), error)
 type poolsCreateCmd struct {
 	kafkaFlags
 	poolsTopicFlags
-	In       string `name:"in" required:"" placeholder:"FILE|-" help:"The pool document; - reads standard input."`
-	Treasury string `name:"treasury" env:"NODESHARE_TREASURY_PRINCIPAL" required:"" help:"The DAO treasury principal: the deposit and bond accounts are its subaccounts derived from the pool id."`
+	In                    string `name:"in" required:"" placeholder:"FILE|-" help:"The pool document; - reads standard input."`
+	Treasury              string `name:"treasury" env:"NODESHARE_TREASURY_PRINCIPAL" required:"" help:"The DAO treasury principal: the deposit and bond accounts are its subaccounts derived from the pool id."`
+	IdentitiesFromMembers bool   `name:"identities-from-members" help:"Take the terms' identities from the DAO's attested members (nodeshare members list): one member, one sponsor cap, one vote."`
+	attesterKeyFlag
 }
 
-func (c *poolsCreateCmd) Validate() error { return c.kafkaFlags.Validate() }
+func (c *poolsCreateCmd) Validate() error {
+	if c.IdentitiesFromMembers {
+		if _, err := c.key(); err != nil {
+			return err
+		}
+	}
+	return c.kafkaFlags.Validate()
+}
 
 func (c *poolsCreateCmd) Run(e env) error {
 	r, closeIn, err := openInput(c.In, e.stdin)
@@ -74,6 +85,25 @@ func (c *poolsCreateCmd) Run(e env) error {
 		return err
 	}
 	defer closeLog()
+	if c.IdentitiesFromMembers {
+		if p.Terms == nil {
+			return fmt.Errorf("--identities-from-members: pool %s/%s has no terms (only a crowdfunded pool has identities)", p.DAO, p.PoolID)
+		}
+		if len(p.Terms.Identities) > 0 {
+			return fmt.Errorf("--identities-from-members: pool %s/%s already lists identities in its document: give them there or from the members, not both", p.DAO, p.PoolID)
+		}
+		key, _ := c.key()
+		l, err := members.List(e.ctx, log, ic.Verifier{}, key, p.DAO)
+		if err != nil {
+			return err
+		}
+		for _, r := range l.Refused {
+			fmt.Fprintf(e.stderr, "members: refused %s\n", r)
+		}
+		if ids := l.Identities(); len(ids) > 0 {
+			p.Terms.Identities = ids
+		}
+	}
 	got, outcome, err := pools.Create(e.ctx, log, p, c.Treasury)
 	if err != nil {
 		return err
