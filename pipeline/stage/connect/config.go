@@ -68,6 +68,21 @@ type Config struct {
 	TopicPrefix string
 	// Logger receives the stage's JSON log lines (nil: none).
 	Logger *slog.Logger
+	// Observer is told of every source alarm found (nil: nobody;
+	// cmd/nodeshare passes the metrics connector).
+	Observer Observer
+}
+
+// AlarmKinds are the kinds of source alarm the stage raises: the rate
+// kinds the dashboard is cross-checked on (rates.go).
+func AlarmKinds() []string { return []string{"spot", "avg30"} }
+
+// Observer is the port the connector reports its alarms through.
+type Observer interface {
+	// SourceAlarm counts one source mismatch of kind (one of
+	// AlarmKinds()) found by a poll. The same mismatch found again by a
+	// later poll counts again (it is published once).
+	SourceAlarm(kind string)
 }
 
 // Validate reports every setting that is wrong, naming it.

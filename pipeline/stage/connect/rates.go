@@ -108,6 +108,9 @@ func (c *Connector) pollDashboard(ctx context.Context, spot, avg *schemas.Certif
 		switch {
 		case cmp.Mismatch:
 			alarms++
+			if c.cfg.Observer != nil {
+				c.cfg.Observer.SourceAlarm(k.kind)
+			}
 			a := schemas.SourceMismatch{Kind: k.kind, CMCTimestampSeconds: cmp.CMCTimestampSeconds, CMCXDRPermyriadPerICP: cmp.CMCXDRPermyriadPerICP,
 				DashboardTimestampSeconds: cmp.DashboardTimestampSeconds, DashboardXDRPermyriadPerICP: cmp.DashboardXDRPermyriad.String(),
 				DiffBps: cmp.DiffBps.StringFixed(2), ToleranceBps: tol.MaxDiffBps, Detail: cmp.Reason}

@@ -56,6 +56,9 @@ type Config struct {
 	Crash stage.Crash
 	// Logger receives the stage's JSON log lines (nil: none).
 	Logger *slog.Logger
+	// Observer is told of the dead letters once they are durable (nil:
+	// nobody; cmd/nodeshare passes the metrics connector).
+	Observer stage.DeadLetterObserver
 }
 
 func or(topic, def string) string {

@@ -62,9 +62,10 @@ func (p *processor) prepare(batch []schemas.Message) any {
 
 // work is what one Handle call gathers before it publishes.
 type work struct {
-	dead    []schemas.Record
-	touched map[*run]bool
-	fresh   map[*run][]*fact // new facts by pool
+	dead       []schemas.Record
+	deadCounts stage.DeadLetterCounts // dead by topic and reason, reported once published
+	touched    map[*run]bool
+	fresh      map[*run][]*fact // new facts by pool
 	// inHand are the records read in this call, for dead letters of facts
 	// refused after they were first routed.
 	inHand   map[coord]*schemas.Message
@@ -73,7 +74,7 @@ type work struct {
 }
 
 func newWork() *work {
-	return &work{touched: map[*run]bool{}, fresh: map[*run][]*fact{}, inHand: map[coord]*schemas.Message{}}
+	return &work{deadCounts: stage.DeadLetterCounts{}, touched: map[*run]bool{}, fresh: map[*run][]*fact{}, inHand: map[coord]*schemas.Message{}}
 }
 
 func (p *processor) handle(ctx context.Context, batch []schemas.Message, prepared any) error {
@@ -147,7 +148,7 @@ func (p *processor) consume(ctx context.Context, batch []schemas.Message, ins []
 		}
 		switch in := &ins[i]; in.kind {
 		case bad:
-			w.reject(p, m, in.err)
+			w.reject(p, m, stage.ReasonUndecodable, in.err)
 		case block:
 			p.blockFact(m, in, w)
 		case poolFact:
@@ -161,13 +162,14 @@ func (p *processor) consume(ctx context.Context, batch []schemas.Message, ins []
 	return p.apply(w)
 }
 
-// reject dead-letters record m once, for reason.
-func (w *work) reject(p *processor, m *schemas.Message, reason error) {
+// reject dead-letters record m once, for reason, of class (stage.Reason*).
+func (w *work) reject(p *processor, m *schemas.Message, class string, reason error) {
 	c := coordOf(m)
 	if p.dead[c] {
 		return
 	}
 	p.dead[c] = true
+	w.deadCounts.Add(m.Topic, class)
 	if len(w.dead) == 0 { // one line per batch, not per record: a flood stays readable
 		p.out.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
 	}
@@ -179,7 +181,7 @@ func (w *work) reject(p *processor, m *schemas.Message, reason error) {
 func (w *work) rejectFact(p *processor, r *run, x refusal) {
 	reason := fmt.Errorf("pool %s: %s: %w", r.key, x.f.what(), x.err)
 	if m := w.inHand[x.f.src]; m != nil {
-		w.reject(p, m, reason)
+		w.reject(p, m, stage.ReasonRefused, reason)
 		return
 	}
 	w.refetch = append(w.refetch, refusal{x.f, reason})
@@ -210,7 +212,7 @@ func (p *processor) poolRecord(m *schemas.Message, in *input, w *work) error {
 		return nil
 	}
 	if in.err != nil {
-		w.reject(p, m, fmt.Errorf("pool %s: %w", key, in.err))
+		w.reject(p, m, stage.ReasonInvalid, fmt.Errorf("pool %s: %w", key, in.err))
 		return nil
 	}
 	if r == nil {
@@ -303,7 +305,7 @@ func (p *processor) blockFact(m *schemas.Message, in *input, w *work) {
 	if b == nil {
 		var err error
 		if b, err = decodeBlock(m); err != nil {
-			w.reject(p, m, err)
+			w.reject(p, m, stage.ReasonUndecodable, err)
 			return
 		}
 	}
@@ -317,7 +319,7 @@ func (p *processor) blockFact(m *schemas.Message, in *input, w *work) {
 	}
 	f, err := depositOf(m, b)
 	if err != nil {
-		w.reject(p, m, fmt.Errorf("pool %s: deposit (block %d): %w", r.key, b.Index, err))
+		w.reject(p, m, stage.ReasonInvalid, fmt.Errorf("pool %s: deposit (block %d): %w", r.key, b.Index, err))
 		return
 	}
 	w.add(r, f, m)
@@ -331,14 +333,14 @@ func (p *processor) poolFact(m *schemas.Message, in *input, w *work) {
 	}
 	r := p.runs[in.poolKey]
 	if r == nil {
-		w.reject(p, m, fmt.Errorf("pool %s: no pool with lifecycle terms on %s (publish the pool, then publish the fact again)", in.poolKey, p.cfg.pools()))
+		w.reject(p, m, stage.ReasonRefused, fmt.Errorf("pool %s: no pool with lifecycle terms on %s (publish the pool, then publish the fact again)", in.poolKey, p.cfg.pools()))
 		return
 	}
 	if r.isApplied[c] {
 		return
 	}
 	if in.err != nil {
-		w.reject(p, m, fmt.Errorf("pool %s: %w", in.poolKey, in.err))
+		w.reject(p, m, stage.ReasonInvalid, fmt.Errorf("pool %s: %w", in.poolKey, in.err))
 		return
 	}
 	w.add(r, in.fact, m)

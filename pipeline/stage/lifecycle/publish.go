@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	rules "github.com/nodeshare/nodeshare/pipeline/lifecycle"
+	"github.com/nodeshare/nodeshare/pipeline/stage"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -85,6 +86,7 @@ func (p *processor) publish(ctx context.Context, w *work) error {
 	if err := p.log.Publish(ctx, w.dead...); err != nil {
 		return fmt.Errorf("lifecycle: publish %d dead letters: %w", len(w.dead), err)
 	}
+	w.deadCounts.Report(p.cfg.Observer)
 
 	var states []schemas.Record
 	var hashes []string
@@ -203,7 +205,7 @@ func (p *processor) refetch(ctx context.Context, w *work) error {
 			if !found {
 				return fmt.Errorf("lifecycle: %s: the record %s to dead-letter is not on its topic any more", x.err, x.f.src)
 			}
-			w.reject(p, &msgs[i], x.err)
+			w.reject(p, &msgs[i], stage.ReasonRefused, x.err)
 		}
 	}
 	w.refetch = nil

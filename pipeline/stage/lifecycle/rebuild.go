@@ -202,7 +202,7 @@ func (p *processor) resolve(ctx context.Context, topic string, o int64, msgs []s
 		}
 		switch in := p.cfg.read(m); in.kind {
 		case bad:
-			w.reject(p, m, in.err)
+			w.reject(p, m, stage.ReasonUndecodable, in.err)
 		case block:
 			p.blockFact(m, &in, w)
 		case poolFact:

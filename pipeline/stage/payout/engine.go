@@ -56,6 +56,8 @@ type Engine struct {
 	// Sanity, when set, gates a new plan of a reward period: a period
 	// whose reward is held is not planned until released (holds.go).
 	Sanity *Sanity
+	// Observer, when set, is told of every transfer outcome recorded.
+	Observer Observer
 
 	blocksMu sync.Mutex
 	blocks   blockCache
@@ -73,6 +75,15 @@ type Summary struct {
 	// NewAttempts the intents given a new created_at_time.
 	Reconciled, NewAttempts int
 	Paid, Pending, Failed   int
+}
+
+// Observer is the port the engine reports transfer outcomes through
+// (cmd/nodeshare passes the metrics connector).
+type Observer interface {
+	// TransferSettled counts one transfer outcome made durable: status is
+	// schemas.PayoutPaid, PayoutFailed or PayoutPending (sent, outcome
+	// not verified yet), amountE8s the intent's amount.
+	TransferSettled(status string, amountE8s int64)
 }
 
 // ErrStopRun marks a condition under which no further transfer may be
@@ -642,6 +653,9 @@ func (e *Engine) settle(ctx context.Context, in schemas.PayoutIntent, recorded [
 			e.Log.Error("payout: result not recorded, the run stops", "dao", in.DAO, "period", in.Period, "intent_id", in.IntentID, "status", r.Status, "block_index", r.BlockIndex, "error", err.Error())
 			return
 		}
+		if e.Observer != nil {
+			e.Observer.TransferSettled(r.Status, r.AmountE8s)
+		}
 		e.Crash.At(CrashAfterResult)
 	}
 	paid := func(block uint64, dup bool, by string) {
@@ -820,6 +834,9 @@ func (e *Engine) settleFromBlocks(ctx context.Context, pending []schemas.PayoutI
 		r := schemas.PayoutResult{IntentID: in.IntentID, AmountE8s: in.AmountE8s, Recipient: in.Recipient, Status: schemas.PayoutPaid, BlockIndex: b, VerifiedBy: "blocks"}
 		if err := e.Store.SaveResult(ctx, r); err != nil {
 			return nil, n, err
+		}
+		if e.Observer != nil {
+			e.Observer.TransferSettled(r.Status, r.AmountE8s)
 		}
 		e.settled.Store(in.IntentID, r)
 		n++

@@ -46,6 +46,9 @@ type Config struct {
 	Crash stage.Crash
 	// Logger receives the stage's JSON log lines (nil: none).
 	Logger *slog.Logger
+	// Observer is told of the dead letters once they are durable (nil:
+	// nobody; cmd/nodeshare passes the metrics connector).
+	Observer stage.DeadLetterObserver
 }
 
 // Validate reports every setting that is wrong, naming it.

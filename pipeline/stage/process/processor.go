@@ -33,9 +33,10 @@ func New(cfg Config, log Log) (stage.BatchHandler, error) {
 
 // checkedRecord is one input record decoded and validated.
 type checkedRecord struct {
-	env  schemas.Envelope
-	err  error          // why the record is rejected, if it is
-	dead schemas.Record // its dead letter when rejected
+	env    schemas.Envelope
+	err    error          // why the record is rejected, if it is
+	reason string         // err's class (stage.Reason*)
+	dead   schemas.Record // its dead letter when rejected
 }
 
 // prepare decodes and validates every record of the batch. It is pure and
@@ -44,14 +45,16 @@ type checkedRecord struct {
 func (p *processor) prepare(batch []schemas.Message) any {
 	return stage.Parallel(batch, func(m schemas.Message) checkedRecord {
 		env, err := schemas.DecodeEnvelope(m.Value)
+		reason := stage.ReasonUndecodable
 		if err == nil {
+			reason = stage.ReasonInvalid
 			if typ, ok := p.cfg.InputTypes[m.Topic]; ok {
 				err = entitle.ValidateType(typ, m.Topic, env)
 			} else {
 				err = entitle.Validate(m.Topic, env)
 			}
 		}
-		c := checkedRecord{env: env, err: err}
+		c := checkedRecord{env: env, err: err, reason: reason}
 		if err != nil {
 			c.dead = deadLetter(p.cfg.dlqTopic(), m, err)
 		}
@@ -70,9 +73,12 @@ func (p *processor) handle(ctx context.Context, batch []schemas.Message, prepare
 	// Dead letters of the batch are published together, before the batch's
 	// offsets are committed.
 	var dead []schemas.Record
+	counts := stage.DeadLetterCounts{}
 	var spots []spot
-	// reject dead-letters a record (rec, when already built).
-	reject := func(m schemas.Message, reason error, rec *schemas.Record) {
+	// reject dead-letters a record (rec, when already built) for reason,
+	// of class (stage.Reason*).
+	reject := func(m schemas.Message, reason error, class string, rec *schemas.Record) {
+		counts.Add(m.Topic, class)
 		if len(dead) == 0 { // one line per batch, not per record: a flood stays readable
 			p.out.Warn("record dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "reason", reason.Error())
 		}
@@ -85,7 +91,7 @@ func (p *processor) handle(ctx context.Context, batch []schemas.Message, prepare
 	for i, m := range batch {
 		env, err := checks[i].env, checks[i].err
 		if err != nil {
-			reject(m, err, &checks[i].dead)
+			reject(m, err, checks[i].reason, &checks[i].dead)
 			continue
 		}
 		switch m.Topic {
@@ -99,7 +105,7 @@ func (p *processor) handle(ctx context.Context, batch []schemas.Message, prepare
 				return err
 			}
 			if reason != nil {
-				reject(m, reason, nil)
+				reject(m, reason, stage.ReasonRefused, nil)
 			}
 		}
 	}
@@ -112,6 +118,7 @@ func (p *processor) handle(ctx context.Context, batch []schemas.Message, prepare
 	if err := p.log.Publish(ctx, dead...); err != nil {
 		return fmt.Errorf("publish %d dead letters: %w", len(dead), err)
 	}
+	counts.Report(p.cfg.Observer)
 	return nil
 }
 

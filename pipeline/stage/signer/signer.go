@@ -12,6 +12,7 @@ import (
 
 	"github.com/nodeshare/nodeshare/pipeline/stage"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
+	"github.com/nodeshare/nodeshare/schemas"
 )
 
 // DefaultSchedule is every day at 06:00 UTC. A period is paid by the first
@@ -50,6 +51,9 @@ type Daemon struct {
 	Log         *slog.Logger
 	Clock       stage.Clock
 	StopTimeout time.Duration
+	// Observer, when set, is told of every pass and, at start, of the
+	// last good one (cmd/nodeshare passes the metrics connector).
+	Observer Observer
 
 	mu sync.Mutex // serialises passes (the catch-up and cron's ticks)
 }
@@ -74,6 +78,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cron.WithChain(cron.SkipIfStillRunning(cl), cron.Recover(cl)))
 	if _, err := c.AddJob(d.Spec, cron.FuncJob(func() { d.tick(ctx) })); err != nil {
 		return fmt.Errorf("schedule %q: %w", d.Spec, err)
+	}
+	if d.Observer != nil {
+		// The last good pass survives a restart (the slot file); a signer
+		// that never completed one starts its clock now.
+		last, ok := d.Slots.Last()
+		if !ok {
+			last = d.Clock.Now()
+		}
+		d.Observer.LastGoodPass(last)
 	}
 	// Catch up once for every slot missed while down: they collapse into
 	// one pass, which pays every eligible period once.
@@ -113,8 +126,14 @@ func (d *Daemon) tick(ctx context.Context) {
 	slot := d.Clock.Now().UTC()
 	start := time.Now()
 	if err := d.Pass(ctx); err != nil {
+		if d.Observer != nil {
+			d.Observer.PassDone(false, d.Clock.Now())
+		}
 		d.Log.Error("signer: pass incomplete; the next run continues it", "error", err.Error(), "seconds", time.Since(start).Seconds())
 		return
+	}
+	if d.Observer != nil {
+		d.Observer.PassDone(true, d.Clock.Now())
 	}
 	if err := d.Slots.Save(slot); err != nil {
 		d.Log.Warn("signer: save slot", "error", err.Error())
@@ -146,35 +165,57 @@ func (d *Daemon) Missed() (int, string) {
 // failure, except when signing itself stopped (payout.ErrStopRun). ran,
 // when set, is told of every period run (finance's report, whatever the
 // outcome).
-func Pass(ctx context.Context, eng *payout.Engine, dao string, log *slog.Logger, ran func(ctx context.Context, period string)) error {
+//
+// obs, when set, is told of the DAO's payout totals once the pass has
+// read every period's progress (a pass that could not read one reports
+// nothing: the last totals stand).
+func Pass(ctx context.Context, eng *payout.Engine, dao string, log *slog.Logger, ran func(ctx context.Context, period string), obs Observer) error {
 	periods, err := eng.Store.Periods(ctx, dao)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, period := range periods {
+	var tot Totals
+	complete := true
+	// after adds the period's progress once the pass is done with it.
+	after := func(period string, st payout.Status, reread bool) {
+		if reread {
+			var err error
+			if st, err = eng.Status(ctx, dao, period); err != nil {
+				complete = false
+				return
+			}
+		}
+		tot.add(st)
+	}
+	for i, period := range periods {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		st, err := eng.Status(ctx, dao, period)
 		if err != nil {
 			errs = append(errs, err)
+			complete = false
 			continue
 		}
 		if st.Planned && st.AllPaid {
+			after(period, st, false)
 			continue
 		}
 		if !st.Planned {
 			m, _, err := eng.Plan(ctx, dao, period, true)
 			if err != nil {
 				errs = append(errs, err)
+				complete = false
 				continue
 			}
 			log.Info("signer: period planned; waiting for approvals", "period", period, "manifest_sha256", m.SHA256, "intents", len(m.Intents))
+			after(period, st, true)
 			continue
 		}
 		if !st.Approved {
 			log.Info("signer: period not approved yet", "period", period, "manifest_sha256", st.Manifest.SHA256, "approvers", st.Approvers)
+			after(period, st, false)
 			continue
 		}
 		sum, err := eng.Run(ctx, dao, period, payout.RunOptions{ExpectSHA256: st.Manifest.SHA256})
@@ -182,12 +223,60 @@ func Pass(ctx context.Context, eng *payout.Engine, dao string, log *slog.Logger,
 		if ran != nil {
 			ran(ctx, period)
 		}
+		after(period, st, true)
 		if err != nil {
 			errs = append(errs, err)
 			if errors.Is(err, payout.ErrStopRun) {
+				complete = complete && i == len(periods)-1
 				break
 			}
 		}
 	}
+	if obs != nil && complete && ctx.Err() == nil {
+		obs.Payouts(dao, tot)
+	}
 	return errors.Join(errs...)
+}
+
+// Observer is the port the signer reports through.
+type Observer interface {
+	// LastGoodPass is the time of the last pass that completed, told
+	// once at start (from the slot file; the start time when none).
+	LastGoodPass(at time.Time)
+	// PassDone is told of every pass: ok when it completed.
+	PassDone(ok bool, at time.Time)
+	// Payouts are the DAO's totals over every planned period after a pass.
+	Payouts(dao string, t Totals)
+}
+
+// Totals are a DAO's payouts over its planned periods. An intent is
+// pending until its result is paid (a failed one is sent again by the
+// next run, so it counts as pending too, and in Failed).
+type Totals struct {
+	PaidIntents, PendingIntents, FailedIntents int64
+	PaidE8s, PendingE8s, FailedE8s             int64
+	// OldestPendingCreated is the created_at_time of the oldest pending
+	// intent (its plan time); zero when none is pending.
+	OldestPendingCreated time.Time
+}
+
+func (t *Totals) add(st payout.Status) {
+	if !st.Planned {
+		return
+	}
+	t.PaidIntents += int64(st.Paid)
+	t.PaidE8s += st.PaidE8s
+	t.FailedIntents += int64(st.Failed)
+	t.FailedE8s += st.FailedE8s
+	t.PendingIntents += int64(st.Pending + st.Failed)
+	t.PendingE8s += st.PendingE8s + st.FailedE8s
+	for _, in := range st.Manifest.Intents {
+		if st.ResultsByID[in.IntentID].Status == schemas.PayoutPaid {
+			continue
+		}
+		at := time.Unix(0, int64(in.CreatedAtNanos)).UTC()
+		if t.OldestPendingCreated.IsZero() || at.Before(t.OldestPendingCreated) {
+			t.OldestPendingCreated = at
+		}
+	}
 }

@@ -211,7 +211,8 @@ func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 		return n
 	}
 	log := slog.New(slog.DiscardHandler)
-	if err := signer.Pass(ctx, eng, "sig-dao", log, nil); err != nil {
+	obs := &totalsSeen{}
+	if err := signer.Pass(ctx, eng, "sig-dao", log, nil, obs); err != nil {
 		t.Fatal(err)
 	}
 	if transfers() != 3 {
@@ -221,15 +222,46 @@ func TestSignerPassPaysEachPeriodOnce(t *testing.T) {
 	if !stB.Planned || stB.Approved || stB.Paid != 0 {
 		t.Fatalf("period B after pass 1: %+v", stB)
 	}
+	// The totals after pass 1: A paid, B planned and pending since its
+	// earliest intent's created_at_time.
+	oldest := time.Unix(0, int64(stB.Manifest.Intents[0].CreatedAtNanos)).UTC()
+	for _, in := range stB.Manifest.Intents {
+		if at := time.Unix(0, int64(in.CreatedAtNanos)).UTC(); at.Before(oldest) {
+			oldest = at
+		}
+	}
+	stA, _ := eng.Status(ctx, "sig-dao", "2026-10-01")
+	want := signer.Totals{PaidIntents: 3, PaidE8s: stA.PaidE8s, PendingIntents: 4, PendingE8s: stB.PendingE8s, OldestPendingCreated: oldest}
+	if obs.dao != "sig-dao" || obs.t != want || stA.PaidE8s <= 0 || stB.PendingE8s <= 0 {
+		t.Fatalf("totals after pass 1: %s %+v, want %+v", obs.dao, obs.t, want)
+	}
 	if _, _, err := eng.Approve(ctx, "sig-dao", "2026-11-01", stB.Manifest.SHA256, "demo", demo); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		if err := signer.Pass(ctx, eng, "sig-dao", log, nil); err != nil {
+		if err := signer.Pass(ctx, eng, "sig-dao", log, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		if transfers() != 7 {
 			t.Fatalf("pass %d: %d transfers, want 7", i+2, transfers())
 		}
 	}
+	if err := signer.Pass(ctx, eng, "sig-dao", log, nil, obs); err != nil {
+		t.Fatal(err)
+	}
+	if want := (signer.Totals{PaidIntents: 7, PaidE8s: stA.PaidE8s + stB.PendingE8s}); obs.t != want {
+		t.Fatalf("totals once all is paid: %+v, want %+v", obs.t, want)
+	}
+}
+
+// totalsSeen is a signer.Observer that keeps the last totals.
+type totalsSeen struct {
+	dao string
+	t   signer.Totals
+}
+
+func (o *totalsSeen) LastGoodPass(time.Time)   {}
+func (o *totalsSeen) PassDone(bool, time.Time) {}
+func (o *totalsSeen) Payouts(dao string, t signer.Totals) {
+	o.dao, o.t = dao, t
 }

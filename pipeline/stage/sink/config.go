@@ -42,6 +42,19 @@ type Config struct {
 	Crash stage.Crash
 	// Logger receives the stage's JSON log lines (nil: none).
 	Logger *slog.Logger
+	// Observer is told of every insert and of the records the sink
+	// dead-letters itself (nil: nobody; cmd/nodeshare passes the metrics
+	// connector).
+	Observer Observer
+}
+
+// Observer is the port the sink reports through.
+type Observer interface {
+	stage.DeadLetterObserver
+	// Stored counts rows inserted into table (events_raw, entitlements,
+	// pool_periods, payout_intents, payout_results, dead_letters) by one
+	// insert that took took, retries included.
+	Stored(table string, rows int, took time.Duration)
 }
 
 // Validate reports every setting that is wrong, naming it.

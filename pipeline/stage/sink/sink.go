@@ -64,6 +64,9 @@ func (s *sink) handle(ctx context.Context, batch []schemas.Message, prepared any
 		intents []schemas.PayoutIntent
 		results []schemas.ResultRow
 		dead    []schemas.DeadLetter
+		// own are the records the sink dead-letters itself (not those
+		// read from the dead-letter topic).
+		own = stage.DeadLetterCounts{}
 	)
 	var all bytes.Buffer
 	// The raw rows go in chunks; chunk boundaries depend only on the
@@ -83,6 +86,7 @@ func (s *sink) handle(ctx context.Context, batch []schemas.Message, prepared any
 			coords.WriteString(m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10) + ";")
 			raws[i] = r.raw
 			if r.err != nil {
+				own.Add(m.Topic, stage.ReasonUndecodable)
 				dead = append(dead, schemas.DeadLetter{SourceTopic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Reason: r.err.Error(), RawBase64: base64.StdEncoding.EncodeToString(m.Value)})
 				continue
 			}
@@ -109,7 +113,9 @@ func (s *sink) handle(ctx context.Context, batch []schemas.Message, prepared any
 		}
 		token := "raw-" + digest(coords.Bytes())
 		inserts = append(inserts, func() error {
-			return retry.Do(ctx, s.policy, func(ctx context.Context) error { return s.store.InsertRaw(ctx, token, raws) })
+			return s.timed("events_raw", len(raws), func() error {
+				return retry.Do(ctx, s.policy, func(ctx context.Context) error { return s.store.InsertRaw(ctx, token, raws) })
+			})
 		})
 	}
 	// The chunks go to the store at once, each on its own connection: the
@@ -120,23 +126,41 @@ func (s *sink) handle(ctx context.Context, batch []schemas.Message, prepared any
 	}
 	s.cfg.Crash.At(CrashAfterRaw)
 	token := digest(all.Bytes())
-	steps := []func(context.Context) error{
-		func(ctx context.Context) error { return s.store.InsertEntitlements(ctx, "ent-"+token, ents) },
-		func(ctx context.Context) error { return s.store.InsertPoolPeriods(ctx, "pp-"+token, periods) },
-		func(ctx context.Context) error { return s.store.InsertIntents(ctx, "int-"+token, intents) },
-		func(ctx context.Context) error { return s.store.InsertResults(ctx, "res-"+token, results) },
-		func(ctx context.Context) error { return s.store.InsertDeadLetters(ctx, "dlq-"+token, dead) },
+	steps := []struct {
+		table string
+		rows  int
+		do    func(context.Context) error
+	}{
+		{"entitlements", len(ents), func(ctx context.Context) error { return s.store.InsertEntitlements(ctx, "ent-"+token, ents) }},
+		{"pool_periods", len(periods), func(ctx context.Context) error { return s.store.InsertPoolPeriods(ctx, "pp-"+token, periods) }},
+		{"payout_intents", len(intents), func(ctx context.Context) error { return s.store.InsertIntents(ctx, "int-"+token, intents) }},
+		{"payout_results", len(results), func(ctx context.Context) error { return s.store.InsertResults(ctx, "res-"+token, results) }},
+		{"dead_letters", len(dead), func(ctx context.Context) error { return s.store.InsertDeadLetters(ctx, "dlq-"+token, dead) }},
 	}
 	for _, step := range steps {
-		if err := retry.Do(ctx, s.policy, step); err != nil {
+		if err := s.timed(step.table, step.rows, func() error { return retry.Do(ctx, s.policy, step.do) }); err != nil {
 			return err
 		}
 	}
 	for k, v := range local { // only once the rows are stored
 		s.tips[k] = v
 	}
+	if s.cfg.Observer != nil {
+		own.Report(s.cfg.Observer)
+	}
 	s.out.Debug("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
 	return nil
+}
+
+// timed runs insert (rows rows into table) and tells the observer how
+// long it took, once it succeeded. An empty insert is not counted.
+func (s *sink) timed(table string, rows int, insert func() error) error {
+	start := time.Now()
+	err := insert()
+	if err == nil && rows > 0 && s.cfg.Observer != nil {
+		s.cfg.Observer.Stored(table, rows, time.Since(start))
+	}
+	return err
 }
 
 // digest is the token part of a list of coordinates: 128 bits of SHA-256.
