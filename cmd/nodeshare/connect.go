@@ -16,6 +16,7 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/dashboard"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/connectors/metrics"
 	"github.com/nodeshare/nodeshare/connectors/prices"
 	"github.com/nodeshare/nodeshare/pipeline/rates"
 	"github.com/nodeshare/nodeshare/pipeline/stage/connect"
@@ -34,6 +35,7 @@ type connectCmd struct {
 	kafkaFlags
 	icFlags
 	vaultFlags
+	metricsFlags
 	Interval      time.Duration `name:"interval" env:"NODESHARE_CONNECT_INTERVAL" default:"10m" help:"Time between polls."`
 	Once          bool          `name:"once" help:"Poll once, publish, and exit (exit 1 if any source failed)."`
 	SinceSeconds  uint64        `name:"since-seconds" env:"NODESHARE_CONNECT_SINCE_SECONDS" default:"0" help:"First poll: reward history starts at this Unix time."`
@@ -101,7 +103,7 @@ func (c *connectCmd) priceURL() string {
 
 func (c *connectCmd) Validate() error {
 	var errs []error
-	if err := validateAll(c.kafkaFlags, c.icFlags, c.stageConfig()); err != nil {
+	if err := validateAll(c.kafkaFlags, c.icFlags, c.metricsFlags, c.stageConfig()); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := c.ledgerSinceBlock(); err != nil {
@@ -153,7 +155,23 @@ func (c *connectCmd) Run(e env) error {
 	// Ends the Vault token keep-alive (identity vault) when connect returns.
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
-	ports, closePorts, err := connectPorts(ctx, c, st, log)
+	// Metrics: source alarms and failed certificate checks. Ready: Kafka
+	// answers (the IC, the dashboard and the price API are polled on the
+	// schedule; a failing one shows in the poll's log line).
+	var reg *metrics.Registry
+	if addr := c.addr(metricsConnect, c.Once); addr != "" {
+		reg = metrics.New(versionString())
+		reg.InitAlarms(connect.AlarmKinds())
+		reg.InitCertificateChecks(ic.CertificateChecks())
+		st.Observer = reg
+		wait, err := serveMetrics(ctx, addr, reg, []metrics.Check{kafkaCheck(splitList(c.KafkaBrokers))}, log)
+		if err != nil {
+			return err
+		}
+		defer wait()
+		defer cancel()
+	}
+	ports, closePorts, err := connectPorts(ctx, c, st, log, reg)
 	if err != nil {
 		return err
 	}
@@ -188,12 +206,17 @@ func connectIdentity(ctx context.Context, cc *connectCmd, log *slog.Logger) (ide
 // with the configured identity) for Governance, the CMC and the NRC, the
 // dashboard client, and the event log, after creating the stage's topics.
 // closePorts releases the Kafka producer.
-func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *slog.Logger) (p connect.Ports, closePorts func(), err error) {
+// reg, when set, counts the certificate checks that fail.
+func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *slog.Logger, reg *metrics.Registry) (p connect.Ports, closePorts func(), err error) {
 	id, err := connectIdentity(ctx, cc, log)
 	if err != nil {
 		return p, nil, err
 	}
-	icc, err := ic.New(ic.Config{URL: cc.ICURL, Identity: id, FetchRootKey: cc.ICFetchRootKey, IngressExpiry: cc.IngressExpiry, Logger: log})
+	icfg := ic.Config{URL: cc.ICURL, Identity: id, FetchRootKey: cc.ICFetchRootKey, IngressExpiry: cc.IngressExpiry, Logger: log}
+	if reg != nil {
+		icfg.CertificateFailed = reg.CertificateFailed
+	}
+	icc, err := ic.New(icfg)
 	if err != nil {
 		return p, nil, err
 	}

@@ -15,7 +15,14 @@ import (
 // TestMain lets tests run the real CLI in a subprocess (the test binary
 // itself, re-executed with NODESHARE_TEST_EXEC_MAIN=1), so that crash tests
 // can kill -9 a processor, a sink or a payout run and start it again.
+//
+// The daemons the tests start serve their metrics on a free loopback port
+// (NODESHARE_METRICS_ADDR=127.0.0.1:0), never on a command's fixed default:
+// other test runs on the machine may hold those.
 func TestMain(m *testing.M) {
+	if os.Getenv("NODESHARE_METRICS_ADDR") == "" {
+		_ = os.Setenv("NODESHARE_METRICS_ADDR", "127.0.0.1:0")
+	}
 	if os.Getenv("NODESHARE_TEST_EXEC_MAIN") == "1" {
 		os.Exit(dispatch(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}

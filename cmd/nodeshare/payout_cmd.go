@@ -316,7 +316,7 @@ func (c *payoutRunCmd) pay(e env, resume bool) error {
 		}
 	}
 	cfg := services(&c.kafkaFlags, &c.clickhouseFlags, &c.vaultFlags, &c.icFlags, &c.localFlags, &c.signerKeyFlags)
-	ledger, err := payoutLedger(ctx, cfg, c.signerConfig(), crash, armed, eng.Log)
+	ledger, err := payoutLedger(ctx, cfg, c.signerConfig(), crash, armed, eng.Log, nil)
 	if err != nil {
 		return err
 	}
@@ -333,7 +333,7 @@ func (c *payoutRunCmd) pay(e env, resume bool) error {
 	}
 	sum, runErr := eng.Run(ctx, c.DAO, c.Period, payout.RunOptions{ExpectSHA256: c.Manifest})
 	if len(sum.Manifest.Intents) > 0 {
-		writeRunReport(ctx, cfg, c.DAO, c.Period, ledger, eng.Log)
+		writeRunReport(ctx, cfg, c.DAO, c.Period, ledger, eng.Log, nil)
 	}
 	return payoutOutcome(e.stdout, c.DAO, c.Period, sum, runErr)
 }

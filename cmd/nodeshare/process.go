@@ -9,7 +9,9 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
+	"github.com/nodeshare/nodeshare/connectors/metrics"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
+	"github.com/nodeshare/nodeshare/pipeline/stage"
 	lifecyclestage "github.com/nodeshare/nodeshare/pipeline/stage/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/stage/process"
 	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
@@ -31,6 +33,7 @@ import (
 // published.
 type processCmd struct {
 	kafkaFlags
+	metricsFlags
 	Group             string `name:"group" default:"${process_group}" help:"Consumer group id of the entitlement processor."`
 	FromBeginning     bool   `name:"from-beginning" help:"Replay: consume every input of the entitlement processor from its first offset under a fresh group id (<group>-replay-<unix time>); the lifecycle processor does not run."`
 	EntitlementsTopic string `name:"entitlements-topic" default:"${entitlements_topic}" help:"Topic for pool periods and entitlements (a fresh topic for a replay; created if missing)."`
@@ -50,9 +53,9 @@ func (c *processCmd) lifecycleConfig() lifecyclestage.Config {
 
 func (c *processCmd) Validate() error {
 	if !c.Lifecycle || c.FromBeginning {
-		return validateAll(c.kafkaFlags, c.config())
+		return validateAll(c.kafkaFlags, c.metricsFlags, c.config())
 	}
-	return validateAll(c.kafkaFlags, c.config(), c.lifecycleConfig())
+	return validateAll(c.kafkaFlags, c.metricsFlags, c.config(), c.lifecycleConfig())
 }
 
 func (c *processCmd) Run(e env) error {
@@ -61,14 +64,33 @@ func (c *processCmd) Run(e env) error {
 	brokers := splitList(c.KafkaBrokers)
 	if c.FromBeginning {
 		pc.Group = fmt.Sprintf("%s-replay-%d", pc.Group, time.Now().Unix())
-		return runProcessor(e.ctx, brokers, "", pc, c.Drain)
-	}
-	if !c.Lifecycle {
-		return runProcessor(e.ctx, brokers, "", pc, c.Drain)
 	}
 	lc := c.lifecycleConfig()
 	lc.Crash, lc.Logger = pc.Crash, pc.Logger.With("stage", "lifecycle")
-	return runProcessors(e.ctx, brokers, "", pc, lc, c.Drain)
+	withLifecycle := c.Lifecycle && !c.FromBeginning
+	// Metrics: records in and dead letters of each processor, each
+	// group's lag. Ready: Kafka answers.
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	if addr := c.addr(metricsProcess, c.Drain); addr != "" {
+		reg := metrics.New(versionString())
+		pc.Observer = reg.Stream("process", process.Inputs(), stage.Reasons())
+		watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: pc.Group, Topics: process.Inputs(), Logger: pc.Logger})
+		if withLifecycle {
+			lc.Observer = reg.Stream("lifecycle", lc.Inputs(), stage.Reasons())
+			watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: lc.Group, Topics: lc.Inputs(), Logger: lc.Logger})
+		}
+		wait, err := serveMetrics(ctx, addr, reg, []metrics.Check{kafkaCheck(brokers)}, pc.Logger)
+		if err != nil {
+			return err
+		}
+		defer wait()
+		defer cancel()
+	}
+	if !withLifecycle {
+		return runProcessor(ctx, brokers, "", pc, c.Drain)
+	}
+	return runProcessors(ctx, brokers, "", pc, lc, c.Drain)
 }
 
 // runProcessors runs the entitlement and the lifecycle processors side by
@@ -144,6 +166,7 @@ func runProcessor(ctx context.Context, brokers []string, prefix string, pc proce
 type sinkCmd struct {
 	kafkaFlags
 	clickhouseFlags
+	metricsFlags
 	Group     string        `name:"group" default:"${sink_group}" help:"Consumer group id."`
 	Drain     bool          `name:"drain" help:"Stop once everything on the topics when it started is stored."`
 	Batch     int           `name:"batch" default:"50000" help:"Records per ClickHouse insert (max)."`
@@ -154,7 +177,9 @@ func (c *sinkCmd) config() sink.Config {
 	return sink.Config{Group: c.Group, MaxBatch: c.Batch, MaxWait: c.BatchWait}
 }
 
-func (c *sinkCmd) Validate() error { return validateAll(c.kafkaFlags, c.clickhouseFlags, c.config()) }
+func (c *sinkCmd) Validate() error {
+	return validateAll(c.kafkaFlags, c.clickhouseFlags, c.metricsFlags, c.config())
+}
 
 func (c *sinkCmd) Run(e env) error {
 	sc := c.config()
@@ -167,7 +192,23 @@ func (c *sinkCmd) Run(e env) error {
 	if _, err := store.Migrate(e.ctx); err != nil {
 		return err
 	}
-	return runSinkStage(e.ctx, splitList(c.KafkaBrokers), "", store, sc, c.Drain)
+	brokers := splitList(c.KafkaBrokers)
+	// Metrics: records in, the sink's own dead letters, rows and insert
+	// latency by table, the group's lag. Ready: Kafka and ClickHouse answer.
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	if addr := c.addr(metricsSink, c.Drain); addr != "" {
+		reg := metrics.New(versionString())
+		sc.Observer = reg.Stream("sink", sink.Topics(), stage.Reasons())
+		watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: sc.Group, Topics: sink.Topics(), Logger: sc.Logger})
+		wait, err := serveMetrics(ctx, addr, reg, []metrics.Check{kafkaCheck(brokers), clickhouseCheck(store)}, sc.Logger)
+		if err != nil {
+			return err
+		}
+		defer wait()
+		defer cancel()
+	}
+	return runSinkStage(ctx, brokers, "", store, sc, c.Drain)
 }
 
 // runSinkStage wires the sink stage to Kafka and the ClickHouse store and

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/metrics"
 	"github.com/nodeshare/nodeshare/pipeline/reconcile"
 	rep "github.com/nodeshare/nodeshare/pipeline/report"
 	reportstage "github.com/nodeshare/nodeshare/pipeline/stage/report"
@@ -231,7 +232,10 @@ func printReconciliations(w io.Writer, recons []reconcile.Result, notes []string
 // and stores its reconciliation. The treasury is the ledger's signing
 // principal. A failure is logged: it never changes what the run did or its
 // exit code (run nodeshare report again).
-func writeRunReport(ctx context.Context, cfg config, dao, period string, ledger interface{ TreasuryText() string }, log *slog.Logger) {
+//
+// diffs, when set, is told of the reconciliation's differences by kind
+// (the signer's metrics).
+func writeRunReport(ctx context.Context, cfg config, dao, period string, ledger interface{ TreasuryText() string }, log *slog.Logger, diffs *metrics.Differences) {
 	treasury := ledger.TreasuryText()
 	if a, err := ic.AccountFromText(treasury); err == nil {
 		treasury = a.Owner.String()
@@ -259,8 +263,15 @@ func writeRunReport(ctx context.Context, cfg config, dao, period string, ledger 
 		}
 	}
 	state := ""
+	counts := map[string]int{}
 	for _, r := range out.Recons {
 		state = string(r.State)
+		for _, d := range r.Differences {
+			counts[string(d.Kind)]++
+		}
+	}
+	if diffs != nil {
+		diffs.Reconciled(period, counts)
 	}
 	log.Info("report written", "period", period, "path", base+".{json,csv,html}", "reconciliation", state)
 }

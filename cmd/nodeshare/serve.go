@@ -13,6 +13,7 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/metrics"
 	"github.com/nodeshare/nodeshare/connectors/web"
 	reportstage "github.com/nodeshare/nodeshare/pipeline/stage/report"
 	"github.com/nodeshare/nodeshare/pipeline/stage/serve"
@@ -31,6 +32,7 @@ type serveCmd struct {
 	icFlags
 	vaultFlags
 	statementKeyFlags
+	metricsFlags
 	ClickHouseUser string   `name:"clickhouse-user" env:"NODESHARE_CLICKHOUSE_USER" default:"default" help:"ClickHouse user: give serve a read-only one (its password: NODESHARE_CLICKHOUSE_PASSWORD, environment only). Its sessions are made read-only either way."`
 	DAOs           []string `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAOs to serve (repeat or comma separate)."`
 	Treasury       string   `name:"treasury" env:"NODESHARE_TREASURY_PRINCIPAL" required:"" help:"The DAO treasury principal (the signer's): rewards are paid from its default account, a pool's lifecycle from its subaccounts."`
@@ -87,7 +89,7 @@ func (c *serveCmd) Validate() error {
 		}
 		seen[d] = true
 	}
-	vs := []interface{ Validate() error }{c.clickhouseFlags, c.icFlags, c.serveBallotFlags}
+	vs := []interface{ Validate() error }{c.clickhouseFlags, c.icFlags, c.serveBallotFlags, c.metricsFlags}
 	if c.Statements {
 		cfg := services(nil, nil, &c.vaultFlags, nil, nil, nil)
 		vs = append(vs, &cfg.Vault)
@@ -134,6 +136,24 @@ func (c *serveCmd) Run(e env) error {
 	if err != nil {
 		return err
 	}
+	// Metrics: the process's own (build, Go runtime, process). Ready:
+	// ClickHouse answers (and Kafka, with --ballots). On their own port,
+	// apart from the pages.
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	if addr := c.addr(metricsServe, false); addr != "" {
+		reg := metrics.New(versionString())
+		checks := []metrics.Check{clickhouseCheck(store)}
+		if c.Ballots {
+			checks = append(checks, kafkaCheck(splitList(c.KafkaBrokers)))
+		}
+		wait, err := serveMetrics(ctx, addr, reg, checks, log)
+		if err != nil {
+			return err
+		}
+		defer wait()
+		defer cancel()
+	}
 	wc := web.Config{Listen: c.Listen, Site: site, Logger: log, TLSCertFile: c.TLSCertFile, TLSKeyFile: c.TLSKeyFile}
 	if c.Ballots {
 		box, done, err := openVotes(e, c.kafkaFlags, c.poolsTopicFlags)
@@ -143,7 +163,7 @@ func (c *serveCmd) Run(e env) error {
 		defer done()
 		wc.Ballots, wc.BallotRate, wc.BallotBurst = ballotBox{box: box}, c.BallotRate, c.BallotBurst
 	}
-	return web.Serve(e.ctx, wc, func(a net.Addr) {
+	return web.Serve(ctx, wc, func(a net.Addr) {
 		if t, ok := a.(*net.TCPAddr); ok && !t.IP.IsLoopback() {
 			log.Warn("serving beyond loopback: anyone who reaches this address reads every DAO's payouts", "addr", a.String())
 		}

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/metrics"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
 	"github.com/nodeshare/nodeshare/pipeline/stage/signer"
 )
@@ -37,6 +39,7 @@ type signerCmd struct {
 	approvalFlags
 	runFlags
 	sanityFlags
+	metricsFlags
 	DAO         string        `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAO whose periods the signer pays."`
 	Schedule    string        `name:"schedule" env:"NODESHARE_SIGNER_SCHEDULE" default:"${default_schedule}" help:"Cron schedule: 5 fields, a CRON_TZ=<zone> prefix honoured, descriptors like @every 1h allowed."`
 	Once        bool          `name:"once" help:"Run one pass now and exit."`
@@ -49,7 +52,7 @@ func (c *signerCmd) Validate() error {
 	if err != nil {
 		err = fmt.Errorf("--schedule: %w (NODESHARE_SIGNER_SCHEDULE)", err)
 	}
-	return validateAll(c.kafkaFlags, c.clickhouseFlags, c.icFlags, c.approvalFlags, c.runFlags, c.sanityFlags, &cfg.Vault, errValidator{err})
+	return validateAll(c.kafkaFlags, c.clickhouseFlags, c.icFlags, c.approvalFlags, c.runFlags, c.sanityFlags, c.metricsFlags, &cfg.Vault, errValidator{err})
 }
 
 func (c *signerCmd) Run(e env) error {
@@ -67,13 +70,36 @@ func (c *signerCmd) Run(e env) error {
 		return err
 	}
 	defer closeStore()
-	pass := signerPass(e.ctx, c, cfg, store, log, base)
+	// Metrics: the daemon's passes and payouts, the engine's transfers,
+	// signing latency, failed certificate checks, reconciliation
+	// differences. Ready: ClickHouse, Kafka and an unsealed Vault answer.
+	var reg *metrics.Registry
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	if addr := c.addr(metricsSigner, c.Once); addr != "" {
+		reg = metrics.New(versionString())
+		reg.InitCertificateChecks(ic.CertificateChecks())
+		checks := []metrics.Check{kafkaCheck(splitList(c.KafkaBrokers)), vaultCheck(cfg.Vault.Addr)}
+		if cs, ok := store.Tables.(*clickhouse.Store); ok {
+			checks = append([]metrics.Check{clickhouseCheck(cs)}, checks...)
+		}
+		wait, err := serveMetrics(ctx, addr, reg, checks, log)
+		if err != nil {
+			return err
+		}
+		defer wait()
+		defer cancel()
+	}
+	pass := signerPass(ctx, c, cfg, store, log, base, reg)
 	if c.Once {
-		return pass(e.ctx)
+		return pass(ctx)
 	}
 	d := &signer.Daemon{Spec: c.Schedule, Schedule: sched, Pass: pass, Slots: fileSlots(filepath.Join(c.LocalDir, "signer-"+safeName(c.DAO)+".slot")),
 		Log: log, StopTimeout: c.StopTimeout}
-	return d.Run(e.ctx)
+	if reg != nil {
+		d.Observer = signerMetrics{reg}
+	}
+	return d.Run(ctx)
 }
 
 func safeName(s string) string { return strings.NewReplacer("/", "_", "\x00", "_").Replace(s) }
@@ -83,9 +109,17 @@ func safeName(s string) string { return strings.NewReplacer("/", "_", "\x00", "_
 // opened on first use and kept (the token is kept alive for the daemon's
 // life, daemonCtx), so a signer started while Vault is sealed keeps its
 // schedule and signs once Vault is unsealed.
-func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payout.Store, log, base *slog.Logger) func(context.Context) error {
+//
+// reg, when set, is told of the transfers, signatures, certificate checks,
+// reconciliations and payout totals.
+func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payout.Store, log, base *slog.Logger, reg *metrics.Registry) func(context.Context) error {
 	crash, armed := armedCrash(crashFromEnv())
 	eng := &payout.Engine{Store: store, Approval: c.mustApproval(), Verifier: ic.Verifier{}, Caps: c.caps(), Concurrency: c.Concurrency, Log: base, Crash: crash}
+	var obs signer.Observer
+	var diffs *metrics.Differences
+	if reg != nil {
+		eng.Observer, obs, diffs = reg, signerMetrics{reg}, reg.Differences(c.DAO, reconcileKinds())
+	}
 	if ds, ok := store.(*payout.DurableStore); ok {
 		if ss, ok := ds.Tables.(payout.SanityStore); ok {
 			eng.Sanity = c.gate(ss)
@@ -98,14 +132,14 @@ func signerPass(daemonCtx context.Context, c *signerCmd, cfg config, store payou
 		}
 		defer unlock()
 		if eng.Ledger == nil {
-			if eng.Ledger, err = payoutLedger(daemonCtx, cfg, c.signerConfig(), crash, armed, log); err != nil {
+			if eng.Ledger, err = payoutLedger(daemonCtx, cfg, c.signerConfig(), crash, armed, log, reg); err != nil {
 				eng.Ledger = nil
 				return err
 			}
 		}
 		return signer.Pass(ctx, eng, c.DAO, log, func(ctx context.Context, period string) {
-			writeRunReport(ctx, cfg, c.DAO, period, eng.Ledger, log)
-		})
+			writeRunReport(ctx, cfg, c.DAO, period, eng.Ledger, log, diffs)
+		}, obs)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aviate-labs/agent-go/identity"
 
 	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/metrics"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	"github.com/nodeshare/nodeshare/pipeline/stage"
 	"github.com/nodeshare/nodeshare/pipeline/stage/payout"
@@ -41,8 +42,13 @@ func openSigner(ctx context.Context, vcfg vault.Config, sc signerConfig, log *sl
 }
 
 // openLedger connects to the IC as id.
-func openLedger(cfg config, id identity.Identity, log *slog.Logger) (*ic.Client, error) {
-	return ic.New(ic.Config{URL: cfg.ICURL, Identity: id, FetchRootKey: cfg.ICFetchRootKey, Logger: log, HTTPClient: pooledHTTPClient()})
+// reg, when set, counts the certificate checks that fail.
+func openLedger(cfg config, id identity.Identity, log *slog.Logger, reg *metrics.Registry) (*ic.Client, error) {
+	icc := ic.Config{URL: cfg.ICURL, Identity: id, FetchRootKey: cfg.ICFetchRootKey, Logger: log, HTTPClient: pooledHTTPClient()}
+	if reg != nil {
+		icc.CertificateFailed = reg.CertificateFailed
+	}
+	return ic.New(icc)
 }
 
 // pooledHTTPClient keeps idle connections for concurrent transfers (the
@@ -87,7 +93,10 @@ func armedCrash(crash stage.Crash) (stage.Crash, *atomic.Bool) {
 
 // payoutLedger opens the treasury's ledger: the Vault identity (wrapped by
 // the crash hook when armed) and the IC client behind the payout port.
-func payoutLedger(ctx context.Context, cfg config, sc signerConfig, crash stage.Crash, armed *atomic.Bool, log *slog.Logger) (ic.PayoutLedger, error) {
+//
+// reg, when set, observes each signature's latency and the certificate
+// checks that fail.
+func payoutLedger(ctx context.Context, cfg config, sc signerConfig, crash stage.Crash, armed *atomic.Bool, log *slog.Logger, reg *metrics.Registry) (ic.PayoutLedger, error) {
 	id, err := openSigner(ctx, cfg.Vault, sc, log)
 	if err != nil {
 		return ic.PayoutLedger{}, fmt.Errorf("open the signer (Vault): %w", err)
@@ -95,7 +104,10 @@ func payoutLedger(ctx context.Context, cfg config, sc signerConfig, crash stage.
 	if crash != nil {
 		id = hookedIdentity{Identity: id, armed: armed, crash: crash}
 	}
-	client, err := openLedger(cfg, id, log)
+	if reg != nil {
+		id = timedIdentity{Identity: id, reg: reg}
+	}
+	client, err := openLedger(cfg, id, log, reg)
 	if err != nil {
 		return ic.PayoutLedger{}, err
 	}

@@ -137,6 +137,7 @@ func (c *Client) ReadBlocks(ctx context.Context, start, end uint64) (VerifiedBlo
 		}
 		tip, err := c.pageTip(r)
 		if err != nil {
+			c.certificateFailed("ledger_blocks")
 			return VerifiedBlocks{}, &Error{Op: op, Err: fmt.Errorf("%w: %v", ErrUnverified, err)}
 		}
 		tips = append(tips, tip)

@@ -47,6 +47,22 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives debug lines; nil discards. Never logs key material.
 	Logger *slog.Logger
+	// CertificateFailed, when set, is told of every certificate check that
+	// failed, by check (one of CertificateChecks()): the reply is refused
+	// either way (ErrUnverified).
+	CertificateFailed func(check string)
+}
+
+// CertificateChecks are the certificate checks the client makes: a CMC
+// rate's certified data, an update call's certified reply, a page of
+// ledger blocks' certified tip.
+func CertificateChecks() []string { return []string{"cmc_rate", "call_reply", "ledger_blocks"} }
+
+// certificateFailed reports a failed certificate check of kind check.
+func (c *Client) certificateFailed(check string) {
+	if c.cfg.CertificateFailed != nil {
+		c.cfg.CertificateFailed(check)
+	}
 }
 
 // mainnetHosts are hosts for which FetchRootKey is refused.

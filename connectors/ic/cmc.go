@@ -53,6 +53,7 @@ func (c *Client) cmcRate(ctx context.Context, method, label string) (ICPXDRRate,
 		return ICPXDRRate{}, err
 	}
 	unverified := func(err error) error {
+		c.certificateFailed("cmc_rate")
 		return &Error{Op: method, Err: fmt.Errorf("%w: %v", ErrUnverified, err)}
 	}
 	if len(res.Certificate) == 0 {

@@ -72,6 +72,7 @@ func isDialError(err error) bool {
 // verifiedReply checks a synchronous call certificate and extracts the reply.
 func (c *Client) verifiedReply(method string, canister principal.Principal, rid agent.RequestID, raw []byte) ([]byte, error) {
 	unverified := func(err error) error {
+		c.certificateFailed("call_reply")
 		return &Error{Op: method, OutcomeUnknown: true, Err: fmt.Errorf("%w: %v", ErrUnverified, err)}
 	}
 	var cert certification.Certificate

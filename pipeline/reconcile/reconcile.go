@@ -41,6 +41,11 @@ const (
 	BalanceDrift Kind = "balance_drift"
 )
 
+// Kinds are every kind of difference, in a fixed order.
+func Kinds() []Kind {
+	return []Kind{MissingTransfer, OutsideTransfer, AmountDiffers, FeeDiffers, PaidTwice, BalanceDrift}
+}
+
 // State is a manifest's reconciliation state, as finance teams know them
 // (Modern Treasury's reconciliation states).
 type State string

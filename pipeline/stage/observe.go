@@ -1,5 +1,7 @@
 package stage
 
+import "github.com/nodeshare/nodeshare/schemas"
+
 // The reasons a stream stage gives when it dead-letters a record: a small,
 // fixed set, so an operator's dashboards and alerts can count them (the
 // full reason, in words, is in the dead letter itself: schemas.DeadLetter).
@@ -19,16 +21,32 @@ const (
 // Reasons are the dead-letter reasons, in a fixed order.
 func Reasons() []string { return []string{ReasonUndecodable, ReasonInvalid, ReasonRefused} }
 
-// DeadLetterObserver is the port a stream stage (process, lifecycle,
-// sink) reports its dead letters through: cmd/nodeshare fills it with the
-// metrics connector; nil reports nothing. A stage calls it once the dead
-// letters are durable (acknowledged), so a count never runs ahead of the
-// dead-letter topic (it may run behind it by a redelivered batch, which
-// dead-letters its records again).
-type DeadLetterObserver interface {
+// StreamObserver is the port a stream stage (process, lifecycle, sink)
+// reports through: cmd/nodeshare fills it with the metrics connector; nil
+// reports nothing. A stage calls it once the batch's outputs are durable
+// (acknowledged), so a count never runs ahead of the topics and tables (it
+// may count a redelivered batch twice: at-least-once).
+type StreamObserver interface {
+	// RecordsIn counts n records of topic the stage handled.
+	RecordsIn(topic string, n int)
 	// DeadLettered counts n records of topic dead-lettered for reason
 	// (one of Reasons()).
 	DeadLettered(topic, reason string, n int)
+}
+
+// RecordsIn tells o (may be nil) how many records of each topic batch
+// holds.
+func RecordsIn(o StreamObserver, batch []schemas.Message) {
+	if o == nil {
+		return
+	}
+	n := map[string]int{}
+	for _, m := range batch {
+		n[m.Topic]++
+	}
+	for t, c := range n {
+		o.RecordsIn(t, c)
+	}
 }
 
 // DeadLetterCounts gathers a batch's dead letters by topic and reason
@@ -39,7 +57,7 @@ type DeadLetterCounts map[[2]string]int
 func (d DeadLetterCounts) Add(topic, reason string) { d[[2]string{topic, reason}]++ }
 
 // Report tells o of every count (o may be nil).
-func (d DeadLetterCounts) Report(o DeadLetterObserver) {
+func (d DeadLetterCounts) Report(o StreamObserver) {
 	if o == nil {
 		return
 	}

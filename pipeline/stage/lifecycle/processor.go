@@ -97,6 +97,7 @@ func (p *processor) handle(ctx context.Context, batch []schemas.Message, prepare
 		return err
 	}
 	p.ready = true
+	stage.RecordsIn(p.cfg.Observer, batch)
 	return nil
 }
 

@@ -46,9 +46,10 @@ type Config struct {
 	Crash stage.Crash
 	// Logger receives the stage's JSON log lines (nil: none).
 	Logger *slog.Logger
-	// Observer is told of the dead letters once they are durable (nil:
-	// nobody; cmd/nodeshare passes the metrics connector).
-	Observer stage.DeadLetterObserver
+	// Observer is told of the records handled and dead-lettered once the
+	// batch's outputs are durable (nil: nobody; cmd/nodeshare passes the
+	// metrics connector).
+	Observer stage.StreamObserver
 }
 
 // Validate reports every setting that is wrong, naming it.

@@ -119,6 +119,7 @@ func (p *processor) handle(ctx context.Context, batch []schemas.Message, prepare
 		return fmt.Errorf("publish %d dead letters: %w", len(dead), err)
 	}
 	counts.Report(p.cfg.Observer)
+	stage.RecordsIn(p.cfg.Observer, batch)
 	return nil
 }
 

@@ -50,7 +50,7 @@ type Config struct {
 
 // Observer is the port the sink reports through.
 type Observer interface {
-	stage.DeadLetterObserver
+	stage.StreamObserver
 	// Stored counts rows inserted into table (events_raw, entitlements,
 	// pool_periods, payout_intents, payout_results, dead_letters) by one
 	// insert that took took, retries included.

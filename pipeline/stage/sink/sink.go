@@ -147,6 +147,7 @@ func (s *sink) handle(ctx context.Context, batch []schemas.Message, prepared any
 	}
 	if s.cfg.Observer != nil {
 		own.Report(s.cfg.Observer)
+		stage.RecordsIn(s.cfg.Observer, batch)
 	}
 	s.out.Debug("sink batch stored", "records", len(batch), "entitlements", len(ents), "dead_letters", len(dead))
 	return nil
