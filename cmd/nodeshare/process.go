@@ -41,6 +41,7 @@ type processCmd struct {
 	Drain             bool   `name:"drain" help:"Stop once everything on the input topics when it started is processed (both processors)."`
 	Lifecycle         bool   `name:"lifecycle" default:"true" negatable:"" help:"Run the pool lifecycle processor beside the entitlement processor (--no-lifecycle: the entitlement processor alone)."`
 	LifecycleGroup    string `name:"lifecycle-group" default:"nodeshare-lifecycle.v1" help:"Consumer group id of the pool lifecycle processor."`
+	TopicPrefix       string `name:"topic-prefix" env:"NODESHARE_TOPIC_PREFIX" help:"Prefix of every topic read and written (tests only)."`
 }
 
 func (c *processCmd) config() process.Config {
@@ -75,10 +76,10 @@ func (c *processCmd) Run(e env) error {
 	if addr := c.addr(metricsProcess, c.Drain); addr != "" {
 		reg := metrics.New(versionString())
 		pc.Observer = reg.Stream("process", process.Inputs(), stage.Reasons())
-		watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: pc.Group, Topics: process.Inputs(), Logger: pc.Logger})
+		watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: pc.Group, Topics: process.Inputs(), Logger: pc.Logger, TopicPrefix: c.TopicPrefix})
 		if withLifecycle {
 			lc.Observer = reg.Stream("lifecycle", lc.Inputs(), stage.Reasons())
-			watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: lc.Group, Topics: lc.Inputs(), Logger: lc.Logger})
+			watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: lc.Group, Topics: lc.Inputs(), Logger: lc.Logger, TopicPrefix: c.TopicPrefix})
 		}
 		wait, err := serveMetrics(ctx, addr, reg, []metrics.Check{kafkaCheck(brokers)}, pc.Logger)
 		if err != nil {
@@ -88,9 +89,9 @@ func (c *processCmd) Run(e env) error {
 		defer cancel()
 	}
 	if !withLifecycle {
-		return runProcessor(ctx, brokers, "", pc, c.Drain)
+		return runProcessor(ctx, brokers, c.TopicPrefix, pc, c.Drain)
 	}
-	return runProcessors(ctx, brokers, "", pc, lc, c.Drain)
+	return runProcessors(ctx, brokers, c.TopicPrefix, pc, lc, c.Drain)
 }
 
 // runProcessors runs the entitlement and the lifecycle processors side by
