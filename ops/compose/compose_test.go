@@ -47,7 +47,9 @@ func stackEnv(t *testing.T) map[string]string {
 	env := map[string]string{}
 	re := regexp.MustCompile(`^export (NODESHARE_[A-Z0-9_]+)=(.*)$`)
 	for _, line := range strings.Split(string(out), "\n") {
-		if m := re.FindStringSubmatch(line); m != nil {
+		// The optional local Prometheus (NODESHARE_STACK_PROMETHEUS=1) is
+		// for tests and operators, not the daemons: compose runs none.
+		if m := re.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[1], "NODESHARE_PROMETHEUS_") {
 			env[m[1]] = strings.Trim(m[2], `'"`)
 		}
 	}
