@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -149,9 +150,27 @@ func TestInvalidRecordsAreDeadLetteredAndTheStreamGoesOn(t *testing.T) {
 	)
 	reasons := []string{"envelope", "amount_e8s must be > 0", "no pool of node provider"}
 	batch := append([]schemas.Message{bad[0], bad[1]}, append(good, bad[2])...)
-	h := newHandler(t, Config{DLQTopic: "test.dlq", Params: entitle.Params{LedgerFeeE8s: 10_000}}, l)
+	obs := &counted{}
+	h := newHandler(t, Config{DLQTopic: "test.dlq", Params: entitle.Params{LedgerFeeE8s: 10_000}, Observer: obs}, l)
 	if err := handle(h, batch); err != nil {
 		t.Fatal(err)
+	}
+	// The observer is told of each dead letter's class, and of every
+	// record handled, once the batch is durable.
+	wantDead := map[string]int{
+		schemas.TopicRates + " " + stage.ReasonUndecodable:     1,
+		schemas.TopicContributions + " " + stage.ReasonInvalid: 1,
+		schemas.TopicNodeRewards + " " + stage.ReasonRefused:   1,
+	}
+	if !maps.Equal(obs.dead, wantDead) {
+		t.Errorf("dead letters observed %v, want %v", obs.dead, wantDead)
+	}
+	in := 0
+	for _, n := range obs.in {
+		in += n
+	}
+	if in != len(batch) {
+		t.Errorf("records in observed %v: %d, want %d", obs.in, in, len(batch))
 	}
 	if n, want := len(l.keys(schemas.TopicEntitlements)), len(expectedFacts(t, good)); n != want {
 		t.Fatalf("valid records beside bad ones: %d records published, want %d", n, want)
@@ -178,6 +197,23 @@ func TestInvalidRecordsAreDeadLetteredAndTheStreamGoesOn(t *testing.T) {
 	if last := l.journal[len(l.journal)-1]; last != "publish 3" {
 		t.Fatalf("writes %v: the dead letters must be the batch's last write, in one", l.journal)
 	}
+}
+
+// counted is a stage.StreamObserver that keeps the counts.
+type counted struct{ in, dead map[string]int }
+
+func (c *counted) RecordsIn(topic string, n int) {
+	if c.in == nil {
+		c.in = map[string]int{}
+	}
+	c.in[topic] += n
+}
+
+func (c *counted) DeadLettered(topic, reason string, n int) {
+	if c.dead == nil {
+		c.dead = map[string]int{}
+	}
+	c.dead[topic+" "+reason] += n
 }
 
 // crashed is what the test crash hook panics with: the stage stops at the

@@ -3,6 +3,7 @@ package sink
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -195,8 +196,21 @@ func TestUndecodableAndDeadLetterRecords(t *testing.T) {
 		{Topic: schemas.TopicPayoutResults, Offset: 0, Key: []byte("i1"), Value: rb, Time: at},
 	}
 	store := newMemStore()
-	if err := handle(newHandler(t, store, nil), batch); err != nil {
+	obs := &counted{dead: map[string]int{}, rows: map[string]int{}}
+	h, err := New(Config{Group: DefaultGroup, MaxBatch: 1000, MaxWait: time.Millisecond, Observer: obs}, store)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := handle(h, batch); err != nil {
+		t.Fatal(err)
+	}
+	// The sink counts the record it dead-letters itself, not the dead
+	// letter it stores from the DLQ; and the rows of each insert.
+	if want := map[string]int{"a undecodable": 1}; !maps.Equal(obs.dead, want) {
+		t.Errorf("dead letters observed %v, want %v", obs.dead, want)
+	}
+	if want := map[string]int{"events_raw": 3, "dead_letters": 2, "payout_results": 1}; !maps.Equal(obs.rows, want) || obs.in != 3 {
+		t.Errorf("rows observed %v (records in %d), want %v (3)", obs.rows, obs.in, want)
 	}
 	if r := store.rows("a"); len(r) != 1 || r[0].EventType != "undecodable" || r[0].Payload != "{not json" {
 		t.Fatalf("undecodable raw row: %+v", r)
@@ -210,6 +224,19 @@ func TestUndecodableAndDeadLetterRecords(t *testing.T) {
 	if len(store.results) != 1 || store.results[0].IntentID != "i1" || !store.results[0].RecordedAt.Equal(at) {
 		t.Fatalf("result rows: %+v", store.results)
 	}
+}
+
+// counted is an Observer that keeps the counts.
+type counted struct {
+	in   int
+	dead map[string]int
+	rows map[string]int
+}
+
+func (c *counted) RecordsIn(_ string, n int)                { c.in += n }
+func (c *counted) DeadLettered(topic, reason string, n int) { c.dead[topic+" "+reason] += n }
+func (c *counted) Stored(table string, rows int, _ time.Duration) {
+	c.rows[table] += rows
 }
 
 func TestConfigValidate(t *testing.T) {
