@@ -223,7 +223,7 @@ func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *s
 		}
 		p.Prices = prices.ConnectSource{Client: pc}
 	}
-	brokers := splitList(cc.KafkaBrokers)
+	brokers := cc.brokers()
 	want := map[string]bool{}
 	for _, t := range connect.Topics() {
 		want[t] = true

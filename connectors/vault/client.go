@@ -19,6 +19,7 @@ import (
 // Config selects the Vault server and the transit key.
 type Config struct {
 	Addr         string // e.g. http://127.0.0.1:18200 (NODESHARE_VAULT_ADDR)
+	CAFile       string // PEM CA certificates for an https:// Addr; empty: the system's
 	Token        string // the signer's token (NODESHARE_VAULT_TOKEN); never logged
 	TransitMount string // default "transit"
 	TransitKey   string // e.g. nodeshare-treasury
@@ -88,12 +89,22 @@ func New(cfg Config) (*Client, error) {
 	}
 	vc.Address = cfg.Addr
 	vc.Timeout = cfg.Timeout
+	if cfg.CAFile != "" {
+		if err := vc.ConfigureTLS(&vapi.TLSConfig{CACert: cfg.CAFile}); err != nil {
+			return nil, fmt.Errorf("vault %s: CA file %s: %w", cfg.Addr, cfg.CAFile, err)
+		}
+	}
 	// agent-go signs every request (calls, polls, queries) through transit,
 	// so signatures run concurrently: keep enough idle connections (the
 	// pooled default is GOMAXPROCS+1 per host; more concurrent requests
 	// would open and close a TCP connection each).
 	if t, ok := vc.HttpClient.Transport.(*http.Transport); ok {
 		t.MaxIdleConnsPerHost = 64
+		// VAULT_SKIP_VERIFY in the environment (read by DefaultConfig)
+		// never turns certificate checks off: only the config counts.
+		if t.TLSClientConfig != nil {
+			t.TLSClientConfig.InsecureSkipVerify = false
+		}
 	}
 	vc.MaxRetries = 2 // transit sign is deterministic for ed25519, safe to retry (V2)
 	c, err := vapi.NewClient(vc)
