@@ -96,6 +96,15 @@ type clickhouseFlags struct {
 	ClickHousePasswordFile string `name:"clickhouse-password-file" env:"NODESHARE_CLICKHOUSE_PASSWORD_FILE" placeholder:"FILE" help:"File holding the user's password (or NODESHARE_CLICKHOUSE_PASSWORD; never a flag)."`
 	ClickHouseTLS          bool   `name:"clickhouse-tls" env:"NODESHARE_CLICKHOUSE_TLS" help:"Connect to ClickHouse over TLS (the secure native port; also on when --clickhouse-ca-file is set)."`
 	ClickHouseCAFile       string `name:"clickhouse-ca-file" env:"NODESHARE_CLICKHOUSE_CA_FILE" placeholder:"FILE" help:"PEM CA certificates ClickHouse's certificate is checked against (none: the system's)."`
+
+	// resolved, when set, is the connection as is (clickhouseFlagsFor).
+	resolved *clickhouse.Config
+}
+
+// clickhouseFlagsFor are flags that connect with cfg as is (its user,
+// password and TLS included): a command run from within another (demo).
+func clickhouseFlagsFor(cfg clickhouse.Config) clickhouseFlags {
+	return clickhouseFlags{ClickHouseAddr: cfg.Addr, ClickHouseDatabase: cfg.Database, ClickHouseUser: cfg.Username, resolved: &cfg}
 }
 
 // config is the ClickHouse connection, the password read from the
@@ -106,6 +115,11 @@ func (c clickhouseFlags) config() clickhouse.Config {
 }
 
 func (c clickhouseFlags) resolve() (clickhouse.Config, error) {
+	if c.resolved != nil {
+		cfg := *c.resolved
+		cfg.Addr, cfg.Database = c.ClickHouseAddr, c.ClickHouseDatabase
+		return cfg, nil
+	}
 	cfg := clickhouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, Username: c.ClickHouseUser}
 	var errs []error
 	pw, err := secret("NODESHARE_CLICKHOUSE_PASSWORD", "--clickhouse-password-file", "NODESHARE_CLICKHOUSE_PASSWORD_FILE", c.ClickHousePasswordFile)
