@@ -154,21 +154,6 @@ func (v vaultFlags) config() vault.Config {
 	return vault.Config{Addr: v.VaultAddr, CAFile: v.VaultCAFile, Token: os.Getenv("NODESHARE_VAULT_TOKEN"), TransitMount: v.VaultTransitMount, TransitKey: v.VaultTransitKey}
 }
 
-// Validate checks the CA file; the token is checked where it is used
-// (a command may use another auth).
-func (v vaultFlags) Validate() error {
-	if v.VaultCAFile == "" {
-		return nil
-	}
-	if _, err := clientTLS(tlsFiles{ca: v.VaultCAFile}, "vault", "VAULT"); err != nil {
-		return err
-	}
-	if !strings.HasPrefix(v.VaultAddr, "https://") {
-		return fmt.Errorf("--vault-ca-file %s is set but --vault-addr %q is not https:// (NODESHARE_VAULT_ADDR)", v.VaultCAFile, v.VaultAddr)
-	}
-	return nil
-}
-
 type icFlags struct {
 	ICURL          string `name:"ic-url" env:"NODESHARE_IC_URL" default:"http://127.0.0.1:18080" help:"IC HTTP endpoint (mainnet: https://icp-api.io)."`
 	ICFetchRootKey bool   `name:"ic-fetch-root-key" env:"NODESHARE_IC_FETCH_ROOT_KEY" default:"true" negatable:"" help:"Trust the root key the replica reports: the local simulator only, never mainnet."`

@@ -3,11 +3,13 @@ package vault
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +44,18 @@ func (c *Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.Addr, "http://") && !strings.HasPrefix(c.Addr, "https://") {
 		return fmt.Errorf("vault: addr must start with http:// or https://, got %q", c.Addr)
+	}
+	if c.CAFile != "" {
+		if !strings.HasPrefix(c.Addr, "https://") {
+			return fmt.Errorf("vault: a CA file (--vault-ca-file %s, NODESHARE_VAULT_CA_FILE) is set but the addr %q is not https://", c.CAFile, c.Addr)
+		}
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return fmt.Errorf("vault: --vault-ca-file %s: %w (NODESHARE_VAULT_CA_FILE)", c.CAFile, err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return fmt.Errorf("vault: --vault-ca-file %s holds no PEM certificate (NODESHARE_VAULT_CA_FILE)", c.CAFile)
+		}
 	}
 	switch c.Auth {
 	case "", "token":
