@@ -34,7 +34,7 @@ func root(t *testing.T) string {
 // stackEnv runs `ops/stack env` with no port overrides and returns what it prints.
 func stackEnv(t *testing.T) map[string]string {
 	t.Helper()
-	cmd := exec.Command("bash", filepath.Join(root(t), "ops", "stack"), "env")
+	cmd := exec.Command("bash", filepath.Join(root(t), "ops", "stack"), "env", "--plain")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "NODESHARE_") {
 			cmd.Env = append(cmd.Env, kv)
