@@ -145,7 +145,7 @@ func (c *auditSignTipsCmd) Run(e env) error {
 	if err != nil {
 		return err
 	}
-	brokers := splitList(c.KafkaBrokers)
+	brokers := c.brokers()
 	if err := kafka.EnsureTopics(e.ctx, brokers, schemas.Topics(), 1); err != nil {
 		return err
 	}

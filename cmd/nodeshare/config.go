@@ -5,13 +5,15 @@ import (
 	"os"
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
+	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 )
 
 // config is every service address and credential a command connects
 // with, filled from the flag groups it embeds (services in flags.go).
 type config struct {
-	KafkaBrokers string
+	KafkaBrokers string        // the --kafka-brokers text
+	Kafka        kafka.Brokers // the brokers with their security (TLS, SASL)
 	ClickHouse   clickhouse.Config
 	Vault        vault.Config
 	ICURL        string
@@ -21,13 +23,18 @@ type config struct {
 	LocalDir       string
 }
 
-func (c *config) brokers() []string { return splitList(c.KafkaBrokers) }
+// brokers is the Kafka cluster: Kafka with the addresses of KafkaBrokers.
+func (c *config) brokers() kafka.Brokers {
+	b := c.Kafka
+	b.Addrs = splitList(c.KafkaBrokers)
+	return b
+}
 
 // validate checks the services a test needs (the commands validate their
 // flag groups).
 func (c *config) validate() error {
 	var errs []error
-	if len(c.brokers()) == 0 {
+	if len(c.brokers().Addrs) == 0 {
 		errs = append(errs, errors.New("kafka brokers are empty (NODESHARE_KAFKA_BROKERS)"))
 	}
 	if err := c.ClickHouse.Validate(); err != nil {

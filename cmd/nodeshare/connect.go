@@ -164,7 +164,7 @@ func (c *connectCmd) Run(e env) error {
 		reg.InitAlarms(connect.AlarmKinds())
 		reg.InitCertificateChecks(ic.CertificateChecks())
 		st.Observer = reg
-		wait, err := serveMetrics(ctx, addr, reg, []metrics.Check{kafkaCheck(splitList(c.KafkaBrokers))}, log)
+		wait, err := serveMetrics(ctx, addr, reg, []metrics.Check{kafkaCheck(c.kafkaFlags.brokers())}, log)
 		if err != nil {
 			return err
 		}
@@ -246,7 +246,7 @@ func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *s
 		}
 		p.Prices = prices.ConnectSource{Client: pc}
 	}
-	brokers := splitList(cc.KafkaBrokers)
+	brokers := cc.brokers()
 	want := map[string]bool{}
 	for _, t := range connect.Topics() {
 		want[t] = true

@@ -68,7 +68,7 @@ func TestConnectPoolsEndToEnd(t *testing.T) {
 	cli := func(what string, wantCode int, a ...string) (string, string) {
 		t.Helper()
 		var out, errb bytes.Buffer
-		a = append(a, "--kafka-brokers", strings.Join(e.brokers, ","), "--topic-prefix", e.prefix)
+		a = append(a, "--kafka-brokers", strings.Join(e.brokers.Addrs, ","), "--topic-prefix", e.prefix)
 		if code := dispatch(ctx, a, strings.NewReader(""), &out, &errb); code != wantCode {
 			t.Fatalf("%s: exit %d, want %d\nstdout %s\nstderr %s", what, code, wantCode, out.String(), errb.String())
 		}

@@ -67,7 +67,7 @@ type connectEnv struct {
 	sim     *icsim.Server
 	url     string
 	prefix  string
-	brokers []string
+	brokers kafka.Brokers
 	args    []string
 }
 

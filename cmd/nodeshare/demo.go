@@ -357,7 +357,7 @@ func writeDemoReport(ctx context.Context, cfg config, dir string, r demoResult) 
 		treasury = a.Owner.String()
 	}
 	scope := reportScope{DAO: r.DAO, Treasury: treasury, Currency: "usd"}
-	scope.clickhouseFlags = clickhouseFlags{ClickHouseAddr: cfg.ClickHouse.Addr, ClickHouseDatabase: cfg.ClickHouse.Database}
+	scope.clickhouseFlags = clickhouseFlagsFor(cfg.ClickHouse)
 	scope.ICURL, scope.ICFetchRootKey = cfg.ICURL, cfg.ICFetchRootKey
 	out, err := scope.run(ctx, true)
 	if err != nil {

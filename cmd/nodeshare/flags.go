@@ -11,6 +11,7 @@ import (
 
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
+	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/connectors/vault"
 	rules "github.com/nodeshare/nodeshare/pipeline/payout"
 	"github.com/nodeshare/nodeshare/pipeline/sanity"
@@ -20,39 +21,137 @@ import (
 
 // The flag groups commands embed. Each flag's NODESHARE_* variable is its
 // fallback; secrets (tokens, passwords, AppRole ids) are read from the
-// environment only, never flags (flags show up in process listings).
+// environment or a file a flag names, never from a flag (flags show up in
+// process listings), and never logged.
 
 type kafkaFlags struct {
-	KafkaBrokers string `name:"kafka-brokers" env:"NODESHARE_KAFKA_BROKERS" default:"127.0.0.1:19092" help:"Kafka bootstrap brokers, comma separated."`
+	KafkaBrokers          string `name:"kafka-brokers" env:"NODESHARE_KAFKA_BROKERS" default:"127.0.0.1:19092" help:"Kafka bootstrap brokers, comma separated."`
+	KafkaTLS              bool   `name:"kafka-tls" env:"NODESHARE_KAFKA_TLS" help:"Connect to Kafka over TLS (also on when a CA or client certificate file is set)."`
+	KafkaCAFile           string `name:"kafka-ca-file" env:"NODESHARE_KAFKA_CA_FILE" placeholder:"FILE" help:"PEM CA certificates the brokers' certificates are checked against (none: the system's)."`
+	KafkaCertFile         string `name:"kafka-cert-file" env:"NODESHARE_KAFKA_CERT_FILE" placeholder:"FILE" help:"PEM client certificate for mutual TLS (with --kafka-key-file)."`
+	KafkaKeyFile          string `name:"kafka-key-file" env:"NODESHARE_KAFKA_KEY_FILE" placeholder:"FILE" help:"PEM private key of --kafka-cert-file."`
+	KafkaSASLMechanism    string `name:"kafka-sasl-mechanism" env:"NODESHARE_KAFKA_SASL_MECHANISM" default:"none" enum:"none,plain,scram-sha-512" help:"SASL login: none, plain (needs TLS) or scram-sha-512."`
+	KafkaSASLUser         string `name:"kafka-sasl-user" env:"NODESHARE_KAFKA_SASL_USER" help:"SASL user name."`
+	KafkaSASLPasswordFile string `name:"kafka-sasl-password-file" env:"NODESHARE_KAFKA_SASL_PASSWORD_FILE" placeholder:"FILE" help:"File holding the SASL password (or NODESHARE_KAFKA_SASL_PASSWORD; never a flag)."`
 }
 
 func (k kafkaFlags) Validate() error {
 	if len(splitList(k.KafkaBrokers)) == 0 {
 		return errors.New("--kafka-brokers is empty (NODESHARE_KAFKA_BROKERS)")
 	}
-	return nil
+	_, err := k.resolve()
+	return err
+}
+
+// brokers is the cluster with its security. Validate has reported any
+// error.
+func (k kafkaFlags) brokers() kafka.Brokers {
+	b, _ := k.resolve()
+	return b
+}
+
+// resolve is the cluster with its security, the secrets read from the
+// environment or their files.
+func (k kafkaFlags) resolve() (kafka.Brokers, error) {
+	b := kafka.Brokers{Addrs: splitList(k.KafkaBrokers)}
+	var errs []error
+	tlsOn := k.KafkaTLS || k.KafkaCAFile != "" || k.KafkaCertFile != ""
+	if tlsOn {
+		cfg, err := clientTLS(tlsFiles{ca: k.KafkaCAFile, cert: k.KafkaCertFile, key: k.KafkaKeyFile}, "kafka", "KAFKA")
+		if err != nil {
+			errs = append(errs, err)
+		}
+		b.TLS = cfg
+	} else if k.KafkaKeyFile != "" {
+		errs = append(errs, fmt.Errorf("--kafka-key-file %s is set without --kafka-cert-file (NODESHARE_KAFKA_CERT_FILE)", k.KafkaKeyFile))
+	}
+	if k.KafkaSASLMechanism != "" && k.KafkaSASLMechanism != kafka.SASLNone {
+		if k.KafkaSASLMechanism == kafka.SASLPlain && !tlsOn {
+			errs = append(errs, errors.New("--kafka-sasl-mechanism plain sends the password in clear: also set --kafka-tls (NODESHARE_KAFKA_TLS)"))
+		}
+		if k.KafkaSASLUser == "" {
+			errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism %s needs --kafka-sasl-user (NODESHARE_KAFKA_SASL_USER)", k.KafkaSASLMechanism))
+		}
+		pw, err := secret("NODESHARE_KAFKA_SASL_PASSWORD", "--kafka-sasl-password-file", "NODESHARE_KAFKA_SASL_PASSWORD_FILE", k.KafkaSASLPasswordFile)
+		if err != nil {
+			errs = append(errs, err)
+		} else if pw == "" {
+			errs = append(errs, fmt.Errorf("--kafka-sasl-mechanism %s needs a password: set NODESHARE_KAFKA_SASL_PASSWORD or --kafka-sasl-password-file", k.KafkaSASLMechanism))
+		}
+		if len(errs) == 0 {
+			if b.SASL, err = kafka.SASL(k.KafkaSASLMechanism, k.KafkaSASLUser, pw); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	} else if k.KafkaSASLUser != "" || k.KafkaSASLPasswordFile != "" {
+		errs = append(errs, errors.New("--kafka-sasl-user or --kafka-sasl-password-file is set but --kafka-sasl-mechanism is none (NODESHARE_KAFKA_SASL_MECHANISM)"))
+	}
+	return b, errors.Join(errs...)
 }
 
 type clickhouseFlags struct {
-	ClickHouseAddr     string `name:"clickhouse-addr" env:"NODESHARE_CLICKHOUSE_ADDR" default:"127.0.0.1:19000" help:"ClickHouse native host:port."`
-	ClickHouseDatabase string `name:"clickhouse-database" env:"NODESHARE_CLICKHOUSE_DATABASE" default:"nodeshare" help:"ClickHouse database (created when missing)."`
+	ClickHouseAddr         string `name:"clickhouse-addr" env:"NODESHARE_CLICKHOUSE_ADDR" default:"127.0.0.1:19000" help:"ClickHouse native host:port."`
+	ClickHouseDatabase     string `name:"clickhouse-database" env:"NODESHARE_CLICKHOUSE_DATABASE" default:"nodeshare" help:"ClickHouse database (created when missing)."`
+	ClickHouseUser         string `name:"clickhouse-user" env:"NODESHARE_CLICKHOUSE_USER" default:"default" help:"ClickHouse user (the stack's: a writer for the pipeline, a read-only one for audit verify and serve; docs/operations.md)."`
+	ClickHousePasswordFile string `name:"clickhouse-password-file" env:"NODESHARE_CLICKHOUSE_PASSWORD_FILE" placeholder:"FILE" help:"File holding the user's password (or NODESHARE_CLICKHOUSE_PASSWORD; never a flag)."`
+	ClickHouseTLS          bool   `name:"clickhouse-tls" env:"NODESHARE_CLICKHOUSE_TLS" help:"Connect to ClickHouse over TLS (the secure native port; also on when --clickhouse-ca-file is set)."`
+	ClickHouseCAFile       string `name:"clickhouse-ca-file" env:"NODESHARE_CLICKHOUSE_CA_FILE" placeholder:"FILE" help:"PEM CA certificates ClickHouse's certificate is checked against (none: the system's)."`
+
+	// resolved, when set, is the connection as is (clickhouseFlagsFor).
+	resolved *clickhouse.Config
 }
 
+// clickhouseFlagsFor are flags that connect with cfg as is (its user,
+// password and TLS included): a command run from within another (demo).
+func clickhouseFlagsFor(cfg clickhouse.Config) clickhouseFlags {
+	return clickhouseFlags{ClickHouseAddr: cfg.Addr, ClickHouseDatabase: cfg.Database, ClickHouseUser: cfg.Username, resolved: &cfg}
+}
+
+// config is the ClickHouse connection, the password read from the
+// environment or its file. Validate has reported any error.
 func (c clickhouseFlags) config() clickhouse.Config {
-	return clickhouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase,
-		Username: envOr("NODESHARE_CLICKHOUSE_USER", "default"), Password: os.Getenv("NODESHARE_CLICKHOUSE_PASSWORD")}
+	cfg, _ := c.resolve()
+	return cfg
 }
 
-func (c clickhouseFlags) Validate() error { return c.config().Validate() }
+func (c clickhouseFlags) resolve() (clickhouse.Config, error) {
+	if c.resolved != nil {
+		cfg := *c.resolved
+		cfg.Addr, cfg.Database = c.ClickHouseAddr, c.ClickHouseDatabase
+		return cfg, nil
+	}
+	cfg := clickhouse.Config{Addr: c.ClickHouseAddr, Database: c.ClickHouseDatabase, Username: c.ClickHouseUser}
+	var errs []error
+	pw, err := secret("NODESHARE_CLICKHOUSE_PASSWORD", "--clickhouse-password-file", "NODESHARE_CLICKHOUSE_PASSWORD_FILE", c.ClickHousePasswordFile)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Password = pw
+	if c.ClickHouseTLS || c.ClickHouseCAFile != "" {
+		if cfg.TLS, err = clientTLS(tlsFiles{ca: c.ClickHouseCAFile}, "clickhouse", "CLICKHOUSE"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return cfg, errors.Join(errs...)
+}
+
+func (c clickhouseFlags) Validate() error {
+	cfg, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
 
 type vaultFlags struct {
 	VaultAddr         string `name:"vault-addr" env:"NODESHARE_VAULT_ADDR" default:"http://127.0.0.1:18200" help:"Vault/OpenBao address (the token: NODESHARE_VAULT_TOKEN, environment only)."`
+	VaultCAFile       string `name:"vault-ca-file" env:"NODESHARE_VAULT_CA_FILE" placeholder:"FILE" help:"PEM CA certificates Vault's certificate is checked against, for an https:// address (none: the system's)."`
 	VaultTransitMount string `name:"vault-transit-mount" env:"NODESHARE_VAULT_TRANSIT_MOUNT" default:"transit" help:"Transit mount."`
 	VaultTransitKey   string `name:"vault-transit-key" env:"NODESHARE_VAULT_TRANSIT_KEY" default:"nodeshare-treasury" help:"Transit Ed25519 key of the DAO treasury."`
 }
 
 func (v vaultFlags) config() vault.Config {
-	return vault.Config{Addr: v.VaultAddr, Token: os.Getenv("NODESHARE_VAULT_TOKEN"), TransitMount: v.VaultTransitMount, TransitKey: v.VaultTransitKey}
+	return vault.Config{Addr: v.VaultAddr, CAFile: v.VaultCAFile, Token: os.Getenv("NODESHARE_VAULT_TOKEN"), TransitMount: v.VaultTransitMount, TransitKey: v.VaultTransitKey}
 }
 
 type icFlags struct {
@@ -207,6 +306,7 @@ func services(k *kafkaFlags, c *clickhouseFlags, v *vaultFlags, i *icFlags, l *l
 	var cfg config
 	if k != nil {
 		cfg.KafkaBrokers = k.KafkaBrokers
+		cfg.Kafka = k.brokers()
 	}
 	if c != nil {
 		cfg.ClickHouse = c.config()

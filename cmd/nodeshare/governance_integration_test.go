@@ -99,7 +99,7 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 
 	// The DAO opens the vote (weights frozen now): alice 30 (capped), bob
 	// 25, carol+erin 35 capped to 30: W = 85 ICP.
-	env := []string{"NODESHARE_KAFKA_BROKERS=" + strings.Join(brokers, ",")}
+	env := []string{"NODESHARE_KAFKA_BROKERS=" + strings.Join(brokers.Addrs, ",")}
 	if code, out, errOut := runCLI(t, env, "vote", "open", "--dao", "it", "--pool-id", "pool-gov", "--vote-id", "v1", "--kind", "terminate_hoster",
 		"--subject", "hoster h", "--closes-in", "1h", "--threshold-bps", "5001", "--topic-prefix", prefix); code != 0 {
 		t.Fatalf("vote open: %d\n%s\n%s", code, out, errOut)
@@ -112,7 +112,7 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 	process()
 
 	url, _ := startServe(t, ctx, "--dao", "it", "--treasury", "rrkah-fqaaa-aaaaa-aaaaq-cai", "--no-ledger", "--ballots", "--topic-prefix", prefix,
-		"--kafka-brokers", strings.Join(brokers, ","))
+		"--kafka-brokers", strings.Join(brokers.Addrs, ","))
 	cast := func(s govSponsor, vote, choice string, nonce uint64) (int, string, string) {
 		t.Helper()
 		return runCLI(t, env, "vote", "cast", "--dao", "it", "--pool-id", "pool-gov", "--vote-id", vote, "--choice", choice,

@@ -140,7 +140,7 @@ func BenchmarkLifecycleProcessorVsRawKafka(b *testing.B) {
 
 // lifecycleBenchCheck checks, outside the clock, that the run did the
 // work: a state for every pool, refunds, no dead letter.
-func lifecycleBenchCheck(b *testing.B, ctx context.Context, brokers []string, lc lifecyclestage.Config, n int) {
+func lifecycleBenchCheck(b *testing.B, ctx context.Context, brokers kafka.Brokers, lc lifecyclestage.Config, n int) {
 	b.Helper()
 	msgs, err := kafka.ReadAll(ctx, brokers, lc.LifecycleTopic)
 	if err != nil {

@@ -71,7 +71,7 @@ func lifecyclePool(id string, seed uint32) schemas.Pool {
 // lifecycleOutputs reads a lifecycle topic back: the latest state of each
 // pool, the transfers by key (each must be there once), and the number of
 // records.
-func lifecycleOutputs(t *testing.T, ctx context.Context, brokers []string, topic string) (map[string]schemas.PoolState, map[string]schemas.PoolTransfer, int) {
+func lifecycleOutputs(t *testing.T, ctx context.Context, brokers kafka.Brokers, topic string) (map[string]schemas.PoolState, map[string]schemas.PoolTransfer, int) {
 	t.Helper()
 	msgs, err := kafka.ReadAll(ctx, brokers, topic)
 	if err != nil {

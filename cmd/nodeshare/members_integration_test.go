@@ -26,7 +26,7 @@ func TestMembersAttestAndPoolIdentities(t *testing.T) {
 	}
 	prefix := fmt.Sprintf("it-members-%d.", time.Now().UnixNano())
 	dao := "it-members"
-	env := []string{"NODESHARE_KAFKA_BROKERS=" + strings.Join(cfg.brokers(), ","), "NODESHARE_VAULT_TOKEN=" + root.Token(),
+	env := []string{"NODESHARE_KAFKA_BROKERS=" + strings.Join(cfg.brokers().Addrs, ","), "NODESHARE_VAULT_TOKEN=" + root.Token(),
 		"NODESHARE_VAULT_ADDR=" + cfg.Vault.Addr, "NODESHARE_ATTESTER_TRANSIT_KEY=" + key}
 	a1, a2, a3 := lifecycleAccount(501), lifecycleAccount(502), lifecycleAccount(503)
 	var attesterKey string

@@ -87,7 +87,7 @@ func serveMetrics(ctx context.Context, addr string, reg *metrics.Registry, check
 
 // The readiness checks: each dependency answers.
 
-func kafkaCheck(brokers []string) metrics.Check {
+func kafkaCheck(brokers kafka.Brokers) metrics.Check {
 	return metrics.Check{Name: "kafka", Do: func(ctx context.Context) error { return kafka.Ping(ctx, brokers) }}
 }
 

@@ -38,7 +38,7 @@ func TestMetricsDeadLetterAlertFires(t *testing.T) {
 	}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	prefix := "it-metrics-" + run + "."
-	brokers := splitList(cfg.KafkaBrokers)
+	brokers := cfg.brokers()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, schemas.Topics()), 1); err != nil {

@@ -32,7 +32,7 @@ type poolsTopicFlags struct {
 
 // poolsLog connects the pools stage's event log.
 func poolsLog(e env, k kafkaFlags, t poolsTopicFlags) (pools.Log, func(), error) {
-	brokers := splitList(k.KafkaBrokers)
+	brokers := k.brokers()
 	topics := schemas.Topics()
 	for i := range topics {
 		topics[i].Name = t.TopicPrefix + topics[i].Name

@@ -62,7 +62,7 @@ func (c *processCmd) Validate() error {
 func (c *processCmd) Run(e env) error {
 	pc := c.config()
 	pc.Crash, pc.Logger = crashFromEnv(), slog.New(slog.NewJSONHandler(e.stderr, nil))
-	brokers := splitList(c.KafkaBrokers)
+	brokers := c.brokers()
 	if c.FromBeginning {
 		pc.Group = fmt.Sprintf("%s-replay-%d", pc.Group, time.Now().Unix())
 	}
@@ -97,7 +97,7 @@ func (c *processCmd) Run(e env) error {
 // runProcessors runs the entitlement and the lifecycle processors side by
 // side until ctx ends (or, with drain, until both drained). The first to
 // fail stops the other, and its error is returned.
-func runProcessors(ctx context.Context, brokers []string, prefix string, pc process.Config, lc lifecyclestage.Config, drain bool) error {
+func runProcessors(ctx context.Context, brokers kafka.Brokers, prefix string, pc process.Config, lc lifecyclestage.Config, drain bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, 2)
@@ -115,7 +115,7 @@ func runProcessors(ctx context.Context, brokers []string, prefix string, pc proc
 
 // runLifecycle wires the lifecycle processor stage to Kafka (topics,
 // producer, the event log) and runs it under the consume loop.
-func runLifecycle(ctx context.Context, brokers []string, prefix string, lc lifecyclestage.Config, drain bool) error {
+func runLifecycle(ctx context.Context, brokers kafka.Brokers, prefix string, lc lifecyclestage.Config, drain bool) error {
 	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, schemas.Topics()), 1); err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func runLifecycle(ctx context.Context, brokers []string, prefix string, lc lifec
 }
 
 // runLifecycleStage is runLifecycle once the topics exist.
-func runLifecycleStage(ctx context.Context, brokers []string, prefix string, lc lifecyclestage.Config, drain bool) error {
+func runLifecycleStage(ctx context.Context, brokers kafka.Brokers, prefix string, lc lifecyclestage.Config, drain bool) error {
 	producer := kafka.NewProducer(brokers)
 	defer producer.Close()
 	h, err := lifecyclestage.New(lc, &kafka.Log{Brokers: brokers, Producer: producer, TopicPrefix: prefix})
@@ -139,7 +139,7 @@ func runLifecycleStage(ctx context.Context, brokers []string, prefix string, lc 
 
 // runProcessor wires the processor stage to Kafka (topics, producer, the
 // event log) and runs it under the consume loop.
-func runProcessor(ctx context.Context, brokers []string, prefix string, pc process.Config, drain bool) error {
+func runProcessor(ctx context.Context, brokers kafka.Brokers, prefix string, pc process.Config, drain bool) error {
 	topics := schemas.Topics()
 	if pc.EntitlementsTopic != schemas.TopicEntitlements {
 		topics = append(topics, schemas.TopicSpec{Name: pc.EntitlementsTopic, Partitions: 1, Key: "replay of " + schemas.TopicEntitlements})
@@ -193,7 +193,7 @@ func (c *sinkCmd) Run(e env) error {
 	if _, err := store.Migrate(e.ctx); err != nil {
 		return err
 	}
-	brokers := splitList(c.KafkaBrokers)
+	brokers := c.brokers()
 	// Metrics: records in, the sink's own dead letters, rows and insert
 	// latency by table, the group's lag. Ready: Kafka and ClickHouse answer.
 	ctx, cancel := context.WithCancel(e.ctx)
@@ -214,7 +214,7 @@ func (c *sinkCmd) Run(e env) error {
 
 // runSinkStage wires the sink stage to Kafka and the ClickHouse store and
 // runs it under the consume loop.
-func runSinkStage(ctx context.Context, brokers []string, prefix string, store *clickhouse.Store, sc sink.Config, drain bool) error {
+func runSinkStage(ctx context.Context, brokers kafka.Brokers, prefix string, store *clickhouse.Store, sc sink.Config, drain bool) error {
 	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, schemas.Topics()), 1); err != nil {
 		return err
 	}

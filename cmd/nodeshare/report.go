@@ -241,7 +241,7 @@ func writeRunReport(ctx context.Context, cfg config, dao, period string, ledger 
 		treasury = a.Owner.String()
 	}
 	scope := reportScope{DAO: dao, Periods: []string{period}, Treasury: treasury, Currency: "usd"}
-	scope.clickhouseFlags = clickhouseFlags{ClickHouseAddr: cfg.ClickHouse.Addr, ClickHouseDatabase: cfg.ClickHouse.Database}
+	scope.clickhouseFlags = clickhouseFlagsFor(cfg.ClickHouse)
 	scope.ICURL, scope.ICFetchRootKey = cfg.ICURL, cfg.ICFetchRootKey
 	out, err := scope.run(ctx, true)
 	if err != nil {

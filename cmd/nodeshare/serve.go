@@ -33,13 +33,12 @@ type serveCmd struct {
 	vaultFlags
 	statementKeyFlags
 	metricsFlags
-	ClickHouseUser string   `name:"clickhouse-user" env:"NODESHARE_CLICKHOUSE_USER" default:"default" help:"ClickHouse user: give serve a read-only one (its password: NODESHARE_CLICKHOUSE_PASSWORD, environment only). Its sessions are made read-only either way."`
-	DAOs           []string `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAOs to serve (repeat or comma separate)."`
-	Treasury       string   `name:"treasury" env:"NODESHARE_TREASURY_PRINCIPAL" required:"" help:"The DAO treasury principal (the signer's): rewards are paid from its default account, a pool's lifecycle from its subaccounts."`
-	Currency       string   `name:"currency" env:"NODESHARE_REPORT_CURRENCY" default:"usd" help:"Fiat currency of the values (lower-case ISO 4217)."`
-	Listen         string   `name:"listen" env:"NODESHARE_SERVE_LISTEN" default:"127.0.0.1:18090" help:"host:port to serve on (loopback by default: put a TLS proxy with access control in front to publish it)."`
-	NoLedger       bool     `name:"no-ledger" help:"Do not ask the ledger for balances (the reconciliation's balance leg is skipped)."`
-	Statements     bool     `name:"statements" env:"NODESHARE_SERVE_STATEMENTS" help:"Offer sponsors their statements to download, each signed by the statement key in Vault (NODESHARE_VAULT_TOKEN must be allowed to sign with it)."`
+	DAOs       []string `name:"dao" env:"NODESHARE_DAO" required:"" help:"DAOs to serve (repeat or comma separate)."`
+	Treasury   string   `name:"treasury" env:"NODESHARE_TREASURY_PRINCIPAL" required:"" help:"The DAO treasury principal (the signer's): rewards are paid from its default account, a pool's lifecycle from its subaccounts."`
+	Currency   string   `name:"currency" env:"NODESHARE_REPORT_CURRENCY" default:"usd" help:"Fiat currency of the values (lower-case ISO 4217)."`
+	Listen     string   `name:"listen" env:"NODESHARE_SERVE_LISTEN" default:"127.0.0.1:18090" help:"host:port to serve on (loopback by default: put a TLS proxy with access control in front to publish it)."`
+	NoLedger   bool     `name:"no-ledger" help:"Do not ask the ledger for balances (the reconciliation's balance leg is skipped)."`
+	Statements bool     `name:"statements" env:"NODESHARE_SERVE_STATEMENTS" help:"Offer sponsors their statements to download, each signed by the statement key in Vault (NODESHARE_VAULT_TOKEN must be allowed to sign with it)."`
 	serveBallotFlags
 }
 
@@ -99,9 +98,9 @@ func (c *serveCmd) Validate() error {
 
 func (c *serveCmd) Run(e env) error {
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	chc := c.clickhouseFlags.config()
-	chc.Username = c.ClickHouseUser
-	store, err := clickhouse.OpenReadOnly(e.ctx, chc)
+	// Give serve a read-only user (--clickhouse-user): its sessions are
+	// made read-only either way.
+	store, err := clickhouse.OpenReadOnly(e.ctx, c.clickhouseFlags.config())
 	if err != nil {
 		return err
 	}
@@ -145,7 +144,7 @@ func (c *serveCmd) Run(e env) error {
 		reg := metrics.New(versionString())
 		checks := []metrics.Check{clickhouseCheck(store)}
 		if c.Ballots {
-			checks = append(checks, kafkaCheck(splitList(c.KafkaBrokers)))
+			checks = append(checks, kafkaCheck(c.kafkaFlags.brokers()))
 		}
 		wait, err := serveMetrics(ctx, addr, reg, checks, log)
 		if err != nil {

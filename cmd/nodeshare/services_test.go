@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"github.com/alecthomas/kong"
 )
 
 // requireServices skips an integration test when the local stack is not
@@ -16,19 +18,33 @@ func requireServices(t *testing.T) config {
 		}
 		t.Skip("integration test: needs the local stack (ops/stack up; eval \"$(ops/stack env)\"), or run ops/test")
 	}
-	var c config
-	c.KafkaBrokers = envOr("NODESHARE_KAFKA_BROKERS", "")
-	c.ClickHouse.Addr = envOr("NODESHARE_CLICKHOUSE_ADDR", "127.0.0.1:19000")
-	c.ClickHouse.Database = envOr("NODESHARE_CLICKHOUSE_DATABASE", "nodeshare")
-	c.Vault.Addr = envOr("NODESHARE_VAULT_ADDR", "http://127.0.0.1:18200")
-	c.Vault.Token = os.Getenv("NODESHARE_VAULT_TOKEN")
-	c.Vault.TransitMount = envOr("NODESHARE_VAULT_TRANSIT_MOUNT", "transit")
-	c.Vault.TransitKey = envOr("NODESHARE_VAULT_TRANSIT_KEY", "nodeshare-treasury")
-	c.ICURL = envOr("NODESHARE_IC_URL", "http://127.0.0.1:18080")
+	c := servicesFromEnv(t)
 	c.ICFetchRootKey = true
 	c.LocalDir = t.TempDir()
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// servicesFromEnv is the config the commands would build from the
+// environment alone: the flag groups parsed with no arguments, so every
+// NODESHARE_* variable applies as it does for the commands, the secure
+// connections' included (TLS, SASL, the ClickHouse user and password).
+func servicesFromEnv(t testing.TB) config {
+	t.Helper()
+	var groups struct {
+		kafkaFlags
+		clickhouseFlags
+		vaultFlags
+		icFlags
+	}
+	parser, err := kong.New(&groups, kong.Exit(func(int) { t.Fatal("kong exited") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse(nil); err != nil {
+		t.Fatalf("the services' environment: %v", err)
+	}
+	return services(&groups.kafkaFlags, &groups.clickhouseFlags, &groups.vaultFlags, &groups.icFlags, nil, nil)
 }

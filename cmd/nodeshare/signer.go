@@ -79,7 +79,7 @@ func (c *signerCmd) Run(e env) error {
 	if addr := c.addr(metricsSigner, c.Once); addr != "" {
 		reg = metrics.New(versionString())
 		reg.InitCertificateChecks(ic.CertificateChecks())
-		checks := []metrics.Check{kafkaCheck(splitList(c.KafkaBrokers)), vaultCheck(cfg.Vault.Addr)}
+		checks := []metrics.Check{kafkaCheck(c.kafkaFlags.brokers()), vaultCheck(cfg.Vault.Addr)}
 		if cs, ok := store.Tables.(*clickhouse.Store); ok {
 			checks = append([]metrics.Check{clickhouseCheck(cs)}, checks...)
 		}

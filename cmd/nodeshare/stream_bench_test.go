@@ -38,11 +38,7 @@ func benchServices(b *testing.B) config {
 	if os.Getenv("NODESHARE_KAFKA_BROKERS") == "" {
 		b.Skip("needs the local stack: ops/stack up; eval \"$(ops/stack env)\"")
 	}
-	var c config
-	c.KafkaBrokers = os.Getenv("NODESHARE_KAFKA_BROKERS")
-	c.ClickHouse.Addr = envOr("NODESHARE_CLICKHOUSE_ADDR", "127.0.0.1:19000")
-	c.ClickHouse.Database = envOr("NODESHARE_CLICKHOUSE_DATABASE", "nodeshare")
-	return c
+	return servicesFromEnv(b)
 }
 
 // contributionRecords builds n contribution events; invalid ones (negative
@@ -69,7 +65,7 @@ func contributionRecords(b *testing.B, n int, invalid bool) []kafka.Record {
 	return out
 }
 
-func fillTopic(b *testing.B, ctx context.Context, brokers []string, topic string, recs []kafka.Record) {
+func fillTopic(b *testing.B, ctx context.Context, brokers kafka.Brokers, topic string, recs []kafka.Record) {
 	b.Helper()
 	if err := kafka.EnsureTopics(ctx, brokers, []schemas.TopicSpec{{Name: topic, Partitions: 1}}, 1); err != nil {
 		b.Fatal(err)
@@ -149,11 +145,12 @@ func BenchmarkProcessorVsRawKafka(b *testing.B) {
 // rawConsumeProduce is the baseline: a kafka-go consumer group, batches of
 // up to 1000, each written to out with the same writer settings, then the
 // batch's last offset committed.
-func rawConsumeProduce(b *testing.B, ctx context.Context, brokers []string, in, out, group string, n int) {
-	r := kgo.NewReader(kgo.ReaderConfig{Brokers: brokers, GroupID: group, GroupTopics: []string{in},
-		StartOffset: kgo.FirstOffset, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond})
+func rawConsumeProduce(b *testing.B, ctx context.Context, brokers kafka.Brokers, in, out, group string, n int) {
+	r := kgo.NewReader(kgo.ReaderConfig{Brokers: brokers.Addrs, GroupID: group, GroupTopics: []string{in},
+		StartOffset: kgo.FirstOffset, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
+		Dialer: &kgo.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: brokers.TLS, SASLMechanism: brokers.SASL}})
 	defer r.Close()
-	w := &kgo.Writer{Addr: kgo.TCP(brokers...), Transport: &kgo.Transport{}, Balancer: &kgo.Hash{}, RequiredAcks: kgo.RequireAll,
+	w := &kgo.Writer{Addr: kgo.TCP(brokers.Addrs...), Transport: &kgo.Transport{TLS: brokers.TLS, SASL: brokers.SASL}, Balancer: &kgo.Hash{}, RequiredAcks: kgo.RequireAll,
 		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, BatchBytes: 16 << 20}
 	defer w.Close()
 	done := 0

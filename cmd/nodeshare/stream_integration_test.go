@@ -43,7 +43,7 @@ func freshDatabase(t *testing.T, ctx context.Context, cfg config) (*clickhouse.S
 // kafkaTotals counts the records of the sink's topics and the distinct
 // entitlement keys, as they are now, with each topic's end offset (records
 // produced later by other tests are beyond it).
-func kafkaTotals(t *testing.T, ctx context.Context, brokers []string) (records int, entitlementKeys int, ends map[string]int64) {
+func kafkaTotals(t *testing.T, ctx context.Context, brokers kafka.Brokers) (records int, entitlementKeys int, ends map[string]int64) {
 	t.Helper()
 	keys := map[string]bool{}
 	ends = map[string]int64{}

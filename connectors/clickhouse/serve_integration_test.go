@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,7 @@ func TestServeOpenReadOnly(t *testing.T) {
 	if _, err := rw.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ro, err := OpenReadOnly(ctx, Config{Addr: os.Getenv("NODESHARE_CLICKHOUSE_ADDR"), Database: rw.Database()})
+	ro, err := OpenReadOnly(ctx, envConfig(t, rw.Database()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +34,7 @@ func TestServeOpenReadOnly(t *testing.T) {
 			t.Errorf("%s: %v, want a readonly refusal", q, err)
 		}
 	}
-	if _, err := OpenReadOnly(ctx, Config{Addr: os.Getenv("NODESHARE_CLICKHOUSE_ADDR"), Database: rw.Database() + "_missing"}); err == nil {
+	if _, err := OpenReadOnly(ctx, envConfig(t, rw.Database()+"_missing")); err == nil {
 		t.Fatal("opened a database that does not exist")
 	}
 }

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -17,12 +18,37 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 )
 
-// Config says where the audit trail lives.
+// Config says where the audit trail lives and how to log in.
 type Config struct {
 	Addr     string // host:port of the native protocol, e.g. 127.0.0.1:19000
 	Database string // created when missing
-	Username string
-	Password string
+	Username string // default "default"
+	Password string // never logged (String leaves it out)
+	// TLS, when set, connects to the secure native port (tcp_port_secure)
+	// and checks the server's certificate with it.
+	TLS *tls.Config
+}
+
+// String names the server, database, user and TLS, never the password.
+func (c Config) String() string {
+	s := fmt.Sprintf("%s/%s user %s", c.Addr, c.Database, c.user())
+	if c.TLS != nil {
+		s += " tls"
+	}
+	if c.Password != "" {
+		s += " password set"
+	}
+	return s
+}
+
+// GoString keeps %#v from printing the password.
+func (c Config) GoString() string { return "clickhouse.Config(" + c.String() + ")" }
+
+func (c Config) user() string {
+	if c.Username == "" {
+		return "default"
+	}
+	return c.Username
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -163,13 +189,10 @@ func open(ctx context.Context, cfg Config) (*Store, error) {
 
 // options are the pool's options for cfg, connected to database.
 func options(cfg Config, database string) *ch.Options {
-	user := cfg.Username
-	if user == "" {
-		user = "default"
-	}
 	return &ch.Options{
 		Addr:         []string{cfg.Addr},
-		Auth:         ch.Auth{Database: database, Username: user, Password: cfg.Password},
+		Auth:         ch.Auth{Database: database, Username: cfg.user(), Password: cfg.Password},
+		TLS:          cfg.TLS,
 		DialTimeout:  10 * time.Second,
 		ReadTimeout:  5 * time.Minute,
 		MaxOpenConns: 10,

@@ -23,7 +23,7 @@ func freshStore(t *testing.T) (*Store, context.Context) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	db := fmt.Sprintf("nodeshare_it_store_%d", time.Now().UnixNano())
-	s, err := Open(ctx, Config{Addr: addr, Database: db})
+	s, err := Open(ctx, envConfig(t, db))
 	if err != nil {
 		t.Fatal(err)
 	}

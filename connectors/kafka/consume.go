@@ -19,7 +19,7 @@ type Handler func(ctx context.Context, batch []Message) error
 
 // ConsumerConfig configures a consumer-group loop.
 type ConsumerConfig struct {
-	Brokers  []string
+	Brokers  Brokers
 	GroupID  string
 	Topics   []string
 	MaxBatch int           // records per handler call; default 1000
@@ -32,7 +32,7 @@ type ConsumerConfig struct {
 }
 
 func (c *ConsumerConfig) validate() error {
-	if len(c.Brokers) == 0 {
+	if len(c.Brokers.Addrs) == 0 {
 		return errors.New("kafka consumer: no brokers (set NODESHARE_KAFKA_BROKERS)")
 	}
 	if c.GroupID == "" {
@@ -98,7 +98,8 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 		}
 	}
 	r := kgo.NewReader(kgo.ReaderConfig{
-		Brokers:        cfg.Brokers,
+		Brokers:        cfg.Brokers.Addrs,
+		Dialer:         cfg.Brokers.dialer(),
 		GroupID:        cfg.GroupID,
 		GroupTopics:    cfg.Topics,
 		StartOffset:    kgo.FirstOffset,         // docs/pitfalls.md K9
@@ -151,7 +152,7 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 				fetch()
 				continue
 			}
-			return fmt.Errorf("kafka consumer %s: fetch: %w", cfg.GroupID, f.err)
+			return fmt.Errorf("kafka consumer %s: fetch: %w", cfg.GroupID, cfg.Brokers.explain(ctx, f.err))
 		}
 		fetch() // the next batch, while this one is handled
 		if err := st.Handle(ctx, f.batch, f.prepared); err != nil {
@@ -240,10 +241,10 @@ type tp struct {
 // pendingTargets returns, for every partition whose committed offset is
 // below the current high-water mark, that high-water mark.
 func pendingTargets(ctx context.Context, cfg ConsumerConfig) (map[tp]int64, error) {
-	client := newClient(cfg.Brokers)
+	client := cfg.Brokers.newClient()
 	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: cfg.Topics})
 	if err != nil {
-		return nil, fmt.Errorf("kafka consumer %s: metadata: %w", cfg.GroupID, err)
+		return nil, fmt.Errorf("kafka consumer %s: metadata from %s: %w", cfg.GroupID, cfg.Brokers, cfg.Brokers.explain(ctx, err))
 	}
 	reqs := map[string][]kgo.OffsetRequest{}
 	parts := map[string][]int{}
@@ -304,7 +305,7 @@ func closeWithDeadline(r *kgo.Reader, d time.Duration) {
 // committedAtLeast reports whether the group's committed offset of k is at
 // least target.
 func committedAtLeast(ctx context.Context, cfg ConsumerConfig, k tp, target int64) (bool, error) {
-	client := newClient(cfg.Brokers)
+	client := cfg.Brokers.newClient()
 	res, err := client.OffsetFetch(ctx, &kgo.OffsetFetchRequest{GroupID: cfg.GroupID, Topics: map[string][]int{k.topic: {k.partition}}})
 	if err != nil {
 		return false, err

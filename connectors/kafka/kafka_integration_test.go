@@ -12,7 +12,7 @@ import (
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
-func brokersOrSkip(t *testing.T) []string {
+func brokersOrSkip(t *testing.T) Brokers {
 	t.Helper()
 	b := os.Getenv("NODESHARE_KAFKA_BROKERS")
 	if b == "" {
@@ -21,10 +21,10 @@ func brokersOrSkip(t *testing.T) []string {
 		}
 		t.Skip("integration test: needs Kafka (ops/stack up; eval \"$(ops/stack env)\")")
 	}
-	return strings.Split(b, ",")
+	return brokersFromEnv(t, strings.Split(b, ","))
 }
 
-func freshTopic(t *testing.T, ctx context.Context, brokers []string, partitions int) string {
+func freshTopic(t *testing.T, ctx context.Context, brokers Brokers, partitions int) string {
 	t.Helper()
 	topic := fmt.Sprintf("it.kafka-%d", time.Now().UnixNano())
 	if err := EnsureTopics(ctx, brokers, []schemas.TopicSpec{{Name: topic, Partitions: partitions}}, 1); err != nil {
@@ -34,7 +34,7 @@ func freshTopic(t *testing.T, ctx context.Context, brokers []string, partitions 
 }
 
 // publishNumbered publishes n records keyed k000, k001, ... to topic.
-func publishNumbered(t *testing.T, ctx context.Context, brokers []string, topic string, n int) {
+func publishNumbered(t *testing.T, ctx context.Context, brokers Brokers, topic string, n int) {
 	t.Helper()
 	p := NewProducer(brokers)
 	defer p.Close()

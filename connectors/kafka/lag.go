@@ -21,7 +21,7 @@ func GroupLag(ctx context.Context, cfg ConsumerConfig) (map[string]int64, error)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	client := newClient(cfg.Brokers)
+	client := cfg.Brokers.newClient()
 	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: cfg.Topics})
 	if err != nil {
 		return nil, fmt.Errorf("kafka lag %s: metadata: %w", cfg.GroupID, err)
@@ -106,10 +106,12 @@ func WatchLag(ctx context.Context, cfg ConsumerConfig, every time.Duration, repo
 // Ping dials the brokers, one after the other, and asks the first that
 // answers for the cluster's brokers (no cached metadata): nil when one
 // answered.
-func Ping(ctx context.Context, brokers []string) error {
+func Ping(ctx context.Context, brokers Brokers) error {
 	var errs []error
-	for _, b := range brokers {
-		conn, err := (&kgo.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", b)
+	d := brokers.dialer()
+	d.Timeout = 5 * time.Second
+	for _, b := range brokers.Addrs {
+		conn, err := d.DialContext(ctx, "tcp", b)
 		if err == nil {
 			if d, ok := ctx.Deadline(); ok {
 				_ = conn.SetDeadline(d)

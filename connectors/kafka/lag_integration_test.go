@@ -37,7 +37,7 @@ func TestGroupLag(t *testing.T) {
 	if err := Ping(ctx, brokers); err != nil {
 		t.Fatalf("ping: %v", err)
 	}
-	if err := Ping(ctx, []string{"127.0.0.1:1"}); err == nil {
+	if err := Ping(ctx, Brokers{Addrs: []string{"127.0.0.1:1"}}); err == nil {
 		t.Fatal("ping of a closed port answered")
 	}
 }

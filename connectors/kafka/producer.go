@@ -18,15 +18,16 @@ type Record = schemas.Record
 // in-sync replicas acknowledged, or with an error meaning "outcome unknown"
 // (the caller retries; consumers de-duplicate by key).
 type Producer struct {
-	w *kgo.Writer
+	w       *kgo.Writer
+	brokers Brokers
 }
 
 // NewProducer returns a producer for brokers. Keys are hashed to partitions
 // (FNV-1a, Sarama compatible) so that every fact about one key stays ordered.
-func NewProducer(brokers []string) *Producer {
-	return &Producer{w: &kgo.Writer{
-		Addr:         kgo.TCP(brokers...),
-		Transport:    transport,
+func NewProducer(brokers Brokers) *Producer {
+	return &Producer{brokers: brokers, w: &kgo.Writer{
+		Addr:         kgo.TCP(brokers.Addrs...),
+		Transport:    brokers.transport(),
 		Balancer:     &kgo.Hash{},
 		RequiredAcks: kgo.RequireAll,       // docs/pitfalls.md K1
 		BatchTimeout: 5 * time.Millisecond, // docs/pitfalls.md K4
@@ -54,11 +55,11 @@ func (p *Producer) Publish(ctx context.Context, recs ...Record) error {
 		if errors.As(err, &werrs) {
 			for i, e := range werrs {
 				if e != nil {
-					return fmt.Errorf("kafka: publish %s key %q (and maybe others): %w", recs[i].Topic, recs[i].Key, e)
+					return fmt.Errorf("kafka: publish %s key %q (and maybe others): %w", recs[i].Topic, recs[i].Key, p.brokers.explain(ctx, e))
 				}
 			}
 		}
-		return fmt.Errorf("kafka: publish %d records: %w", len(recs), err)
+		return fmt.Errorf("kafka: publish %d records: %w", len(recs), p.brokers.explain(ctx, err))
 	}
 	return nil
 }

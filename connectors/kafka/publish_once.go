@@ -11,7 +11,7 @@ import (
 // (stage.Publisher), read a topic back, and publish records as they are
 // (the process stage's process.Log port).
 type Log struct {
-	Brokers  []string
+	Brokers  Brokers
 	Producer *Producer
 	// TopicPrefix, when set, prefixes every topic read and written (a
 	// test's isolated topics).

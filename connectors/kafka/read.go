@@ -21,7 +21,7 @@ type Message = schemas.Message
 // high-water mark observed when the call starts, and returns the records in
 // (partition, offset) order. It is how state is rebuilt and replays start;
 // records produced after the call began are not included.
-func ReadAll(ctx context.Context, brokers []string, topic string) (out []Message, err error) {
+func ReadAll(ctx context.Context, brokers Brokers, topic string) (out []Message, err error) {
 	err = retry.Do(ctx, notReadyPolicy, func(ctx context.Context) error {
 		out, err = readAll(ctx, brokers, topic)
 		return err
@@ -29,11 +29,11 @@ func ReadAll(ctx context.Context, brokers []string, topic string) (out []Message
 	return out, err
 }
 
-func readAll(ctx context.Context, brokers []string, topic string) ([]Message, error) {
-	client := newClient(brokers)
+func readAll(ctx context.Context, brokers Brokers, topic string) ([]Message, error) {
+	client := brokers.newClient()
 	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
-		return nil, fmt.Errorf("kafka: metadata for %s: %w", topic, err)
+		return nil, fmt.Errorf("kafka: metadata for %s from %s: %w", topic, brokers, brokers.explain(ctx, err))
 	}
 	var parts []int
 	for _, t := range md.Topics {

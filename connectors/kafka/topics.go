@@ -22,14 +22,14 @@ const MaxMessageBytes = 32 << 20
 
 // EnsureTopics creates every missing topic of specs and waits until the
 // broker's metadata lists all of them. Existing topics are left unchanged.
-func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSpec, replication int) error {
-	if len(brokers) == 0 {
+func EnsureTopics(ctx context.Context, brokers Brokers, specs []schemas.TopicSpec, replication int) error {
+	if len(brokers.Addrs) == 0 {
 		return errors.New("kafka: no brokers configured (set NODESHARE_KAFKA_BROKERS)")
 	}
 	if replication <= 0 {
 		replication = 1
 	}
-	client := newClient(brokers)
+	client := brokers.newClient()
 	req := &kgo.CreateTopicsRequest{}
 	for _, s := range specs {
 		cfg := []kgo.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(MaxMessageBytes)}}
@@ -48,7 +48,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []schemas.TopicSp
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("kafka: create topics on %v: %w", brokers, err)
+		return fmt.Errorf("kafka: create topics on %s: %w", brokers, brokers.explain(ctx, err))
 	}
 	var existing []kgo.IncrementalAlterConfigsRequestResource
 	for name, terr := range resp.Errors {

@@ -3,11 +3,13 @@ package vault
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 // Config selects the Vault server and the transit key.
 type Config struct {
 	Addr         string // e.g. http://127.0.0.1:18200 (NODESHARE_VAULT_ADDR)
+	CAFile       string // PEM CA certificates for an https:// Addr; empty: the system's
 	Token        string // the signer's token (NODESHARE_VAULT_TOKEN); never logged
 	TransitMount string // default "transit"
 	TransitKey   string // e.g. nodeshare-treasury
@@ -41,6 +44,18 @@ func (c *Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.Addr, "http://") && !strings.HasPrefix(c.Addr, "https://") {
 		return fmt.Errorf("vault: addr must start with http:// or https://, got %q", c.Addr)
+	}
+	if c.CAFile != "" {
+		if !strings.HasPrefix(c.Addr, "https://") {
+			return fmt.Errorf("vault: a CA file (--vault-ca-file %s, NODESHARE_VAULT_CA_FILE) is set but the addr %q is not https://", c.CAFile, c.Addr)
+		}
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return fmt.Errorf("vault: --vault-ca-file %s: %w (NODESHARE_VAULT_CA_FILE)", c.CAFile, err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return fmt.Errorf("vault: --vault-ca-file %s holds no PEM certificate (NODESHARE_VAULT_CA_FILE)", c.CAFile)
+		}
 	}
 	switch c.Auth {
 	case "", "token":
@@ -88,12 +103,22 @@ func New(cfg Config) (*Client, error) {
 	}
 	vc.Address = cfg.Addr
 	vc.Timeout = cfg.Timeout
+	if cfg.CAFile != "" {
+		if err := vc.ConfigureTLS(&vapi.TLSConfig{CACert: cfg.CAFile}); err != nil {
+			return nil, fmt.Errorf("vault %s: CA file %s: %w", cfg.Addr, cfg.CAFile, err)
+		}
+	}
 	// agent-go signs every request (calls, polls, queries) through transit,
 	// so signatures run concurrently: keep enough idle connections (the
 	// pooled default is GOMAXPROCS+1 per host; more concurrent requests
 	// would open and close a TCP connection each).
 	if t, ok := vc.HttpClient.Transport.(*http.Transport); ok {
 		t.MaxIdleConnsPerHost = 64
+		// VAULT_SKIP_VERIFY in the environment (read by DefaultConfig)
+		// never turns certificate checks off: only the config counts.
+		if t.TLSClientConfig != nil {
+			t.TLSClientConfig.InsecureSkipVerify = false
+		}
 	}
 	vc.MaxRetries = 2 // transit sign is deterministic for ed25519, safe to retry (V2)
 	c, err := vapi.NewClient(vc)

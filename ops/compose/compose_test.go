@@ -34,7 +34,7 @@ func root(t *testing.T) string {
 // stackEnv runs `ops/stack env` with no port overrides and returns what it prints.
 func stackEnv(t *testing.T) map[string]string {
 	t.Helper()
-	cmd := exec.Command("bash", filepath.Join(root(t), "ops", "stack"), "env")
+	cmd := exec.Command("bash", filepath.Join(root(t), "ops", "stack"), "env", "--plain")
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "NODESHARE_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -105,8 +105,13 @@ func TestComposeAgreesWithStack(t *testing.T) {
 
 	// The binary's environment in compose names exactly the variables
 	// ops/stack env prints, with the same non-address values.
+	// NODESHARE_STACK_* describe the local stack's users, files and secure
+	// listeners (for tests and operators); no command reads them.
 	ns := cf.Services["nodeshare"].Environment
 	for k, v := range env {
+		if strings.HasPrefix(k, "NODESHARE_STACK_") {
+			continue
+		}
 		cv, ok := ns[k]
 		if !ok {
 			t.Errorf("nodeshare service: %s is printed by ops/stack env but missing from compose", k)
