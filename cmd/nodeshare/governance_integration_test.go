@@ -101,7 +101,7 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 	// 25, carol+erin 35 capped to 30: W = 85 ICP.
 	env := []string{"NODESHARE_KAFKA_BROKERS=" + strings.Join(brokers, ",")}
 	if code, out, errOut := runCLI(t, env, "vote", "open", "--dao", "it", "--pool-id", "pool-gov", "--vote-id", "v1", "--kind", "terminate_hoster",
-		"--subject", "hoster h", "--closes-in", "1h", "--threshold-bps", "5001", "--topic-prefix", prefix); code != 0 {
+		"--subject", `{"hoster":"h"}`, "--closes-in", "1h", "--threshold-bps", "5001", "--topic-prefix", prefix); code != 0 {
 		t.Fatalf("vote open: %d\n%s\n%s", code, out, errOut)
 	}
 	shortOpened := time.Now()
