@@ -106,7 +106,7 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 	}
 	shortOpened := time.Now()
 	if code, out, errOut := runCLI(t, env, "vote", "open", "--dao", "it", "--pool-id", "pool-gov", "--vote-id", "v-short", "--kind", "grant_hoster_access",
-		"--closes-in", "3s", "--topic-prefix", prefix); code != 0 {
+		"--subject", `{"grantee":"ops-anna","node_id":"n1","until":"2030-01-01T00:00:00Z"}`, "--closes-in", "3s", "--topic-prefix", prefix); code != 0 {
 		t.Fatalf("vote open v-short: %d\n%s\n%s", code, out, errOut)
 	}
 	process()
