@@ -88,6 +88,23 @@ type PoolPeriod struct {
 	// dao.pools.v1 were used.
 	WeightSource       string `json:"weight_source,omitempty"`
 	WeightXDRPermyriad int64  `json:"weight_xdr_permyriad,omitempty"`
+	// Votes are the evidence of the pool's passed votes that decided how
+	// this period is allocated (docs/governance.md "What a passed vote
+	// changes"): each vote, the instant its effect starts and what it did
+	// (or why it did nothing). Absent when no passed vote applies, so a
+	// period without one keeps the bytes it had before the field existed.
+	Votes []VoteEffect `json:"votes,omitempty"`
+}
+
+// VoteEffect is one passed vote as a decision used it: the vote, when its
+// effect starts (its close, in Unix seconds, rounded up to a whole second)
+// and what it changed, in words.
+type VoteEffect struct {
+	VoteID               string `json:"vote_id"`
+	Kind                 string `json:"kind"`
+	ClosesAt             string `json:"closes_at"`
+	EffectiveUnixSeconds int64  `json:"effective_unix_seconds"`
+	Effect               string `json:"effect"`
 }
 
 // Entitlement is what one recipient is owed for one pool period.

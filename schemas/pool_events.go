@@ -125,6 +125,23 @@ type PoolState struct {
 	// the time of each account's first accepted deposit: the
 	// contributions the reward allocation is computed from.
 	Stakes []PoolStake `json:"stakes,omitempty"`
+	// Votes are the pool's votes with what each decides (kind and subject,
+	// docs/governance.md "What a passed vote changes") and when it closes,
+	// sorted by vote_id: the processors that apply a passed vote read them.
+	// Their tallies are in Output.
+	Votes []PoolVote `json:"votes,omitempty"`
+}
+
+// PoolVote is one vote of a pool as its state records it. ClosesAt is
+// when a passed vote takes effect; Status is open until the close fires
+// (the first fact after ClosesAt), then passed or failed.
+type PoolVote struct {
+	VoteID   string `json:"vote_id"`
+	Kind     string `json:"kind"`
+	Subject  string `json:"subject"`
+	OpenedAt string `json:"opened_at"`
+	ClosesAt string `json:"closes_at"`
+	Status   string `json:"status"`
 }
 
 // PoolStake is one sponsor account's stake in a crowdfunded pool.

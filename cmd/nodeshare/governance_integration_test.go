@@ -101,12 +101,12 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 	// 25, carol+erin 35 capped to 30: W = 85 ICP.
 	env := []string{"NODESHARE_KAFKA_BROKERS=" + strings.Join(brokers.Addrs, ",")}
 	if code, out, errOut := runCLI(t, env, "vote", "open", "--dao", "it", "--pool-id", "pool-gov", "--vote-id", "v1", "--kind", "terminate_hoster",
-		"--subject", "hoster h", "--closes-in", "1h", "--threshold-bps", "5001", "--topic-prefix", prefix); code != 0 {
+		"--subject", `{"hoster":"h"}`, "--closes-in", "1h", "--threshold-bps", "5001", "--topic-prefix", prefix); code != 0 {
 		t.Fatalf("vote open: %d\n%s\n%s", code, out, errOut)
 	}
 	shortOpened := time.Now()
 	if code, out, errOut := runCLI(t, env, "vote", "open", "--dao", "it", "--pool-id", "pool-gov", "--vote-id", "v-short", "--kind", "grant_hoster_access",
-		"--closes-in", "3s", "--topic-prefix", prefix); code != 0 {
+		"--subject", `{"grantee":"ops-anna","node_id":"n1","until":"2030-01-01T00:00:00Z"}`, "--closes-in", "3s", "--topic-prefix", prefix); code != 0 {
 		t.Fatalf("vote open v-short: %d\n%s\n%s", code, out, errOut)
 	}
 	process()

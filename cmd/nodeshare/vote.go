@@ -93,7 +93,7 @@ type voteOpenCmd struct {
 	votePoolFlags
 	VoteID       string        `name:"vote-id" required:"" help:"The vote's id (unique in the pool)."`
 	Kind         string        `name:"kind" required:"" enum:"grant_hoster_access,terminate_hoster,change_hoster_terms,adopt_rules_version,approve_manifest" help:"What the vote decides: grant_hoster_access, terminate_hoster, change_hoster_terms, adopt_rules_version, approve_manifest."`
-	Subject      string        `name:"subject" help:"What it is about, in words (e.g. the hoster, the new terms, a manifest hash)."`
+	Subject      string        `name:"subject" help:"What the vote decides, as its kind's JSON object (docs/governance.md): terminate_hoster {\"hoster\":ACCOUNT}; change_hoster_terms {\"account\":ACCOUNT,\"fixed_xdr_permyriad\":N,\"bps\":N}; adopt_rules_version {\"rules_version\":\"v2\"}; approve_manifest {\"period\":P,\"manifest_sha256\":HEX}; grant_hoster_access {\"grantee\":WHO,\"node_id\":NODE,\"until\":RFC3339} or with \"revoke\":true."`
 	ClosesIn     time.Duration `name:"closes-in" default:"168h" help:"How long the vote stays open (from now)."`
 	ThresholdBps int64         `name:"threshold-bps" default:"5001" help:"Yes weight needed, in bps of ALL the weight (not of the ballots cast): 5001 is a majority of the sponsors' weight."`
 }

@@ -79,7 +79,7 @@ func (s *Store) CheckTotals(ctx context.Context) ([]audit.Finding, error) {
 		s.shares, s.hoster, toInt64(s.bad)
 		FROM (SELECT * FROM pool_periods FINAL) AS p
 		LEFT JOIN (SELECT dao, period, pool_id, sumIf(share_e8s, role = 'sponsor') AS shares,
-		                  sumIf(share_e8s, role = 'hoster') AS hoster,
+		                  sumIf(share_e8s, role = 'hoster' OR startsWith(role, 'hoster#')) AS hoster,
 		                  countIf(owed_e8s != transfer_e8s + fee_e8s + carry_out_e8s OR owed_e8s != share_e8s + carry_in_e8s) AS bad
 		           FROM entitlements FINAL GROUP BY dao, period, pool_id) AS s
 		  ON s.dao = p.dao AND s.period = p.period AND s.pool_id = p.pool_id

@@ -13,7 +13,11 @@ import (
 
 func encodeInput(in allocation.PoolPeriod) ([]byte, error) {
 	var b bytes.Buffer
-	if err := allocation.EncodePoolPeriodJSON(&b, in); err != nil {
+	encode := allocation.EncodePoolPeriodJSON
+	if in.Hosters != nil {
+		encode = allocation.EncodePoolPeriodJSONV2 // rules v2's document
+	}
+	if err := encode(&b, in); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
@@ -30,7 +34,10 @@ func encodeResult(r allocation.PoolResult) ([]byte, error) {
 // explain is each recipient's statement from allocation's explanation,
 // keyed "role:account".
 func explain(r allocation.PoolResult) map[string]string {
-	out := map[string]string{RoleHoster + ":" + r.Hoster.Account: allocation.HosterStatement(r)}
+	out := map[string]string{}
+	if !r.HasEngagements() {
+		out[RoleHoster+":"+r.Hoster.Account] = allocation.HosterStatement(r)
+	}
 	for i, s := range r.Shares {
 		out[RoleSponsor+":"+s.Sponsor] = allocation.SponsorStatement(r, i)
 	}

@@ -34,6 +34,14 @@ import (
 type lifecycleState struct {
 	settled, retired lifecycle.Time // zero until it happens
 	stakes           []stake        // sorted by account
+	votes            []poolVote     // sorted by close, then vote id
+}
+
+// poolVote is one of the pool's votes as its state records it
+// (schemas.PoolVote): what it decides and when it closes.
+type poolVote struct {
+	id, kind, subject, status string
+	closesAt                  lifecycle.Time
 }
 
 // stake is one sponsor account's accepted total.
@@ -131,6 +139,30 @@ func parsePoolState(st schemas.PoolState) (lifecycleState, error) {
 		l.stakes = append(l.stakes, stake{account: s.Account, acceptedE8s: s.AcceptedE8s, firstAt: at.UTC()})
 	}
 	sort.Slice(l.stakes, func(i, j int) bool { return l.stakes[i].account < l.stakes[j].account })
+	for i, v := range st.Votes {
+		field := fmt.Sprintf("%s: votes[%d]", name, i)
+		closes, err := lifecycle.ParseTime(v.ClosesAt)
+		if err != nil {
+			return l, fmt.Errorf("%s.closes_at %w", field, err)
+		}
+		switch lifecycle.VoteStatus(v.Status) {
+		case lifecycle.VoteOpen, lifecycle.VotePassed, lifecycle.VoteFailed:
+		default:
+			return l, fmt.Errorf("%s.status must be open, passed or failed, got %q", field, v.Status)
+		}
+		if v.VoteID == "" {
+			return l, fmt.Errorf("%s.vote_id is empty", field)
+		}
+		l.votes = append(l.votes, poolVote{id: v.VoteID, kind: v.Kind, subject: v.Subject, status: v.Status, closesAt: closes})
+	}
+	// Effects apply in the order the votes closed (ties by vote id, as the
+	// lifecycle rules fire them).
+	sort.SliceStable(l.votes, func(i, j int) bool {
+		if c := l.votes[i].closesAt.Compare(l.votes[j].closesAt); c != 0 {
+			return c < 0
+		}
+		return l.votes[i].id < l.votes[j].id
+	})
 	if !l.settled.IsZero() && len(l.stakes) == 0 {
 		return l, fmt.Errorf("%s: stakes is empty but settled_at is %q: a settled pool was funded", name, st.SettledAt)
 	}

@@ -72,6 +72,35 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 	period := PeriodOf(r.TimestampSeconds)
 	rewardAt := time.Unix(int64(r.TimestampSeconds), 0).UTC()
 
+	// What passed votes changed (engagements.go): a reward whose pool has
+	// a vote closed before it but not yet decided waits; a pool whose
+	// hoster engagements changed before the period's end is allocated
+	// with rules v2, and so is every pool of the reward (a DAO period's
+	// manifest binds one rules version; v2 with one engagement covering
+	// the period gives v1's numbers).
+	end := int64(r.TimestampSeconds)
+	allocVersion := version
+	timelines := make([][]engagement, len(pools))
+	effects := make([][]schemas.VoteEffect, len(pools))
+	for i, pl := range pools {
+		var votes []poolVote
+		if pl.Terms != nil {
+			l := s.lifecycles[pl.DAO+"/"+pl.PoolID]
+			if at, ok := rewardInstant(r.TimestampSeconds); ok {
+				if err := l.pendingVote(RewardEventID(r), pl.PoolID, at); err != nil {
+					return nil, err
+				}
+			}
+			votes = l.votes
+		}
+		var changed bool
+		timelines[i], effects[i], changed = hosterTimeline(pl, votes, end)
+		if changed {
+			allocVersion = RulesV2
+		}
+	}
+	start := s.periodStart(r.NodeProvider, end)
+
 	// Level 1: the NP reward to pools by node weight: the Node Rewards
 	// Canister's per-node XDR for this reward period when it is known for
 	// every node of every pool, else the configured weights (one source for
@@ -113,16 +142,28 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 	}
 
 	var out []Event
-	for _, pl := range pools {
+	for i, pl := range pools {
 		in, err := s.poolInput(pl, period, rewardAt, grossOf[pl.PoolID], r, p)
 		if err != nil {
 			return nil, fmt.Errorf("reward %s: %w", RewardEventID(r), err)
 		}
-		res, err := allocation.Allocate(version, in)
+		var ef []schemas.VoteEffect
+		if allocVersion == RulesV2 {
+			// v2's hosters replace v1's hoster: the engagements inside
+			// [start, end), each with its carry (engagements.go).
+			in.Hoster = allocation.HosterTerms{}
+			in.Hosters = s.engagementsIn(pl, timelines[i], start, end, period).engagements
+			if in.Hosters == nil {
+				in.Hosters = []allocation.HosterEngagement{}
+			}
+			in.PeriodStartUnixSeconds, in.PeriodEndUnixSeconds = start, end
+			ef = effects[i]
+		}
+		res, err := allocation.Allocate(allocVersion, in)
 		if err != nil {
 			return nil, fmt.Errorf("reward %s: pool %s: %w", RewardEventID(r), pl.PoolID, err)
 		}
-		evs, err := poolEvents(pl, period, RewardEventID(r), in, res, source, weightOf[pl.PoolID])
+		evs, err := poolEvents(pl, period, RewardEventID(r), in, res, source, weightOf[pl.PoolID], ef)
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +182,7 @@ func (s *State) poolInput(pl schemas.Pool, period string, rewardAt time.Time, gr
 			Account:           pl.Hoster.Account,
 			FixedXDRPermyriad: money.XDRPermyriad(pl.Hoster.FixedXDRPermyriad),
 			FeeBps:            money.Bps(pl.Hoster.Bps),
-			CarryInE8s:        money.E8s(s.carryIn(pl.DAO, pl.PoolID, RoleHoster, pl.Hoster.Account, period)),
+			CarryInE8s:        money.E8s(s.hosterCarryIn(pl.DAO, pl.PoolID, pl.Hoster.Account, period)),
 		},
 		DAOFeeBps:       money.Bps(pl.DAOFeeBps),
 		WhalePremiumBps: money.Bps(pl.WhalePremiumBps),
@@ -189,7 +230,7 @@ const (
 	WeightsConfigured = "configured" // the pool configuration's node weights
 )
 
-func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeriod, res allocation.PoolResult, weightSource string, weight int64) ([]Event, error) {
+func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeriod, res allocation.PoolResult, weightSource string, weight int64, effects []schemas.VoteEffect) ([]Event, error) {
 	manifest, err := allocation.ManifestSHA256(res)
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: manifest: %w", pl.PoolID, err)
@@ -211,7 +252,10 @@ func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeri
 		GrossE8s: int64(res.GrossE8s), HosterFeeE8s: int64(res.HosterFeeE8s), DAOFeeE8s: int64(res.DAOFeeE8s),
 		DistributableE8s: int64(res.DistributableE8s), Whale: res.Whale, Recipients: len(res.Shares) + 1,
 		InputsSHA256: hex.EncodeToString(inSum[:]), ManifestSHA256: manifest,
-		InputJSON: string(inputJSON), AllocationJSON: string(outputJSON),
+		InputJSON: string(inputJSON), AllocationJSON: string(outputJSON), Votes: effects,
+	}
+	if res.HasEngagements() {
+		pp.Recipients = len(res.Shares) + len(res.Hosters)
 	}
 	if weightSource == WeightsNRC {
 		// Only NRC-weighted periods say so: a configured-weight period keeps
@@ -225,18 +269,13 @@ func poolEvents(pl schemas.Pool, period, rewardID string, in allocation.PoolPeri
 	}
 	out = append(out, ev)
 
-	h := res.Hoster
-	hoster := schemas.Entitlement{
-		DAO: pl.DAO, Period: period, PoolID: pl.PoolID, Recipient: h.Account, Role: RoleHoster,
-		RulesVersion: res.RulesVersion, ShareE8s: int64(res.HosterFeeE8s), CarryInE8s: int64(h.CarryInE8s),
-		OwedE8s: int64(h.OwedE8s), TransferE8s: int64(h.TransferE8s), FeeE8s: int64(h.FeeE8s),
-		CarryOutE8s: int64(h.CarryOutE8s), ManifestSHA256: manifest, Explanation: why[RoleHoster+":"+h.Account],
+	for _, hoster := range hosterEntitlements(pl, period, res, manifest, why) {
+		ev, err = event(schemas.TypeEntitlement, schemas.EntitlementKey(pl.DAO, period, pl.PoolID, hoster.Role, hoster.Recipient), hoster)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
 	}
-	ev, err = event(schemas.TypeEntitlement, schemas.EntitlementKey(pl.DAO, period, pl.PoolID, RoleHoster, h.Account), hoster)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, ev)
 	for _, sh := range res.Shares {
 		e := schemas.Entitlement{
 			DAO: pl.DAO, Period: period, PoolID: pl.PoolID, Recipient: sh.Sponsor, Role: RoleSponsor,
@@ -260,4 +299,35 @@ func event(typ, key string, payload any) (Event, error) {
 		return Event{}, err
 	}
 	return Event{Topic: schemas.TopicEntitlements, Key: key, Envelope: env}, nil
+}
+
+// RulesV2 is the allocation rules version with hoster engagements
+// (ALLOCATION_RULES "Version v2").
+const RulesV2 = "v2"
+
+// hosterEntitlements are the hoster's lines of a pool period: v1's one
+// hoster, or one per v2 engagement in order of from, the n-th of an
+// account under HosterRole(n).
+func hosterEntitlements(pl schemas.Pool, period string, res allocation.PoolResult, manifest string, why map[string]string) []schemas.Entitlement {
+	if !res.HasEngagements() {
+		h := res.Hoster
+		return []schemas.Entitlement{{
+			DAO: pl.DAO, Period: period, PoolID: pl.PoolID, Recipient: h.Account, Role: RoleHoster,
+			RulesVersion: res.RulesVersion, ShareE8s: int64(res.HosterFeeE8s), CarryInE8s: int64(h.CarryInE8s),
+			OwedE8s: int64(h.OwedE8s), TransferE8s: int64(h.TransferE8s), FeeE8s: int64(h.FeeE8s),
+			CarryOutE8s: int64(h.CarryOutE8s), ManifestSHA256: manifest, Explanation: why[RoleHoster+":"+h.Account],
+		}}
+	}
+	out := make([]schemas.Entitlement, 0, len(res.Hosters))
+	seen := map[string]int{}
+	for j, h := range res.Hosters {
+		seen[h.Account]++
+		out = append(out, schemas.Entitlement{
+			DAO: pl.DAO, Period: period, PoolID: pl.PoolID, Recipient: h.Account, Role: HosterRole(seen[h.Account]),
+			RulesVersion: res.RulesVersion, ShareE8s: int64(h.HosterFeeE8s), CarryInE8s: int64(h.CarryInE8s),
+			OwedE8s: int64(h.OwedE8s), TransferE8s: int64(h.TransferE8s), FeeE8s: int64(h.FeeE8s),
+			CarryOutE8s: int64(h.CarryOutE8s), ManifestSHA256: manifest, Explanation: allocation.EngagementStatement(res, j),
+		})
+	}
+	return out
 }

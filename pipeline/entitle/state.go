@@ -3,7 +3,9 @@ package entitle
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +21,12 @@ type State struct {
 	lifecycles map[string]lifecycleState
 	// carry[dao/pool/role/recipient][period] = carry_out of that period.
 	carry map[string]map[string]int64
+	// hosterCarry[dao/pool/account][period][role] = carry_out of each of
+	// the account's hoster engagements in that period (engagements.go).
+	hosterCarry map[string]map[string]map[string]int64
+	// rewardTimes[node provider] = the timestamps of its rewards that have
+	// pool periods: a reward period starts at the previous one.
+	rewardTimes map[string][]int64
 	// nodeWeights[reward event id][node id] = NRC weight (XDR permyriad).
 	nodeWeights map[string]map[string]int64
 	// periods[reward event id][dao/period/pool] = recipients announced by
@@ -34,6 +42,8 @@ func NewState() *State {
 		contributions: map[string]schemas.Contribution{},
 		lifecycles:    map[string]lifecycleState{},
 		carry:         map[string]map[string]int64{},
+		hosterCarry:   map[string]map[string]map[string]int64{},
+		rewardTimes:   map[string][]int64{},
 		nodeWeights:   map[string]map[string]int64{},
 		periods:       map[string]map[string]int{},
 		entitled:      map[string]int{},
@@ -100,6 +110,16 @@ func (s *State) Apply(env schemas.Envelope) error {
 			s.periods[p.RewardEventID] = map[string]int{}
 		}
 		s.periods[p.RewardEventID][p.DAO+"/"+p.Period+"/"+p.PoolID] = p.Recipients
+		// The reward event id is <node provider>/<timestamp seconds>
+		// (schemas.NodeRewardKey).
+		if i := strings.LastIndexByte(p.RewardEventID, '/'); i > 0 {
+			if ts, err := strconv.ParseInt(p.RewardEventID[i+1:], 10, 64); err == nil {
+				np := p.RewardEventID[:i]
+				if !slices.Contains(s.rewardTimes[np], ts) {
+					s.rewardTimes[np] = append(s.rewardTimes[np], ts)
+				}
+			}
+		}
 	case schemas.TypeEntitlement:
 		var e schemas.Entitlement
 		if err := env.DecodePayload(schemas.TypeEntitlement, &e); err != nil {
@@ -111,6 +131,16 @@ func (s *State) Apply(env schemas.Envelope) error {
 			s.carry[k] = map[string]int64{}
 		}
 		s.carry[k][e.Period] = e.CarryOutE8s
+		if IsHosterRole(e.Role) {
+			hk := e.DAO + "/" + e.PoolID + "/" + e.Recipient
+			if s.hosterCarry[hk] == nil {
+				s.hosterCarry[hk] = map[string]map[string]int64{}
+			}
+			if s.hosterCarry[hk][e.Period] == nil {
+				s.hosterCarry[hk][e.Period] = map[string]int64{}
+			}
+			s.hosterCarry[hk][e.Period][e.Role] = e.CarryOutE8s
+		}
 	}
 	return nil
 }

@@ -146,3 +146,13 @@ func cmp3(less bool) int {
 	}
 	return 1
 }
+
+// CeilUnixSeconds is the first whole Unix second at or after t: the
+// instant, in the integer seconds of the allocation rules (ALLOCATION_RULES
+// "Version v2"), from which something that happens at t is in force.
+func (t Time) CeilUnixSeconds() int64 {
+	if t.nsec > 0 || t.sub != "" {
+		return t.sec + 1
+	}
+	return t.sec
+}

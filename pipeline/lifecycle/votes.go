@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"math/bits"
 	"slices"
+	"strings"
 
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
@@ -12,6 +13,8 @@ import (
 type vote struct {
 	id           string
 	kind         VoteKind
+	subject      string // opaque to the rules: what the vote decides is read by its users
+	openedAt     Time
 	closesAt     Time
 	thresholdBps money.Bps
 	status       VoteStatus
@@ -29,7 +32,7 @@ type vote struct {
 // floor(S * max_voting_bps / 10000) with S the pool's accepted total now.
 func (p *Pool) openVote(f *Fact) {
 	v := &vote{
-		id: f.VoteID, kind: f.Kind, closesAt: f.ClosesAt, thresholdBps: f.ThresholdBps,
+		id: f.VoteID, kind: f.Kind, subject: f.Subject, openedAt: f.At, closesAt: f.ClosesAt, thresholdBps: f.ThresholdBps,
 		status:  VoteOpen,
 		weights: make(map[string]money.E8s, len(p.identities)),
 		ballots: make(map[string]Choice),
@@ -94,4 +97,29 @@ func (v *vote) result() VoteResult {
 		VoteID: v.id, Kind: v.kind, Status: v.status,
 		YesE8s: v.yes, NoE8s: v.no, AbstainE8s: v.abstain, WeightTotalE8s: v.total,
 	}
+}
+
+// VoteTerms is what a vote decides and when, beside its result: the
+// processors that apply a passed vote's effect read it (pipeline/entitle,
+// pipeline/stage/payout). It is not part of the contract's output
+// (docs/pool-rules.md), whose bytes stay as they are.
+type VoteTerms struct {
+	VoteID   string
+	Kind     VoteKind
+	Subject  string
+	OpenedAt string // verbatim at of the vote_opened fact
+	ClosesAt string // verbatim closes_at
+	Status   VoteStatus
+}
+
+// Votes lists the pool's votes with their terms and status, sorted by
+// vote_id bytes.
+func (p *Pool) Votes() []VoteTerms {
+	out := make([]VoteTerms, 0, len(p.votes))
+	for _, v := range p.votes {
+		out = append(out, VoteTerms{VoteID: v.id, Kind: v.kind, Subject: v.subject,
+			OpenedAt: v.openedAt.String(), ClosesAt: v.closesAt.String(), Status: v.status})
+	}
+	slices.SortFunc(out, func(a, b VoteTerms) int { return strings.Compare(a.VoteID, b.VoteID) })
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -126,6 +127,12 @@ func knownRecipients(p schemas.PoolPeriod) (map[string]bool, error) {
 		Hoster struct {
 			Account string `json:"account"`
 		} `json:"hoster"`
+		// Rules v2: one recipient per engagement, the n-th of an account
+		// (in order of from) under entitle.HosterRole(n).
+		Hosters []struct {
+			Account string `json:"account"`
+			From    int64  `json:"from"`
+		} `json:"hosters"`
 		Contributions []struct {
 			Sponsor string `json:"sponsor"`
 		} `json:"contributions"`
@@ -137,6 +144,13 @@ func knownRecipients(p schemas.PoolPeriod) (map[string]bool, error) {
 	k := map[string]bool{}
 	if in.Hoster.Account != "" {
 		k["hoster/"+in.Hoster.Account] = true
+	}
+	hosters := in.Hosters
+	sort.SliceStable(hosters, func(i, j int) bool { return hosters[i].From < hosters[j].From })
+	nth := map[string]int{}
+	for _, h := range hosters {
+		nth[h.Account]++
+		k[entitle.HosterRole(nth[h.Account])+"/"+h.Account] = true
 	}
 	for _, c := range in.Contributions {
 		k["sponsor/"+c.Sponsor] = true

@@ -23,7 +23,7 @@ func CheckConservation(pools []schemas.PoolPeriod, ents []schemas.Entitlement) e
 			t = &[2]int64{}
 			byPool[e.PoolID] = t
 		}
-		if e.Role == entitle.RoleHoster {
+		if entitle.IsHosterRole(e.Role) {
 			t[1] += e.ShareE8s
 		} else {
 			t[0] += e.ShareE8s

@@ -148,8 +148,9 @@ func (c *Connector) pollLedger(ctx context.Context, fetched string) (ledgerStats
 
 // publishTicks publishes a tick (docs/pool-rules.md: "a tick lets time
 // pass") for every timed rule of a pool with terms (its funding deadline,
-// its lock-up end) that the ledger's certified time has passed by a
-// second: the rules fire a timed rule due strictly before a fact, so the
+// its lock-up end, each vote's close) that the ledger's certified time has
+// passed by a second (a vote's close decides it: the entitlement processor
+// waits for it before allocating a reward minted after it): the rules fire a timed rule due strictly before a fact, so the
 // tick is due + 1 s. Without it a pool whose sponsors stop sending would
 // never expire. The clock is the IC's: the certificate time of the read
 // that proved the blocks just published, so a tick follows every block
@@ -162,9 +163,17 @@ func (c *Connector) publishTicks(ctx context.Context, st *schemas.PublishStats, 
 	now := time.Unix(0, int64(prov.CertTimeNanos))
 	tickProv := schemas.Provenance{Source: "nodeshare", Canister: prov.Canister, Method: "connect pool clock (certified time of " + prov.Method + ")",
 		CertTimeNanos: prov.CertTimeNanos, FetchTime: prov.FetchTime}
+	known, err := c.readPoolFacts(ctx)
+	if err != nil {
+		return fmt.Errorf("pool ticks: %w", err)
+	}
 	var facts []schemas.Fact
 	for _, p := range pools.pools {
-		for _, due := range []string{p.Terms.FundingDeadline, p.Terms.LockupUntil} {
+		dues := []string{p.Terms.FundingDeadline, p.Terms.LockupUntil}
+		if pf := known[schemas.PoolKey(p.DAO, p.PoolID)]; pf != nil {
+			dues = append(dues, pf.voteCloses...)
+		}
+		for _, due := range dues {
 			d, err := time.Parse(time.RFC3339Nano, due)
 			if err != nil {
 				continue // the processor dead-letters the pool record

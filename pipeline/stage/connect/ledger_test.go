@@ -395,7 +395,7 @@ func TestLedgerTransientFailureIsRetried(t *testing.T) {
 }
 
 // The ledger's certified time is the pools' clock: once it is a second
-// past a pool's funding deadline or lock-up end, a tick at that second is
+// past a pool's funding deadline, lock-up end or vote close, a tick at that second is
 // published, once.
 func TestTicksFollowTheCertifiedTime(t *testing.T) {
 	e := newEnv()
@@ -420,8 +420,17 @@ func TestTicksFollowTheCertifiedTime(t *testing.T) {
 	poll(time.Date(2026, 2, 1, 0, 0, 1, 0, time.UTC))
 	poll(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))
 	assertOnce(t, e.log, schemas.TopicPoolFacts, tick("2026-02-01T00:00:01Z"))
+	// A vote's close is a timed rule too: it decides the vote.
+	th := int64(5001)
+	opened := schemas.PoolFact{DAO: "dao", PoolID: "pool-a", Type: "vote_opened", At: "2026-05-01T00:00:00Z", VoteID: "v1",
+		Kind: "terminate_hoster", Subject: `{"hoster":"h"}`, ClosesAt: "2026-06-01T12:00:00Z", ThresholdBps: &th}
+	e.putFact(t, opened)
+	poll(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	poll(time.Date(2026, 6, 1, 12, 0, 1, 0, time.UTC))
+	voteKey := schemas.PoolFactKey(opened)
+	assertOnce(t, e.log, schemas.TopicPoolFacts, tick("2026-02-01T00:00:01Z"), voteKey, tick("2026-06-01T12:00:01Z"))
 	poll(time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC))
-	assertOnce(t, e.log, schemas.TopicPoolFacts, tick("2026-02-01T00:00:01Z"), tick("2027-01-31T23:00:01Z"))
+	assertOnce(t, e.log, schemas.TopicPoolFacts, tick("2026-02-01T00:00:01Z"), voteKey, tick("2026-06-01T12:00:01Z"), tick("2027-01-31T23:00:01Z"))
 	env, err := e.log.envelope(schemas.TopicPoolFacts, tick("2027-01-31T23:00:01Z"))
 	if err != nil {
 		t.Fatal(err)

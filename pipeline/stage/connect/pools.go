@@ -20,6 +20,7 @@ const (
 	factNodeUp            = "node_up"
 	factNodeDown          = "node_down"
 	factTick              = "tick"
+	factVoteOpened        = "vote_opened"
 )
 
 // poolsView is the pools with terms on dao.pools.v1.
@@ -104,6 +105,8 @@ type poolFacts struct {
 	decided   map[uint64]schemas.PoolFact
 	// nodes are each node's node_up and node_down facts, oldest first.
 	nodes map[string][]schemas.PoolFact
+	// voteCloses are the closes_at of the pool's opened votes.
+	voteCloses []string
 }
 
 // readPoolFacts reads dao.pool-facts.v1, by pool key.
@@ -135,6 +138,8 @@ func (c *Connector) readPoolFacts(ctx context.Context) (map[string]*poolFacts, e
 			pf.decided[*f.ProposalID] = f
 		case f.Type == factNodeUp || f.Type == factNodeDown:
 			pf.nodes[f.NodeID] = append(pf.nodes[f.NodeID], f)
+		case f.Type == factVoteOpened && f.ClosesAt != "":
+			pf.voteCloses = append(pf.voteCloses, f.ClosesAt)
 		}
 	}
 	for _, pf := range out {

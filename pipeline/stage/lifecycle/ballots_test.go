@@ -144,3 +144,28 @@ func TestSignedBallots(t *testing.T) {
 		})
 	}
 }
+
+// The pool's state names each vote's kind, subject and close beside the
+// tallies, and its status once a later fact (a tick) fires the close: the
+// entitlement processor reads them to apply a passed vote.
+func TestStateCarriesVoteTerms(t *testing.T) {
+	alice, bob, carol := newVoter(t, false), newVoter(t, true), newVoter(t, false)
+	l := newMemLog()
+	batch := publish(t, l, poolEv(poolNamed("p1", poolTerms(1))),
+		deposit(1, day(2), alice.account, depositAcct(1), 40*icp),
+		deposit(2, day(2), bob.account, depositAcct(1), 35*icp),
+		deposit(3, day(2), carol.account, depositAcct(1), 25*icp),
+		voteOpened(day(3), "v1", day(10), 5000))
+	batch = append(batch, l.add(alice.ballot(t, day(4), "v1", "yes", 1).record(t), bob.ballot(t, day(4), "v1", "yes", 1).record(t))...)
+	mustHandle(t, newHandler(t, l), batch)
+	want := schemas.PoolVote{VoteID: "v1", Kind: "terminate_hoster", Subject: "hoster h", OpenedAt: day(3), ClosesAt: day(10), Status: "open"}
+	if got := readOutputs(t, l).states["d/p1"].Votes; len(got) != 1 || got[0] != want {
+		t.Fatalf("votes %+v, want %+v", got, want)
+	}
+	tick := event{fact: &schemas.PoolFact{DAO: "d", PoolID: "p1", Type: "tick", At: "2026-01-10T00:00:01Z"}}
+	mustHandle(t, newHandler(t, l), l.add(tick.record(t)))
+	want.Status = "passed"
+	if got := readOutputs(t, l).states["d/p1"].Votes; len(got) != 1 || got[0] != want {
+		t.Fatalf("after the close: votes %+v, want %+v", got, want)
+	}
+}

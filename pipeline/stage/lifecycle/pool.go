@@ -254,6 +254,10 @@ func (r *run) state() schemas.PoolState {
 		st.Stakes = append(st.Stakes, schemas.PoolStake{Account: sp.Sponsor, Identity: sp.Identity,
 			AcceptedE8s: int64(sp.AcceptedE8s), FirstAcceptedAt: sp.FirstAcceptedAt})
 	}
+	for _, v := range r.pool.Votes() {
+		st.Votes = append(st.Votes, schemas.PoolVote{VoteID: v.VoteID, Kind: string(v.Kind), Subject: v.Subject,
+			OpenedAt: v.OpenedAt, ClosesAt: v.ClosesAt, Status: string(v.Status)})
+	}
 	return st
 }
 

@@ -42,6 +42,10 @@ type Config struct {
 	// Params are the rules' parameters that are not events (ledger fee,
 	// NNS minimum rate).
 	Params entitle.Params
+	// PendingTries bounds how many times a reward waiting for a vote's
+	// close (entitle.PendingError) rebuilds its state before the stage
+	// stops (0: 60).
+	PendingTries int
 	// Crash is the crash hook (nil in production).
 	Crash stage.Crash
 	// Logger receives the stage's JSON log lines (nil: none).

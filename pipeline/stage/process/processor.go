@@ -2,11 +2,14 @@ package process
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
 	"github.com/nodeshare/nodeshare/pipeline/stage"
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -131,21 +134,43 @@ func (p *processor) reward(ctx context.Context, env schemas.Envelope) (reason, e
 	if err := env.DecodePayload(schemas.TypeNodeReward, &r); err != nil {
 		return nil, fmt.Errorf("reward %s: %w", env.EventID, err) // Validate decoded it already: cannot happen
 	}
-	st, err := p.rebuildState(ctx)
+	// A reward whose pool has a vote closed before it but not yet decided
+	// waits (entitle.PendingError): the state is rebuilt until the
+	// lifecycle processor has closed the vote. Past the tries the stage
+	// stops without a commit, and the reward is delivered again: a
+	// pending reward is never dead-lettered.
+	var facts []entitle.Event
+	var refused error
+	allocated := false
+	err = retry.Do(ctx, p.cfg.pendingPolicy(p.out, env.EventID), func(ctx context.Context) error {
+		st, err := p.rebuildState(ctx)
+		if err != nil {
+			return err
+		}
+		// A reward is allocated once: on redelivery (a crash before the
+		// commit) its decisions stand, even if a fact arrived since. A
+		// partly published reward (a crash mid-publish) is recomputed and
+		// completed; PublishOnce refuses any record that differs.
+		if allocated = st.Allocated(r); allocated {
+			return nil
+		}
+		facts, err = st.Reward(r, p.cfg.Params)
+		var pending *entitle.PendingError
+		if errors.As(err, &pending) {
+			return err
+		}
+		refused = err
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reward %s: %w", env.EventID, err)
 	}
-	// A reward is allocated once: on redelivery (a crash before the commit)
-	// its decisions stand, even if a fact arrived since. A partly published
-	// reward (a crash mid-publish) is recomputed and completed; PublishOnce
-	// refuses any record that differs.
-	if st.Allocated(r) {
+	if allocated {
 		p.out.Info("reward already allocated", "reward", env.EventID)
 		return nil, nil
 	}
-	facts, err := st.Reward(r, p.cfg.Params)
-	if err != nil {
-		return err, nil
+	if refused != nil {
+		return refused, nil
 	}
 	for i := range facts {
 		facts[i].Topic = p.cfg.EntitlementsTopic
@@ -209,4 +234,26 @@ func (p *processor) rebuildState(ctx context.Context) (*entitle.State, error) {
 func deadLetter(dlqTopic string, m schemas.Message, reason error) schemas.Record {
 	k, v, h := schemas.DeadLetterRecord(m.Topic, m.Partition, m.Offset, m.Key, m.Value, reason.Error())
 	return schemas.Record{Topic: dlqTopic, Key: k, Value: v, Headers: h}
+}
+
+// pendingPolicy is how long a reward waits for an undecided vote: the
+// rebuilds back off from 500 ms to 10 s, PendingTries times (default 60,
+// some eight minutes), each wait logged. A rebuild that fails otherwise is
+// not retried here (the loop stops and redelivers).
+func (c Config) pendingPolicy(out *slog.Logger, reward string) retry.Policy {
+	tries := c.PendingTries
+	if tries <= 0 {
+		tries = 60
+	}
+	return retry.Policy{Tries: tries, Initial: 500 * time.Millisecond, Max: 10 * time.Second,
+		Classify: func(err error) retry.Class {
+			var pending *entitle.PendingError
+			if errors.As(err, &pending) {
+				return retry.Transient
+			}
+			return retry.Fatal
+		},
+		OnRetry: func(err error, try int, wait time.Duration) {
+			out.Warn("reward waits for a vote's close", "reward", reward, "try", try, "wait", wait.String(), "reason", err.Error())
+		}}
 }

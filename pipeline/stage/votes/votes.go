@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nodeshare/nodeshare/pipeline/allocation"
 	rules "github.com/nodeshare/nodeshare/pipeline/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/money"
 	"github.com/nodeshare/nodeshare/pipeline/stage"
@@ -65,6 +66,15 @@ func (s Spec) check(now time.Time) error {
 	}
 	if !slices.Contains(kinds, rules.VoteKind(s.Kind)) {
 		errs = append(errs, fmt.Errorf("kind %q: must be one of %v", s.Kind, kinds))
+	} else if subj, err := schemas.DecodeVoteSubject(s.Kind, s.Subject); err != nil {
+		// What a passed vote changes is read from its subject
+		// (docs/governance.md): a subject nobody can apply is refused now,
+		// not discovered when the vote passes.
+		errs = append(errs, err)
+	} else if a, ok := subj.(*schemas.AdoptRulesVersionSubject); ok {
+		if _, err := allocation.Lookup(a.RulesVersion); err != nil {
+			errs = append(errs, fmt.Errorf("subject.rules_version: %w", err))
+		}
 	}
 	if s.ThresholdBps < 1 || s.ThresholdBps > int64(money.BpsDenominator) {
 		errs = append(errs, fmt.Errorf("threshold_bps %d: must be in 1..10000", s.ThresholdBps))

@@ -66,10 +66,10 @@ func TestDoorRefusesForgedReplayedLate(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	l := &memLog{}
 	box := &Box{Log: l, Verifier: ic.Verifier{}, Clock: stage.ClockFunc(func() time.Time { return now })}
-	if _, created, err := box.Open(ctx, "d", "p1", Spec{VoteID: "v1", Kind: "terminate_hoster", Subject: "hoster h", ClosesAt: now.Add(48 * time.Hour), ThresholdBps: 5000}); err != nil || !created {
+	if _, created, err := box.Open(ctx, "d", "p1", Spec{VoteID: "v1", Kind: "terminate_hoster", Subject: `{"hoster":"h"}`, ClosesAt: now.Add(48 * time.Hour), ThresholdBps: 5000}); err != nil || !created {
 		t.Fatalf("open: %v %v", created, err)
 	}
-	if _, created, err := box.Open(ctx, "d", "p1", Spec{VoteID: "v1", Kind: "terminate_hoster", Subject: "hoster h", ClosesAt: now.Add(48 * time.Hour), ThresholdBps: 5000}); err != nil || created {
+	if _, created, err := box.Open(ctx, "d", "p1", Spec{VoteID: "v1", Kind: "terminate_hoster", Subject: `{"hoster":"h"}`, ClosesAt: now.Add(48 * time.Hour), ThresholdBps: 5000}); err != nil || created {
 		t.Fatalf("open again: %v %v", created, err)
 	}
 	if _, _, err := box.Open(ctx, "d", "p1", Spec{VoteID: "v1", Kind: "terminate_hoster", ClosesAt: now.Add(time.Hour), ThresholdBps: 6000}); err == nil {
@@ -78,7 +78,10 @@ func TestDoorRefusesForgedReplayedLate(t *testing.T) {
 	for _, bad := range []Spec{{VoteID: "a/b", Kind: "terminate_hoster", ClosesAt: now.Add(time.Hour), ThresholdBps: 1},
 		{VoteID: "v2", Kind: "coup", ClosesAt: now.Add(time.Hour), ThresholdBps: 1},
 		{VoteID: "v2", Kind: "terminate_hoster", ClosesAt: now.Add(-time.Hour), ThresholdBps: 1},
-		{VoteID: "v2", Kind: "terminate_hoster", ClosesAt: now.Add(time.Hour), ThresholdBps: 10001}} {
+		{VoteID: "v2", Kind: "terminate_hoster", ClosesAt: now.Add(time.Hour), ThresholdBps: 10001},
+		{VoteID: "v2", Kind: "terminate_hoster", Subject: "hoster h", ClosesAt: now.Add(time.Hour), ThresholdBps: 1},
+		{VoteID: "v2", Kind: "terminate_hoster", Subject: `{"hoster":"h","reason":"x"}`, ClosesAt: now.Add(time.Hour), ThresholdBps: 1},
+		{VoteID: "v2", Kind: "adopt_rules_version", Subject: `{"rules_version":"v9"}`, ClosesAt: now.Add(time.Hour), ThresholdBps: 1}} {
 		var r *Refused
 		if _, _, err := box.Open(ctx, "d", "p1", bad); !errors.As(err, &r) {
 			t.Errorf("%+v: err %v, want a refusal", bad, err)
