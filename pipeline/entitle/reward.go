@@ -60,30 +60,33 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 		return nil, fmt.Errorf("reward %s: no pool of node provider %s earns rewards (none configured, none with its proposal adopted, and no crowdfunded pool active at %s)",
 			RewardEventID(r), r.NodeProvider, time.Unix(int64(r.TimestampSeconds), 0).UTC().Format(time.RFC3339))
 	}
-	dao, version := pools[0].DAO, pools[0].RulesVersion
+	dao := pools[0].DAO
 	for _, pl := range pools {
 		if pl.DAO != dao {
 			return nil, fmt.Errorf("reward %s: node provider %s has pools in two DAOs (%s, %s)", RewardEventID(r), r.NodeProvider, dao, pl.DAO)
-		}
-		if pl.RulesVersion != version {
-			return nil, fmt.Errorf("reward %s: pools of one node provider must share a rules version (%s has %s, %s has %s)", RewardEventID(r), pools[0].PoolID, version, pl.PoolID, pl.RulesVersion)
 		}
 	}
 	period := PeriodOf(r.TimestampSeconds)
 	rewardAt := time.Unix(int64(r.TimestampSeconds), 0).UTC()
 
-	// What passed votes changed (engagements.go): a reward whose pool has
-	// a vote closed before it but not yet decided waits; a pool whose
-	// hoster engagements changed before the period's end is allocated
-	// with rules v2, and so is every pool of the reward (a DAO period's
-	// manifest binds one rules version; v2 with one engagement covering
-	// the period gives v1's numbers).
+	// What passed votes changed (engagements.go, rules_adoption.go): a
+	// reward whose pool has a vote closed before it but not yet decided
+	// waits; each pool's rules version for the period is its record's or
+	// the one its latest adopt_rules_version vote in force at the period's
+	// start names, and the reward takes one version for all its pools (v2
+	// when they mix v1 and v2); a pool whose hoster engagements changed
+	// before the period's end is allocated with rules v2, and so is every
+	// pool of the reward (a DAO period's manifest binds one rules version;
+	// v2 with one engagement covering the period gives v1's numbers).
 	end := int64(r.TimestampSeconds)
-	allocVersion := version
+	start := s.periodStart(r.NodeProvider, end)
 	timelines := make([][]engagement, len(pools))
 	effects := make([][]schemas.VoteEffect, len(pools))
+	adoptions := make([][]schemas.VoteEffect, len(pools))
+	versions := make([]string, len(pools))
+	poolVotes := make([][]poolVote, len(pools))
+	changed := false
 	for i, pl := range pools {
-		var votes []poolVote
 		if pl.Terms != nil {
 			l := s.lifecycles[pl.DAO+"/"+pl.PoolID]
 			if at, ok := rewardInstant(r.TimestampSeconds); ok {
@@ -91,15 +94,21 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 					return nil, err
 				}
 			}
-			votes = l.votes
+			poolVotes[i] = l.votes
 		}
-		var changed bool
-		timelines[i], effects[i], changed = hosterTimeline(pl, votes, end)
-		if changed {
-			allocVersion = RulesV2
-		}
+		var c bool
+		timelines[i], effects[i], c = hosterTimeline(pl, poolVotes[i], end)
+		changed = changed || c
+		versions[i], adoptions[i] = rulesVersionAt(pl, poolVotes[i], start, end)
 	}
-	start := s.periodStart(r.NodeProvider, end)
+	version, err := rewardVersion(RewardEventID(r), pools, versions)
+	if err != nil {
+		return nil, err
+	}
+	allocVersion := version
+	if changed {
+		allocVersion = RulesV2
+	}
 
 	// Level 1: the NP reward to pools by node weight: the Node Rewards
 	// Canister's per-node XDR for this reward period when it is known for
@@ -147,7 +156,7 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reward %s: %w", RewardEventID(r), err)
 		}
-		var ef []schemas.VoteEffect
+		ef := adoptions[i]
 		if allocVersion == RulesV2 {
 			// v2's hosters replace v1's hoster: the engagements inside
 			// [start, end), each with its carry (engagements.go).
@@ -157,7 +166,7 @@ func (s *State) Reward(r schemas.NodeReward, p Params) ([]Event, error) {
 				in.Hosters = []allocation.HosterEngagement{}
 			}
 			in.PeriodStartUnixSeconds, in.PeriodEndUnixSeconds = start, end
-			ef = effects[i]
+			ef = inCloseOrder(poolVotes[i], effects[i], adoptions[i])
 		}
 		res, err := allocation.Allocate(allocVersion, in)
 		if err != nil {
