@@ -358,6 +358,9 @@ func payoutOutcome(w io.Writer, dao, period string, sum payout.Summary, runErr e
 			dao, period, sum.Manifest.SHA256, unpaid, len(sum.Manifest.Intents), sum.Skipped)
 		return &codedError{code: exitRefused, err: runErr}
 	}
+	if len(sum.ApprovedByVotes) > 0 {
+		fmt.Fprintf(w, "%s %s manifest %s: approved by the sponsors' votes %s\n", dao, period, sum.Manifest.SHA256, strings.Join(sum.ApprovedByVotes, ", "))
+	}
 	fmt.Fprintf(w, "%s %s manifest %s: %d paid (%d before this run), %d pending, %d failed; %d sent, %d settled from blocks, %d new attempts\n",
 		dao, period, sum.Manifest.SHA256, sum.Paid, sum.Skipped, sum.Pending, sum.Failed, sum.Sent, sum.Reconciled, sum.NewAttempts)
 	if runErr != nil {

@@ -127,3 +127,20 @@ func (s *Store) InsertApproval(ctx context.Context, token string, a schemas.Payo
 	}
 	return s.insert(ctx, "payout_approvals", token, [][]any{{a.ManifestSHA256, a.Approver, a.DAO, a.Period, at.UTC(), a.PublicKeyDER, a.Signature}})
 }
+
+// PoolVotes returns the votes of the pool's latest lifecycle state (the
+// pool_state records on dao.pool-lifecycle.v1, schemas.PoolState.Votes),
+// nil when the pool has no state: what the payout stage reads to decide
+// whether the sponsors' approve_manifest votes approve a manifest.
+func (s *Store) PoolVotes(ctx context.Context, dao, pool string) ([]schemas.PoolVote, error) {
+	states, err := queryPayloads[schemas.PoolState](ctx, s, schemas.TypePoolState, `SELECT payload FROM events_raw FINAL
+		WHERE event_type = 'pool_state' AND JSONExtractString(payload, 'dao') = ? AND JSONExtractString(payload, 'pool_id') = ?
+		ORDER BY kafka_time DESC, offset DESC LIMIT 1`, dao, pool)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: votes of pool %s/%s: %w", dao, pool, err)
+	}
+	if len(states) == 0 {
+		return nil, nil
+	}
+	return states[0].Votes, nil
+}

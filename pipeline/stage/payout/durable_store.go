@@ -30,6 +30,7 @@ type Tables interface {
 	Attempts(ctx context.Context, dao, period string) (map[string][]schemas.PayoutAttempt, error)
 	Results(ctx context.Context, dao, period string) (map[string]schemas.PayoutResult, error)
 	Approvals(ctx context.Context, manifestSHA256 string) ([]schemas.PayoutApproval, error)
+	PoolVotes(ctx context.Context, dao, pool string) ([]schemas.PoolVote, error)
 
 	InsertIntents(ctx context.Context, token string, intents []schemas.PayoutIntent) error
 	InsertManifest(ctx context.Context, token string, h schemas.PayoutManifest, recordedAt time.Time) error

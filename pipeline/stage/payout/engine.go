@@ -75,6 +75,9 @@ type Summary struct {
 	// NewAttempts the intents given a new created_at_time.
 	Reconciled, NewAttempts int
 	Paid, Pending, Failed   int
+	// ApprovedByVotes lists the sponsors' votes ("pool/vote_id") that
+	// approved the manifest when the signed approvals did not.
+	ApprovedByVotes []string
 }
 
 // Observer is the port the engine reports transfer outcomes through
@@ -399,12 +402,22 @@ func (e *Engine) Run(ctx context.Context, dao, period string, opt RunOptions) (S
 		return sum, fmt.Errorf("payout %s %s: no signature verifier configured: nothing signed", dao, period)
 	}
 	if ok, who, refused := e.Approval.Approved(dao, period, m.SHA256, aps, e.Verifier); !ok {
-		why := ""
-		if len(refused) > 0 {
-			why = "; not counted: " + strings.Join(refused, "; ")
+		// The alternative: the sponsors' passed approve_manifest votes,
+		// one in every pool of the manifest (rules.SponsorsApproved).
+		sp, err := e.sponsors(ctx, m)
+		if err != nil {
+			return sum, fmt.Errorf("payout %s %s: %w: nothing signed", dao, period, err)
 		}
-		return sum, fmt.Errorf("payout %s %s: manifest %s is not approved: %d of %d signed approvals needed (have %v from %v%s): nothing signed",
-			dao, period, m.SHA256, e.Approval.Threshold, len(e.Approval.Approvers), who, e.Approval.Names(), why)
+		if !sp.Approved {
+			why := ""
+			if len(refused) > 0 {
+				why = "; not counted: " + strings.Join(refused, "; ")
+			}
+			return sum, fmt.Errorf("payout %s %s: manifest %s is not approved: %d of %d signed approvals needed (have %v from %v%s), or a passed approve_manifest vote of every pool (%s): nothing signed",
+				dao, period, m.SHA256, e.Approval.Threshold, len(e.Approval.Approvers), who, e.Approval.Names(), why, sponsorsWhy(sp))
+		}
+		sum.ApprovedByVotes = sp.Votes
+		e.Log.Info("payout: manifest approved by the sponsors' votes", "dao", dao, "period", period, "manifest_sha256", m.SHA256, "votes", sp.Votes)
 	}
 
 	results, err := e.Store.Results(ctx, dao, period)
@@ -994,10 +1007,14 @@ func (e *Engine) blocksRange(ctx context.Context, start, end uint64) ([]rules.Bl
 
 // Status is the progress of one period's rules.
 type Status struct {
-	Manifest                            rules.Manifest
-	Approved                            bool
-	Approvers                           []string
-	ApprovalsRefused                    []string // approvals not counted, with the reason
+	Manifest         rules.Manifest
+	Approved         bool
+	Approvers        []string
+	ApprovalsRefused []string // approvals not counted, with the reason
+	// Sponsors is the sponsors' approval by their approve_manifest votes
+	// (rules.SponsorsApproved); Approved is true when it or the signed
+	// approvals approve the manifest.
+	Sponsors                            rules.SponsorApproval
 	Paid, Pending, Failed               int
 	PaidE8s, PendingE8s, FailedE8s      int64
 	Attempts                            int
@@ -1028,6 +1045,10 @@ func (e *Engine) Status(ctx context.Context, dao, period string) (Status, error)
 		return st, errors.New("payout status: no signature verifier configured")
 	}
 	st.Approved, st.Approvers, st.ApprovalsRefused = e.Approval.Approved(dao, period, st.Manifest.SHA256, aps, e.Verifier)
+	if st.Sponsors, err = e.sponsors(ctx, st.Manifest); err != nil {
+		return st, err
+	}
+	st.Approved = st.Approved || st.Sponsors.Approved
 	res, err := e.Store.Results(ctx, dao, period)
 	if err != nil {
 		return st, err
@@ -1059,6 +1080,29 @@ func (e *Engine) Status(ctx context.Context, dao, period string) (Status, error)
 	}
 	st.AllPaid = st.Paid == len(st.Manifest.Intents)
 	return st, nil
+}
+
+// sponsors decides whether the sponsors' passed approve_manifest votes
+// approve m: one in every pool of m, naming its period and hash.
+func (e *Engine) sponsors(ctx context.Context, m rules.Manifest) (rules.SponsorApproval, error) {
+	pools := rules.ManifestPools(m)
+	votes := make(map[string][]schemas.PoolVote, len(pools))
+	for _, p := range pools {
+		vs, err := e.Store.PoolVotes(ctx, m.DAO, p)
+		if err != nil {
+			return rules.SponsorApproval{}, fmt.Errorf("read the votes of pool %s: %w", p, err)
+		}
+		votes[p] = vs
+	}
+	return rules.SponsorsApproved(m.Period, m.SHA256, pools, votes), nil
+}
+
+// sponsorsWhy says why the sponsors' votes do not approve a manifest.
+func sponsorsWhy(sp rules.SponsorApproval) string {
+	if len(sp.Missing) == 0 {
+		return "the manifest has no pool"
+	}
+	return strings.Join(sp.Missing, "; ")
 }
 
 // sortedKeys returns m's keys in order.

@@ -30,6 +30,10 @@ type Store interface {
 	Attempts(ctx context.Context, dao, period string) (map[string][]schemas.PayoutAttempt, error)
 	Results(ctx context.Context, dao, period string) (map[string]schemas.PayoutResult, error)
 	Approvals(ctx context.Context, manifestSHA256 string) ([]schemas.PayoutApproval, error)
+	// PoolVotes are the votes of the pool's latest lifecycle state
+	// (schemas.PoolState.Votes), nil when it has none: the sponsors'
+	// approve_manifest votes (rules.SponsorsApproved).
+	PoolVotes(ctx context.Context, dao, pool string) ([]schemas.PoolVote, error)
 	SavePlan(ctx context.Context, h schemas.PayoutManifest, intents []schemas.PayoutIntent) error
 	SaveAttempt(ctx context.Context, dao, period string, a schemas.PayoutAttempt) error
 	SaveResult(ctx context.Context, r schemas.PayoutResult) error

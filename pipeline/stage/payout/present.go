@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/nodeshare/nodeshare/pipeline/money"
@@ -65,7 +66,8 @@ func WriteStatus(w io.Writer, dao, period string, st Status, asJSON bool) {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(map[string]any{"dao": dao, "period": period, "planned": st.Planned, "manifest_sha256": st.Manifest.SHA256,
-			"approved": st.Approved, "approvers": st.Approvers, "approvals_not_counted": st.ApprovalsRefused, "paid": st.Paid, "pending": st.Pending, "failed": st.Failed,
+			"approved": st.Approved, "approvers": st.Approvers, "approvals_not_counted": st.ApprovalsRefused,
+			"approved_by_sponsors": st.Sponsors.Approved, "sponsor_votes": st.Sponsors.Votes, "sponsors_missing": st.Sponsors.Missing, "paid": st.Paid, "pending": st.Pending, "failed": st.Failed,
 			"paid_e8s": st.PaidE8s, "pending_e8s": st.PendingE8s, "failed_e8s": st.FailedE8s, "new_attempts": st.Attempts,
 			"all_paid": st.AllPaid, "reasons": st.FailedReasons})
 		return
@@ -77,6 +79,12 @@ func WriteStatus(w io.Writer, dao, period string, st Status, asJSON bool) {
 	fmt.Fprintf(w, "%s %s manifest %s\napproved: %v by %v\n", dao, period, st.Manifest.SHA256, st.Approved, st.Approvers)
 	for _, r := range st.ApprovalsRefused {
 		fmt.Fprintf(w, "approval not counted: %s\n", r)
+	}
+	if st.Sponsors.Approved {
+		fmt.Fprintf(w, "approved by the sponsors' votes %s\n", strings.Join(st.Sponsors.Votes, ", "))
+	} else if len(st.Sponsors.Votes) > 0 {
+		// Some pools voted, not all: say which are missing.
+		fmt.Fprintf(w, "sponsors' votes %s; not approved by votes: %s\n", strings.Join(st.Sponsors.Votes, ", "), strings.Join(st.Sponsors.Missing, "; "))
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "STATUS\tCOUNT\tAMOUNT ICP\t")

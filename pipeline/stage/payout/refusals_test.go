@@ -46,6 +46,18 @@ func newRefusalWorldWith(t *testing.T, seed uint64, n int, fee int64, mint func(
 	edit func([]schemas.Entitlement, []schemas.PoolPeriod)) *refusalWorld {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, seed))
+	dao, period := "refusal-dao", "2026-11-01T06:00:00Z"
+	ents, pools := payouttest.SimPeriod(rng, dao, period, n, fee)
+	if edit != nil {
+		edit(ents, pools)
+	}
+	return newRefusalWorldOf(t, dao, period, ents, pools, mint, approve)
+}
+
+// newRefusalWorldOf plans the period of these entitlements and pool
+// periods (approved by "demo" when approve), and mints what mint says.
+func newRefusalWorldOf(t *testing.T, dao, period string, ents []schemas.Entitlement, pools []schemas.PoolPeriod, mint func(need int64) int64, approve bool) *refusalWorld {
+	t.Helper()
 	sim, err := icsim.New(icsim.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -61,11 +73,7 @@ func newRefusalWorldWith(t *testing.T, seed uint64, n int, fee int64, mint func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &refusalWorld{sim: sim, client: client, id: id, dao: "refusal-dao", period: "2026-11-01T06:00:00Z"}
-	ents, pools := payouttest.SimPeriod(rng, w.dao, w.period, n, fee)
-	if edit != nil {
-		edit(ents, pools)
-	}
+	w := &refusalWorld{sim: sim, client: client, id: id, dao: dao, period: period}
 	w.store = payouttest.NewMemStore(ents, pools)
 	eng := w.engine(nil)
 	if w.m, _, err = eng.Plan(context.Background(), w.dao, w.period, true); err != nil {

@@ -218,6 +218,9 @@ func Pass(ctx context.Context, eng *payout.Engine, dao string, log *slog.Logger,
 			after(period, st, false)
 			continue
 		}
+		if st.Sponsors.Approved && len(st.Approvers) < eng.Approval.Threshold {
+			log.Info("signer: period approved by the sponsors' votes", "period", period, "manifest_sha256", st.Manifest.SHA256, "votes", st.Sponsors.Votes)
+		}
 		sum, err := eng.Run(ctx, dao, period, payout.RunOptions{ExpectSHA256: st.Manifest.SHA256})
 		log.Info("signer: period run", "period", period, "paid", sum.Paid, "pending", sum.Pending, "failed", sum.Failed, "sent", sum.Sent, "reconciled", sum.Reconciled)
 		if ran != nil {

@@ -28,8 +28,10 @@ type MemStore struct {
 	AttemptsBy  map[string][]schemas.PayoutAttempt
 	ResultsBy   map[string]schemas.PayoutResult
 	ApprovalsBy map[string][]schemas.PayoutApproval
-	Dead        bool
-	FailWrite   func(kind string) (before, after bool)
+	// Votes are the pools' votes, by "dao/pool" (PoolVotes).
+	Votes     map[string][]schemas.PoolVote
+	Dead      bool
+	FailWrite func(kind string) (before, after bool)
 }
 
 var _ payout.Store = (*MemStore)(nil)
@@ -175,6 +177,12 @@ func (s *MemStore) Approvals(ctx context.Context, sha string) ([]schemas.PayoutA
 	s.Mu.Lock()
 	defer s.Mu.Unlock()
 	return append([]schemas.PayoutApproval(nil), s.ApprovalsBy[sha]...), nil
+}
+
+func (s *MemStore) PoolVotes(ctx context.Context, dao, pool string) ([]schemas.PoolVote, error) {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	return append([]schemas.PoolVote(nil), s.Votes[dao+"/"+pool]...), nil
 }
 
 func (s *MemStore) SavePlan(ctx context.Context, h schemas.PayoutManifest, intents []schemas.PayoutIntent) error {
