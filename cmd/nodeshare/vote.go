@@ -14,6 +14,7 @@ import (
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/ic"
 	"github.com/nodeshare/nodeshare/connectors/web"
+	"github.com/nodeshare/nodeshare/pipeline/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/money"
 	"github.com/nodeshare/nodeshare/pipeline/stage"
 	"github.com/nodeshare/nodeshare/pipeline/stage/votes"
@@ -28,6 +29,7 @@ type voteCmd struct {
 	Cast    voteCastCmd    `cmd:"" help:"Sign a ballot with your dfx identity and cast it (through Kafka, or a nodeshare serve ballot endpoint with --endpoint)."`
 	Show    voteShowCmd    `cmd:"" help:"Print one vote with its tally and, with --voter, that voter's ballots (counted or refused with the reason)."`
 	List    voteListCmd    `cmd:"" help:"List a pool's votes with their tallies."`
+	Access  voteAccessCmd  `cmd:"" help:"A pool's access register: who may access which node, granted by which vote, until when, revoked by which vote."`
 	Weights voteWeightsCmd `cmd:"" help:"A pool's weight report from the audit trail: each sponsor's weight if a vote opened now, the cap, and sockpuppet hints from the ledger."`
 }
 
@@ -232,6 +234,62 @@ func writeVotes(e env, vs []votes.Vote) {
 	_ = tw.Flush()
 }
 
+type voteAccessCmd struct {
+	kafkaFlags
+	poolsTopicFlags
+	votePoolFlags
+	JSON bool `name:"json" help:"Print JSON."`
+}
+
+func (c *voteAccessCmd) Validate() error { return c.kafkaFlags.Validate() }
+
+// Run prints the pool's access register from its latest state on Kafka,
+// each entry with whether it is in force now.
+func (c *voteAccessCmd) Run(e env) error {
+	box, done, err := openVotes(e, c.kafkaFlags, c.poolsTopicFlags)
+	if err != nil {
+		return err
+	}
+	defer done()
+	reg, err := box.Access(e.ctx, c.DAO, c.PoolID)
+	if err != nil || c.JSON {
+		if err == nil {
+			err = printJSON(e, reg)
+		}
+		return err
+	}
+	now, err := lifecycle.ParseTime(time.Now().UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s/%s access register (pool state as of %s)\n", c.DAO, c.PoolID, reg.StateAsOf)
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GRANTEE\tNODE\tFROM\tUNTIL\tGRANTED BY\tREVOKED BY\tREVOKED AT\tNOW\t")
+	for _, en := range reg.Entries {
+		in, err := en.InForceAt(now)
+		if err != nil {
+			return err
+		}
+		state := "not in force"
+		if in {
+			state = "in force"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", en.Grantee, en.NodeID, en.From, en.Until, en.GrantedBy, dash(en.RevokedBy), dash(en.RevokedAt), state)
+	}
+	_ = tw.Flush()
+	for _, ig := range reg.Ignored {
+		fmt.Fprintf(e.stdout, "vote %s changed nothing: %s\n", ig.VoteID, ig.Reason)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 type voteShowCmd struct {
 	kafkaFlags
 	poolsTopicFlags
@@ -299,6 +357,13 @@ func (b ballotBox) Votes(ctx context.Context, dao, pool string) (any, error) {
 		return nil, &votes.Refused{Reason: "dao and pool are required (?dao=&pool=)"}
 	}
 	return b.box.List(ctx, dao, pool)
+}
+
+func (b ballotBox) Access(ctx context.Context, dao, pool string) (any, error) {
+	if dao == "" || pool == "" {
+		return nil, &votes.Refused{Reason: "dao and pool are required (?dao=&pool=)"}
+	}
+	return b.box.Access(ctx, dao, pool)
 }
 
 func (b ballotBox) Ballots(ctx context.Context, dao, pool, voter string) (any, error) {

@@ -25,6 +25,8 @@ type BallotBox interface {
 	// Votes and Ballots return JSON-encodable answers.
 	Votes(ctx context.Context, dao, pool string) (any, error)
 	Ballots(ctx context.Context, dao, pool, voter string) (any, error)
+	// Access is a pool's access register (docs/governance.md).
+	Access(ctx context.Context, dao, pool string) (any, error)
 }
 
 // maxBallotBytes bounds a ballot request: a ballot is well under 2 KiB.
@@ -81,6 +83,7 @@ func (l *limiter) allow(r *http.Request) bool {
 //	POST /api/ballots                       a signed ballot (schemas.BallotRequest)
 //	GET  /api/votes?dao=&pool=              a pool's votes with their tallies
 //	GET  /api/ballots?dao=&pool=&voter=     a voter's ballots, counted or refused with the reason
+//	GET  /api/access?dao=&pool=             a pool's access register (grant_hoster_access votes)
 type api struct {
 	box   BallotBox
 	limit *limiter
@@ -137,7 +140,12 @@ func (a *api) cast(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, http.StatusAccepted, receipt, err)
 }
 
-func (a *api) votes(w http.ResponseWriter, r *http.Request) {
+func (a *api) votes(w http.ResponseWriter, r *http.Request) { a.get(w, r, a.box.Votes) }
+
+func (a *api) access(w http.ResponseWriter, r *http.Request) { a.get(w, r, a.box.Access) }
+
+// get answers a read of one pool (?dao=&pool=) with read's answer.
+func (a *api) get(w http.ResponseWriter, r *http.Request, read func(ctx context.Context, dao, pool string) (any, error)) {
 	if !a.limit.allow(r) {
 		w.Header().Set("Retry-After", "1")
 		a.fail(w, r, http.StatusTooManyRequests, errors.New("too many requests from this address: wait a second"))
@@ -149,7 +157,7 @@ func (a *api) votes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	out, err := a.box.Votes(r.Context(), q.Get("dao"), q.Get("pool"))
+	out, err := read(r.Context(), q.Get("dao"), q.Get("pool"))
 	a.answer(w, r, http.StatusOK, out, err)
 }
 

@@ -22,6 +22,9 @@ func (b *countingBox) Cast(_ context.Context, dao, pool string, bl schemas.Signe
 	return schemas.BallotReceipt{Key: dao + "/" + pool + "/ballot/" + bl.VoteID, Status: "published"}, nil
 }
 func (b *countingBox) Votes(context.Context, string, string) (any, error) { return []string{}, nil }
+func (b *countingBox) Access(context.Context, string, string) (any, error) {
+	return map[string][]string{"entries": {}}, nil
+}
 func (b *countingBox) Ballots(context.Context, string, string, string) (any, error) {
 	return []string{}, nil
 }
@@ -79,6 +82,21 @@ func TestBallotEndpointLimits(t *testing.T) {
 	resp, _ = http.Post(srv2.URL+"/dao/x", "application/json", strings.NewReader(ok))
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST /dao/x: %d", resp.StatusCode)
+	}
+	// The access register is read-only: GET answers the box's register,
+	// a POST is 405.
+	resp, err = http.Get(srv2.URL + "/api/access?dao=d&pool=p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != `{"entries":[]}` {
+		t.Fatalf("GET /api/access: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = http.Post(srv2.URL+"/api/access?dao=d&pool=p", "application/json", strings.NewReader(ok))
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /api/access: %d", resp.StatusCode)
 	}
 	off := httptest.NewServer(Handler(site, slog.New(slog.NewTextHandler(io.Discard, nil))))
 	t.Cleanup(off.Close)

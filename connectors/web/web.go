@@ -74,6 +74,7 @@ func handlerFor(cfg Config) http.Handler {
 		a := &api{box: cfg.Ballots, limit: newLimiter(cfg.BallotRate, cfg.BallotBurst), log: log}
 		mux.Handle("/api/ballots", http.TimeoutHandler(http.HandlerFunc(a.ballots), requestTimeout, `{"error":"timed out"}`))
 		mux.Handle("/api/votes", http.TimeoutHandler(http.HandlerFunc(a.votes), requestTimeout, `{"error":"timed out"}`))
+		mux.Handle("/api/access", http.TimeoutHandler(http.HandlerFunc(a.access), requestTimeout, `{"error":"timed out"}`))
 	}
 	mux.HandleFunc("/{$}", h.page(func(r *http.Request, w io.Writer) error { return site.Index(r.Context(), w) }))
 	mux.HandleFunc("/style.css", func(w http.ResponseWriter, r *http.Request) {

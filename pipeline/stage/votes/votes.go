@@ -279,6 +279,31 @@ func (b *Box) List(ctx context.Context, dao, pool string) ([]Vote, error) {
 	return out, nil
 }
 
+// Access is dao's pool's access register (rules.Access) from the votes of
+// its latest state, with that state's as_of ("" when the processor
+// published no state yet: the register is then empty).
+type Access struct {
+	DAO       string `json:"dao"`
+	PoolID    string `json:"pool_id"`
+	StateAsOf string `json:"state_as_of"`
+	rules.AccessRegister
+}
+
+// Access reads the pool's latest state and builds its access register.
+func (b *Box) Access(ctx context.Context, dao, pool string) (Access, error) {
+	out := Access{DAO: dao, PoolID: pool, AccessRegister: rules.AccessRegister{Entries: []rules.AccessEntry{}}}
+	st, err := b.latestState(ctx, dao, pool)
+	if err != nil || st == nil {
+		return out, err
+	}
+	reg, err := rules.Access(st.Votes)
+	if err != nil {
+		return out, fmt.Errorf("pool %s/%s: access register: %w", dao, pool, err)
+	}
+	out.StateAsOf, out.AccessRegister = st.AsOf, reg
+	return out, nil
+}
+
 // latestState is the pool's latest state on dao.pool-lifecycle.v1 (nil
 // when the processor published none yet).
 func (b *Box) latestState(ctx context.Context, dao, pool string) (*schemas.PoolState, error) {
