@@ -184,6 +184,18 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 	if len(bobs) != 2 || bobs[0].Status != "accepted" || bobs[1].Status != "refused" || !strings.Contains(bobs[1].Reason, "after vote \"v-short\" closed") {
 		t.Fatalf("bob's ballots: %+v", bobs)
 	}
+	// The access register: v-short (grant_hoster_access) has no ballot and
+	// has not passed (open or failed), so it grants nothing, over HTTP and
+	// on the CLI.
+	var acc votes.Access
+	getJSON(t, url+"api/access?dao=it&pool=pool-gov", &acc)
+	if vs[0].Status == "passed" || acc.DAO != "it" || acc.PoolID != "pool-gov" || acc.StateAsOf == "" || acc.Entries == nil || len(acc.Entries) != 0 || len(acc.Ignored) != 0 {
+		t.Fatalf("v-short %s, access register %+v: want no entry", vs[0].Status, acc)
+	}
+	if code, out, errOut := runCLI(t, env, "vote", "access", "--dao", "it", "--pool-id", "pool-gov", "--topic-prefix", prefix); code != 0 ||
+		!strings.Contains(out, "it/pool-gov access register (pool state as of "+acc.StateAsOf+")") || !strings.Contains(out, "GRANTEE") {
+		t.Fatalf("vote access: %d\n%s\n%s", code, out, errOut)
+	}
 	// The weight report, from the audit trail: the sink stores the topics.
 	store, db := freshDatabase(t, ctx, cfg)
 	if _, err := store.Migrate(ctx); err != nil {
