@@ -146,7 +146,7 @@ func (c *auditSignTipsCmd) Run(e env) error {
 		return err
 	}
 	brokers := c.brokers()
-	if err := kafka.EnsureTopics(e.ctx, brokers, schemas.Topics(), 1); err != nil {
+	if err := kafka.EnsureTopicsWith(e.ctx, brokers, schemas.Topics(), c.topicOptions()); err != nil {
 		return err
 	}
 	producer := kafka.NewProducer(brokers)

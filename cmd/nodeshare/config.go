@@ -14,9 +14,11 @@ import (
 type config struct {
 	KafkaBrokers string        // the --kafka-brokers text
 	Kafka        kafka.Brokers // the brokers with their security (TLS, SASL)
-	ClickHouse   clickhouse.Config
-	Vault        vault.Config
-	ICURL        string
+	// KafkaTopics are the durability settings of the topics created.
+	KafkaTopics kafka.TopicOptions
+	ClickHouse  clickhouse.Config
+	Vault       vault.Config
+	ICURL       string
 	// ICFetchRootKey trusts the root key the replica reports; only for the
 	// local simulator (never on mainnet, docs/ic-interfaces.md §7).
 	ICFetchRootKey bool

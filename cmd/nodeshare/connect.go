@@ -260,7 +260,7 @@ func connectPorts(ctx context.Context, cc *connectCmd, st connect.Config, log *s
 			topics = append(topics, t)
 		}
 	}
-	if err := kafka.EnsureTopics(ctx, brokers, topics, 1); err != nil {
+	if err := kafka.EnsureTopicsWith(ctx, brokers, topics, cc.topicOptions()); err != nil {
 		return p, nil, err
 	}
 	prod := kafka.NewProducer(brokers)

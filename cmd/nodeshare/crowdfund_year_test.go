@@ -217,7 +217,7 @@ func (w *yearWorld) process() {
 	ctx := context.Background()
 	pc := process.Config{Group: "it-entitle-" + w.prefix, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: 10_000}, Logger: w.log}
 	lc := lifecyclestage.Config{Group: "it-lifecycle-" + w.prefix, Verifier: ic.Verifier{}, Logger: w.log}
-	if err := runProcessors(ctx, w.cfg.brokers(), w.prefix, pc, lc, true); err != nil {
+	if err := runProcessors(ctx, w.cfg.brokers(), kafka.TopicOptions{}, w.prefix, pc, lc, true); err != nil {
 		w.t.Fatalf("process: %v", err)
 	}
 	ch, err := clickhouse.Open(ctx, w.cfg.ClickHouse)
@@ -226,7 +226,7 @@ func (w *yearWorld) process() {
 	}
 	defer ch.Close()
 	sc := sink.Config{Group: "it-sink-" + w.prefix, MaxBatch: 5000, MaxWait: 100 * time.Millisecond, Logger: w.log}
-	if err := runSinkStage(ctx, w.cfg.brokers(), w.prefix, ch, sc, true); err != nil {
+	if err := runSinkStage(ctx, w.cfg.brokers(), kafka.TopicOptions{}, w.prefix, ch, sc, true); err != nil {
 		w.t.Fatalf("sink: %v", err)
 	}
 }

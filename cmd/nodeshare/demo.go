@@ -138,11 +138,11 @@ func demo(ctx context.Context, cfg config, dao string, log *slog.Logger) (demoRe
 		Process: func(ctx context.Context) error {
 			pc := process.Config{Group: process.DefaultGroup, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: int64(fee)}, Logger: log}
 			lc := lifecyclestage.Config{Group: lifecyclestage.DefaultGroup, Verifier: ic.Verifier{}, Logger: log}
-			if err := runProcessors(ctx, brokers, "", pc, lc, true); err != nil {
+			if err := runProcessors(ctx, brokers, cfg.KafkaTopics, "", pc, lc, true); err != nil {
 				return err
 			}
 			sc := sink.Config{Group: sink.DefaultGroup, MaxBatch: 50000, MaxWait: 200 * time.Millisecond, Logger: log}
-			return runSinkStage(ctx, brokers, "", ch, sc, true)
+			return runSinkStage(ctx, brokers, cfg.KafkaTopics, "", ch, sc, true)
 		},
 		Engine: func(pool, source string) (*payout.Engine, error) {
 			from := ic.Account{Owner: signer.Sender()}

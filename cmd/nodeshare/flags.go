@@ -25,22 +25,32 @@ import (
 // process listings), and never logged.
 
 type kafkaFlags struct {
-	KafkaBrokers          string `name:"kafka-brokers" env:"NODESHARE_KAFKA_BROKERS" default:"127.0.0.1:19092" help:"Kafka bootstrap brokers, comma separated."`
-	KafkaTLS              bool   `name:"kafka-tls" env:"NODESHARE_KAFKA_TLS" help:"Connect to Kafka over TLS (also on when a CA or client certificate file is set)."`
-	KafkaCAFile           string `name:"kafka-ca-file" env:"NODESHARE_KAFKA_CA_FILE" placeholder:"FILE" help:"PEM CA certificates the brokers' certificates are checked against (none: the system's)."`
-	KafkaCertFile         string `name:"kafka-cert-file" env:"NODESHARE_KAFKA_CERT_FILE" placeholder:"FILE" help:"PEM client certificate for mutual TLS (with --kafka-key-file)."`
-	KafkaKeyFile          string `name:"kafka-key-file" env:"NODESHARE_KAFKA_KEY_FILE" placeholder:"FILE" help:"PEM private key of --kafka-cert-file."`
-	KafkaSASLMechanism    string `name:"kafka-sasl-mechanism" env:"NODESHARE_KAFKA_SASL_MECHANISM" default:"none" enum:"none,plain,scram-sha-512" help:"SASL login: none, plain (needs TLS) or scram-sha-512."`
-	KafkaSASLUser         string `name:"kafka-sasl-user" env:"NODESHARE_KAFKA_SASL_USER" help:"SASL user name."`
-	KafkaSASLPasswordFile string `name:"kafka-sasl-password-file" env:"NODESHARE_KAFKA_SASL_PASSWORD_FILE" placeholder:"FILE" help:"File holding the SASL password (or NODESHARE_KAFKA_SASL_PASSWORD; never a flag)."`
+	KafkaBrokers           string `name:"kafka-brokers" env:"NODESHARE_KAFKA_BROKERS" default:"127.0.0.1:19092" help:"Kafka bootstrap brokers, comma separated."`
+	KafkaTLS               bool   `name:"kafka-tls" env:"NODESHARE_KAFKA_TLS" help:"Connect to Kafka over TLS (also on when a CA or client certificate file is set)."`
+	KafkaCAFile            string `name:"kafka-ca-file" env:"NODESHARE_KAFKA_CA_FILE" placeholder:"FILE" help:"PEM CA certificates the brokers' certificates are checked against (none: the system's)."`
+	KafkaCertFile          string `name:"kafka-cert-file" env:"NODESHARE_KAFKA_CERT_FILE" placeholder:"FILE" help:"PEM client certificate for mutual TLS (with --kafka-key-file)."`
+	KafkaKeyFile           string `name:"kafka-key-file" env:"NODESHARE_KAFKA_KEY_FILE" placeholder:"FILE" help:"PEM private key of --kafka-cert-file."`
+	KafkaSASLMechanism     string `name:"kafka-sasl-mechanism" env:"NODESHARE_KAFKA_SASL_MECHANISM" default:"none" enum:"none,plain,scram-sha-512" help:"SASL login: none, plain (needs TLS) or scram-sha-512."`
+	KafkaSASLUser          string `name:"kafka-sasl-user" env:"NODESHARE_KAFKA_SASL_USER" help:"SASL user name."`
+	KafkaSASLPasswordFile  string `name:"kafka-sasl-password-file" env:"NODESHARE_KAFKA_SASL_PASSWORD_FILE" placeholder:"FILE" help:"File holding the SASL password (or NODESHARE_KAFKA_SASL_PASSWORD; never a flag)."`
+	KafkaReplicationFactor int    `name:"kafka-replication-factor" env:"NODESHARE_KAFKA_REPLICATION_FACTOR" default:"0" help:"Copies of every partition of a topic this command creates (3 on a three-broker cluster); 0: the brokers' default.replication.factor."`
+	KafkaMinInsyncReplicas int    `name:"kafka-min-insync-replicas" env:"NODESHARE_KAFKA_MIN_INSYNC_REPLICAS" default:"0" help:"min.insync.replicas of the topics: copies a record must reach before the brokers acknowledge it (producers use acks=all); set on existing topics too. 0: 2 for topics created with 3 or more copies, else the brokers' default."`
 }
 
 func (k kafkaFlags) Validate() error {
 	if len(splitList(k.KafkaBrokers)) == 0 {
 		return errors.New("--kafka-brokers is empty (NODESHARE_KAFKA_BROKERS)")
 	}
+	if err := k.topicOptions().Validate(); err != nil {
+		return fmt.Errorf("--kafka-replication-factor %d, --kafka-min-insync-replicas %d: %w", k.KafkaReplicationFactor, k.KafkaMinInsyncReplicas, err)
+	}
 	_, err := k.resolve()
 	return err
+}
+
+// topicOptions are the durability settings of the topics a command creates.
+func (k kafkaFlags) topicOptions() kafka.TopicOptions {
+	return kafka.TopicOptions{ReplicationFactor: k.KafkaReplicationFactor, MinInsyncReplicas: k.KafkaMinInsyncReplicas}
 }
 
 // brokers is the cluster with its security. Validate has reported any
@@ -307,6 +317,7 @@ func services(k *kafkaFlags, c *clickhouseFlags, v *vaultFlags, i *icFlags, l *l
 	if k != nil {
 		cfg.KafkaBrokers = k.KafkaBrokers
 		cfg.Kafka = k.brokers()
+		cfg.KafkaTopics = k.topicOptions()
 	}
 	if c != nil {
 		cfg.ClickHouse = c.config()

@@ -91,7 +91,7 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 	lc := lifecyclestage.Config{Group: "it-gov-" + run, Verifier: ic.Verifier{}, Logger: quietLog()}
 	process := func() {
 		t.Helper()
-		if err := runLifecycle(ctx, brokers, prefix, lc, true); err != nil {
+		if err := runLifecycle(ctx, brokers, kafka.TopicOptions{}, prefix, lc, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -202,7 +202,7 @@ func TestGovernanceBallotsOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := sink.Config{Group: "it-gov-sink-" + run, MaxBatch: 5000, MaxWait: 100 * time.Millisecond, Logger: quietLog()}
-	if err := runSinkStage(ctx, brokers, prefix, store, sc, true); err != nil {
+	if err := runSinkStage(ctx, brokers, kafka.TopicOptions{}, prefix, store, sc, true); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, append(env, "NODESHARE_CLICKHOUSE_DATABASE="+db), "vote", "weights", "--dao", "it", "--pool-id", "pool-gov", "--json")

@@ -100,9 +100,9 @@ func allocateLegacyPeriod(ctx context.Context, cfg config, store *clickhouse.Sto
 		minted = true
 	}
 	pc := process.Config{Group: process.DefaultGroup, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: int64(fee)}, Logger: log}
-	if err := runProcessor(ctx, cfg.brokers(), "", pc, true); err != nil {
+	if err := runProcessor(ctx, cfg.brokers(), kafka.TopicOptions{}, "", pc, true); err != nil {
 		return "", minted, err
 	}
 	sc := sink.Config{Group: sink.DefaultGroup, MaxBatch: 50000, MaxWait: 200 * time.Millisecond, Logger: log}
-	return entitle.PeriodOf(reward.TimestampSeconds), minted, runSinkStage(ctx, cfg.brokers(), "", store, sc, true)
+	return entitle.PeriodOf(reward.TimestampSeconds), minted, runSinkStage(ctx, cfg.brokers(), kafka.TopicOptions{}, "", store, sc, true)
 }

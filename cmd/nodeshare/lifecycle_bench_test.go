@@ -122,7 +122,7 @@ func BenchmarkLifecycleProcessorVsRawKafka(b *testing.B) {
 				b.Fatal(err)
 			}
 			start := time.Now()
-			if err := runLifecycleStage(ctx, brokers, "", lc, true); err != nil {
+			if err := runLifecycleStage(ctx, brokers, kafka.TopicOptions{}, "", lc, true); err != nil {
 				b.Fatal(err)
 			}
 			total += time.Since(start)

@@ -154,7 +154,7 @@ func TestLifecycleProcessorOnKafka(t *testing.T) {
 	if err := prod.Publish(ctx, recs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := runLifecycle(ctx, brokers, "", lc, true); err != nil {
+	if err := runLifecycle(ctx, brokers, kafka.TopicOptions{}, "", lc, true); err != nil {
 		t.Fatal(err)
 	}
 	states, transfers, _ := lifecycleOutputs(t, ctx, brokers, lc.LifecycleTopic)
@@ -177,7 +177,7 @@ func TestLifecycleProcessorOnKafka(t *testing.T) {
 	if err := prod.Publish(ctx, fact("proposal_decided", t0.Add(26*time.Hour), ""), fact("node_up", t0.Add(27*time.Hour), "n1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := runLifecycle(ctx, brokers, "", lc, true); err != nil {
+	if err := runLifecycle(ctx, brokers, kafka.TopicOptions{}, "", lc, true); err != nil {
 		t.Fatal(err)
 	}
 	states, transfers, n := lifecycleOutputs(t, ctx, brokers, lc.LifecycleTopic)
@@ -218,7 +218,7 @@ func TestLifecycleProcessorOnKafka(t *testing.T) {
 
 	// A fresh group over the same topics: everything is there already.
 	lc.Group = "it-lifecycle-fresh-" + run
-	if err := runLifecycle(ctx, brokers, "", lc, true); err != nil {
+	if err := runLifecycle(ctx, brokers, kafka.TopicOptions{}, "", lc, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, again := lifecycleOutputs(t, ctx, brokers, lc.LifecycleTopic); again != n {

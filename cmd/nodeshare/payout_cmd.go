@@ -373,7 +373,7 @@ func payoutOutcome(w io.Writer, dao, period string, sum payout.Summary, runErr e
 // (Kafka, topics created when missing) and the tables (ClickHouse, migrated).
 func openPayoutStore(ctx context.Context, cfg config) (*payout.DurableStore, func(), error) {
 	brokers := cfg.brokers()
-	if err := kafka.EnsureTopics(ctx, brokers, schemas.Topics(), 1); err != nil {
+	if err := kafka.EnsureTopicsWith(ctx, brokers, schemas.Topics(), cfg.KafkaTopics); err != nil {
 		return nil, nil, err
 	}
 	store, err := clickhouse.Open(ctx, cfg.ClickHouse)

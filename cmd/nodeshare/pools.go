@@ -37,7 +37,7 @@ func poolsLog(e env, k kafkaFlags, t poolsTopicFlags) (pools.Log, func(), error)
 	for i := range topics {
 		topics[i].Name = t.TopicPrefix + topics[i].Name
 	}
-	if err := kafka.EnsureTopics(e.ctx, brokers, topics, 1); err != nil {
+	if err := kafka.EnsureTopicsWith(e.ctx, brokers, topics, k.topicOptions()); err != nil {
 		return nil, nil, err
 	}
 	p := kafka.NewProducer(brokers)

@@ -14,6 +14,7 @@ import (
 	"github.com/nodeshare/nodeshare/pipeline/stage"
 	lifecyclestage "github.com/nodeshare/nodeshare/pipeline/stage/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/stage/process"
+	"github.com/nodeshare/nodeshare/pipeline/stage/retry"
 	"github.com/nodeshare/nodeshare/pipeline/stage/sink"
 	"github.com/nodeshare/nodeshare/schemas"
 )
@@ -88,23 +89,44 @@ func (c *processCmd) Run(e env) error {
 		defer wait()
 		defer cancel()
 	}
-	if !withLifecycle {
-		return runProcessor(ctx, brokers, c.TopicPrefix, pc, c.Drain)
+	topts := c.topicOptions()
+	entitlements := func(ctx context.Context) error {
+		return supervised(ctx, "processor", pc.Logger, func(ctx context.Context) error {
+			return runProcessor(ctx, brokers, topts, c.TopicPrefix, pc, c.Drain)
+		})
 	}
-	return runProcessors(ctx, brokers, c.TopicPrefix, pc, lc, c.Drain)
+	if !withLifecycle {
+		return entitlements(ctx)
+	}
+	return runTogether(ctx, entitlements, func(ctx context.Context) error {
+		return supervised(ctx, "lifecycle processor", lc.Logger, func(ctx context.Context) error {
+			return runLifecycle(ctx, brokers, topts, c.TopicPrefix, lc, c.Drain)
+		})
+	})
 }
 
-// runProcessors runs the entitlement and the lifecycle processors side by
-// side until ctx ends (or, with drain, until both drained). The first to
-// fail stops the other, and its error is returned.
-func runProcessors(ctx context.Context, brokers kafka.Brokers, prefix string, pc process.Config, lc lifecyclestage.Config, drain bool) error {
+// supervised runs a daemon's loop through retry.Supervise: a transient
+// failure (Kafka or ClickHouse away: connection refused, a broker without a
+// leader, a commit that timed out, the group rebalancing) is logged with
+// its reason and the loop starts again after a capped, jittered wait, for
+// as long as the command runs; any other failure stops the command. The
+// loops commit offsets only after their effects are durable and every
+// effect is idempotent, so a restarted loop loses and duplicates nothing.
+func supervised(ctx context.Context, name string, log *slog.Logger, run func(context.Context) error) error {
+	return retry.Supervise(ctx, retry.Daemon{Name: name, Logger: log, Initial: time.Second, Max: 15 * time.Second}, run)
+}
+
+// runTogether runs fns side by side until all return; the first to fail
+// stops the others, and its error is returned.
+func runTogether(ctx context.Context, fns ...func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 2)
-	go func() { errs <- runProcessor(ctx, brokers, prefix, pc, drain) }()
-	go func() { errs <- runLifecycle(ctx, brokers, prefix, lc, drain) }()
+	errs := make(chan error, len(fns))
+	for _, f := range fns {
+		go func() { errs <- f(ctx) }()
+	}
 	var first error
-	for range 2 {
+	for range fns {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 			cancel()
@@ -113,17 +135,26 @@ func runProcessors(ctx context.Context, brokers kafka.Brokers, prefix string, pc
 	return first
 }
 
+// runProcessors runs the entitlement and the lifecycle processors side by
+// side until ctx ends (or, with drain, until both drained). The first to
+// fail stops the other, and its error is returned.
+func runProcessors(ctx context.Context, brokers kafka.Brokers, topts kafka.TopicOptions, prefix string, pc process.Config, lc lifecyclestage.Config, drain bool) error {
+	return runTogether(ctx,
+		func(ctx context.Context) error { return runProcessor(ctx, brokers, topts, prefix, pc, drain) },
+		func(ctx context.Context) error { return runLifecycle(ctx, brokers, topts, prefix, lc, drain) })
+}
+
 // runLifecycle wires the lifecycle processor stage to Kafka (topics,
 // producer, the event log) and runs it under the consume loop.
-func runLifecycle(ctx context.Context, brokers kafka.Brokers, prefix string, lc lifecyclestage.Config, drain bool) error {
-	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, schemas.Topics()), 1); err != nil {
+func runLifecycle(ctx context.Context, brokers kafka.Brokers, topts kafka.TopicOptions, prefix string, lc lifecyclestage.Config, drain bool) error {
+	if err := kafka.EnsureTopicsWith(ctx, brokers, prefixed(prefix, schemas.Topics()), topts); err != nil {
 		return err
 	}
-	return runLifecycleStage(ctx, brokers, prefix, lc, drain)
+	return runLifecycleStage(ctx, brokers, topts, prefix, lc, drain)
 }
 
 // runLifecycleStage is runLifecycle once the topics exist.
-func runLifecycleStage(ctx context.Context, brokers kafka.Brokers, prefix string, lc lifecyclestage.Config, drain bool) error {
+func runLifecycleStage(ctx context.Context, brokers kafka.Brokers, topts kafka.TopicOptions, prefix string, lc lifecyclestage.Config, drain bool) error {
 	producer := kafka.NewProducer(brokers)
 	defer producer.Close()
 	h, err := lifecyclestage.New(lc, &kafka.Log{Brokers: brokers, Producer: producer, TopicPrefix: prefix})
@@ -139,12 +170,12 @@ func runLifecycleStage(ctx context.Context, brokers kafka.Brokers, prefix string
 
 // runProcessor wires the processor stage to Kafka (topics, producer, the
 // event log) and runs it under the consume loop.
-func runProcessor(ctx context.Context, brokers kafka.Brokers, prefix string, pc process.Config, drain bool) error {
+func runProcessor(ctx context.Context, brokers kafka.Brokers, topts kafka.TopicOptions, prefix string, pc process.Config, drain bool) error {
 	topics := schemas.Topics()
 	if pc.EntitlementsTopic != schemas.TopicEntitlements {
 		topics = append(topics, schemas.TopicSpec{Name: pc.EntitlementsTopic, Partitions: 1, Key: "replay of " + schemas.TopicEntitlements})
 	}
-	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, topics), 1); err != nil {
+	if err := kafka.EnsureTopicsWith(ctx, brokers, prefixed(prefix, topics), topts); err != nil {
 		return err
 	}
 	producer := kafka.NewProducer(brokers)
@@ -168,10 +199,11 @@ type sinkCmd struct {
 	kafkaFlags
 	clickhouseFlags
 	metricsFlags
-	Group     string        `name:"group" default:"${sink_group}" help:"Consumer group id."`
-	Drain     bool          `name:"drain" help:"Stop once everything on the topics when it started is stored."`
-	Batch     int           `name:"batch" default:"50000" help:"Records per ClickHouse insert (max)."`
-	BatchWait time.Duration `name:"batch-wait" default:"200ms" help:"How long a partial batch waits for more records."`
+	Group       string        `name:"group" default:"${sink_group}" help:"Consumer group id."`
+	Drain       bool          `name:"drain" help:"Stop once everything on the topics when it started is stored."`
+	Batch       int           `name:"batch" default:"50000" help:"Records per ClickHouse insert (max)."`
+	BatchWait   time.Duration `name:"batch-wait" default:"200ms" help:"How long a partial batch waits for more records."`
+	TopicPrefix string        `name:"topic-prefix" env:"NODESHARE_TOPIC_PREFIX" help:"Prefix of every topic read (tests only)."`
 }
 
 func (c *sinkCmd) config() sink.Config {
@@ -185,14 +217,25 @@ func (c *sinkCmd) Validate() error {
 func (c *sinkCmd) Run(e env) error {
 	sc := c.config()
 	sc.Crash, sc.Logger = crashFromEnv(), slog.New(slog.NewJSONHandler(e.stderr, nil))
-	store, err := clickhouse.Open(e.ctx, c.clickhouseFlags.config())
-	if err != nil {
-		return err
+	// A ClickHouse that is down when the sink starts is waited for, as
+	// one that goes away later is (the pool reconnects by itself).
+	var store *clickhouse.Store
+	err := supervised(e.ctx, "sink", sc.Logger, func(ctx context.Context) error {
+		s, err := clickhouse.Open(ctx, c.clickhouseFlags.config())
+		if err != nil {
+			return err
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			s.Close()
+			return err
+		}
+		store = s
+		return nil
+	})
+	if err != nil || store == nil {
+		return err // store is nil only when the command was stopped
 	}
 	defer store.Close()
-	if _, err := store.Migrate(e.ctx); err != nil {
-		return err
-	}
 	brokers := c.brokers()
 	// Metrics: records in, the sink's own dead letters, rows and insert
 	// latency by table, the group's lag. Ready: Kafka and ClickHouse answer.
@@ -201,7 +244,7 @@ func (c *sinkCmd) Run(e env) error {
 	if addr := c.addr(metricsSink, c.Drain); addr != "" {
 		reg := metrics.New(versionString())
 		sc.Observer = reg.Stream("sink", sink.Topics(), stage.Reasons())
-		watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: sc.Group, Topics: sink.Topics(), Logger: sc.Logger})
+		watchLag(ctx, reg, kafka.ConsumerConfig{Brokers: brokers, GroupID: sc.Group, Topics: sink.Topics(), Logger: sc.Logger, TopicPrefix: c.TopicPrefix})
 		wait, err := serveMetrics(ctx, addr, reg, []metrics.Check{kafkaCheck(brokers), clickhouseCheck(store)}, sc.Logger)
 		if err != nil {
 			return err
@@ -209,13 +252,15 @@ func (c *sinkCmd) Run(e env) error {
 		defer wait()
 		defer cancel()
 	}
-	return runSinkStage(ctx, brokers, "", store, sc, c.Drain)
+	return supervised(ctx, "sink", sc.Logger, func(ctx context.Context) error {
+		return runSinkStage(ctx, brokers, c.topicOptions(), c.TopicPrefix, store, sc, c.Drain)
+	})
 }
 
 // runSinkStage wires the sink stage to Kafka and the ClickHouse store and
 // runs it under the consume loop.
-func runSinkStage(ctx context.Context, brokers kafka.Brokers, prefix string, store *clickhouse.Store, sc sink.Config, drain bool) error {
-	if err := kafka.EnsureTopics(ctx, brokers, prefixed(prefix, schemas.Topics()), 1); err != nil {
+func runSinkStage(ctx context.Context, brokers kafka.Brokers, topts kafka.TopicOptions, prefix string, store *clickhouse.Store, sc sink.Config, drain bool) error {
+	if err := kafka.EnsureTopicsWith(ctx, brokers, prefixed(prefix, schemas.Topics()), topts); err != nil {
 		return err
 	}
 	h, err := sink.New(sc, store)

@@ -398,7 +398,7 @@ func TestRatesProcessorAveragesThirtyDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	pc := process.Config{Group: process.DefaultGroup, EntitlementsTopic: schemas.TopicEntitlements, Params: entitle.Params{LedgerFeeE8s: 10_000}, Logger: quietLog()}
-	if err := runProcessor(ctx, brokers, "", pc, true); err != nil {
+	if err := runProcessor(ctx, brokers, kafka.TopicOptions{}, "", pc, true); err != nil {
 		t.Fatal(err)
 	}
 	msgs, err := kafka.ReadAll(ctx, brokers, schemas.TopicRates)

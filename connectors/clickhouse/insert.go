@@ -68,14 +68,14 @@ func (s *Store) send(ctx context.Context, table, token string, fill func(driver.
 	bctx = ch.Context(bctx, ch.WithSettings(settings))
 	batch, err := s.conn.PrepareBatch(bctx, "INSERT INTO "+table)
 	if err != nil {
-		return fmt.Errorf("clickhouse: prepare insert into %s: %w", table, err)
+		return markOutage(ctx, fmt.Errorf("clickhouse: prepare insert into %s: %w", table, err))
 	}
 	defer batch.Close()
 	if err := fill(batch); err != nil {
 		return fmt.Errorf("clickhouse: insert into %s: %w", table, err)
 	}
 	if err := batch.Send(); err != nil {
-		return fmt.Errorf("clickhouse: insert into %s (outcome unknown, safe to retry with the same token): %w", table, err)
+		return markOutage(ctx, fmt.Errorf("clickhouse: insert into %s (outcome unknown, safe to retry with the same token): %w", table, err))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -73,7 +74,10 @@ type Store struct {
 // Open connects, creates the database if missing and pings it. A server
 // that is (re)starting is waited for: connection errors are retried
 // (retry.Do, about 30 seconds in all); any other error returns at once.
-func Open(ctx context.Context, cfg Config) (*Store, error) { return dial(ctx, cfg, open) }
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := dial(ctx, cfg, open)
+	return s, markOutage(ctx, err)
+}
 
 // dial opens a store with open, waiting for a server that is starting.
 func dial(ctx context.Context, cfg Config, open func(context.Context, Config) (*Store, error)) (*Store, error) {
@@ -120,7 +124,7 @@ func (c retryingConn) Query(ctx context.Context, query string, args ...any) (dri
 		rows, err = c.Conn.Query(ctx, query, args...)
 		return err
 	})
-	return rows, err
+	return rows, markOutage(ctx, err)
 }
 
 func (c retryingConn) QueryRow(ctx context.Context, query string, args ...any) driver.Row {
@@ -133,11 +137,11 @@ func (c retryingConn) QueryRow(ctx context.Context, query string, args ...any) d
 }
 
 func (c retryingConn) Select(ctx context.Context, dest any, query string, args ...any) error {
-	return retry.Do(ctx, readPolicy, func(ctx context.Context) error { return c.Conn.Select(ctx, dest, query, args...) })
+	return markOutage(ctx, retry.Do(ctx, readPolicy, func(ctx context.Context) error { return c.Conn.Select(ctx, dest, query, args...) }))
 }
 
 func (c retryingConn) Exec(ctx context.Context, query string, args ...any) error {
-	return retry.Do(ctx, readPolicy, func(ctx context.Context) error { return c.Conn.Exec(ctx, query, args...) })
+	return markOutage(ctx, retry.Do(ctx, readPolicy, func(ctx context.Context) error { return c.Conn.Exec(ctx, query, args...) }))
 }
 
 // isShuttingDown reports the server's answer while it stops (exception
@@ -148,6 +152,39 @@ func isShuttingDown(err error) bool {
 		return true
 	}
 	return strings.Contains(err.Error(), "server is shutting down")
+}
+
+// markOutage marks err transient when the server is away rather than the
+// request wrong: a connection error, the server shutting down, or this
+// package's own timeout expiring while the caller's ctx lives. A daemon
+// (the sink) then waits for the server and carries on
+// (retry.Supervise); a refused query keeps its class and stops it.
+func markOutage(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	if isTLSFailure(err) { // a setting to fix, though it travels as a connection error
+		return retry.MarkFatal(err)
+	}
+	if isConnError(err) || isShuttingDown(err) || errors.Is(err, context.DeadlineExceeded) {
+		return retry.MarkTransient(err)
+	}
+	return err
+}
+
+// isTLSFailure reports a TLS handshake that failed: a certificate that
+// does not verify, an alert from the server, a plaintext port.
+func isTLSFailure(err error) bool {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		verify    *tls.CertificateVerificationError
+		alert     tls.AlertError
+		header    tls.RecordHeaderError
+	)
+	return errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) ||
+		errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &header)
 }
 
 // isConnError reports a failure to reach the server (refused, reset,

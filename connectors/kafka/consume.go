@@ -91,7 +91,7 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 		var err error
 		targets, err = pendingTargets(ctx, cfg)
 		if err != nil {
-			return err
+			return markOutage(ctx, err)
 		}
 		if len(targets) == 0 {
 			return nil
@@ -140,7 +140,7 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 				for k, target := range targets {
 					done, cerr := committedAtLeast(ctx, cfg, k, target)
 					if cerr != nil {
-						return fmt.Errorf("kafka consumer %s: committed offsets: %w", cfg.GroupID, cerr)
+						return markOutage(ctx, fmt.Errorf("kafka consumer %s: committed offsets: %w", cfg.GroupID, cerr))
 					}
 					if done {
 						delete(targets, k)
@@ -152,7 +152,7 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 				fetch()
 				continue
 			}
-			return fmt.Errorf("kafka consumer %s: fetch: %w", cfg.GroupID, cfg.Brokers.explain(ctx, f.err))
+			return markOutage(ctx, fmt.Errorf("kafka consumer %s: fetch: %w", cfg.GroupID, cfg.Brokers.explain(ctx, f.err)))
 		}
 		fetch() // the next batch, while this one is handled
 		if err := st.Handle(ctx, f.batch, f.prepared); err != nil {
@@ -175,7 +175,10 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 		err := r.CommitMessages(cctx, commits...)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("kafka consumer %s: commit: %w", cfg.GroupID, err)
+			// Not committed: the batch is delivered again (to this member
+			// or, after a rebalance, another), and its effects are
+			// idempotent.
+			return markOutage(ctx, fmt.Errorf("kafka consumer %s: commit: %w", cfg.GroupID, err))
 		}
 		if drain {
 			for k, m := range last {

@@ -55,11 +55,11 @@ func (p *Producer) Publish(ctx context.Context, recs ...Record) error {
 		if errors.As(err, &werrs) {
 			for i, e := range werrs {
 				if e != nil {
-					return fmt.Errorf("kafka: publish %s key %q (and maybe others): %w", recs[i].Topic, recs[i].Key, p.brokers.explain(ctx, e))
+					return markOutage(ctx, fmt.Errorf("kafka: publish %s key %q (and maybe others): %w", recs[i].Topic, recs[i].Key, p.brokers.explain(ctx, e)))
 				}
 			}
 		}
-		return fmt.Errorf("kafka: publish %d records: %w", len(recs), p.brokers.explain(ctx, err))
+		return markOutage(ctx, fmt.Errorf("kafka: publish %d records: %w", len(recs), p.brokers.explain(ctx, err)))
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ func ReadAll(ctx context.Context, brokers Brokers, topic string) (out []Message,
 		out, err = readAll(ctx, brokers, topic)
 		return err
 	})
-	return out, err
+	return out, markOutage(ctx, err)
 }
 
 func readAll(ctx context.Context, brokers Brokers, topic string) ([]Message, error) {

@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -49,13 +50,24 @@ func (c Class) String() string {
 }
 
 type transientMarker interface{ IsTransient() bool }
+type fatalMarker interface{ IsFatal() bool }
 type invalidMarker interface{ IsInvalid() bool }
 
-// Classify sorts err. A cancelled or expired context is fatal (the caller
-// is stopping); marked errors take their mark; a network error is
-// transient; anything else is fatal.
+// Classify sorts err. Marked errors take their mark (MarkFatal first); a cancelled or
+// expired context is fatal (the caller is stopping); a failure to reach or
+// keep a connection (connection refused, reset, broken pipe, a dial or
+// read that failed: *net.OpError, a DNS failure, the errno anywhere in
+// the chain, however wrapped) is transient; any other error that says it
+// is temporary or a timeout (a net.Error, or a broker's error code that
+// reports Temporary(), as kafka-go's NotEnoughReplicas, LeaderNotAvailable,
+// NotLeaderForPartition or RequestTimedOut do) is transient; anything else
+// is fatal (a broker's permanent error code, a refused query, a bug).
 func Classify(err error) Class {
 	if err == nil {
+		return Fatal
+	}
+	var fm fatalMarker
+	if errors.As(err, &fm) && fm.IsFatal() {
 		return Fatal
 	}
 	var inv invalidMarker
@@ -69,11 +81,47 @@ func Classify(err error) Class {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return Fatal
 	}
-	var ne net.Error
-	if errors.As(err, &ne) {
+	if IsConnectionError(err) {
+		return Transient
+	}
+	var tmp temporary
+	if errors.As(err, &tmp) && tmp.Temporary() {
+		return Transient
+	}
+	var to timeout
+	if errors.As(err, &to) && to.Timeout() {
 		return Transient
 	}
 	return Fatal
+}
+
+type temporary interface{ Temporary() bool }
+type timeout interface{ Timeout() bool }
+
+// connErrnos are the system errors of a peer that is gone or not there yet.
+var connErrnos = []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+	syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, net.ErrClosed}
+
+// IsConnectionError reports a failure to reach a server or to keep the
+// connection to it (refused, reset, aborted, broken pipe, unreachable, a
+// dial, read or write that failed, a name that did not resolve), found
+// anywhere in err's chain. Such a failure says nothing about the request:
+// the same request, sent again once the server is back, can succeed.
+func IsConnectionError(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, target := range connErrnos {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
 }
 
 // IsTransient reports whether Classify(err) is Transient.
@@ -91,6 +139,17 @@ func (c *classed) Error() string     { return c.err.Error() }
 func (c *classed) Unwrap() error     { return c.err }
 func (c *classed) IsTransient() bool { return c.class == Transient }
 func (c *classed) IsInvalid() bool   { return c.class == Invalid }
+func (c *classed) IsFatal() bool     { return c.class == Fatal }
+
+// MarkFatal marks err fatal whatever it wraps (nil stays nil): a refused
+// login or a certificate that does not verify travels as a connection
+// error, and retrying it cannot help.
+func MarkFatal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &classed{err: err, class: Fatal}
+}
 
 // MarkTransient marks err transient (nil stays nil).
 func MarkTransient(err error) error {
