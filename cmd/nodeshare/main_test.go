@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"os/signal"
+	"syscall"
 	"testing"
 
 	"github.com/aviate-labs/agent-go/identity"
@@ -24,7 +26,11 @@ func TestMain(m *testing.M) {
 		_ = os.Setenv("NODESHARE_METRICS_ADDR", "127.0.0.1:0")
 	}
 	if os.Getenv("NODESHARE_TEST_EXEC_MAIN") == "1" {
-		os.Exit(dispatch(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		// As main: SIGTERM stops a daemon the way systemd stops it.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
