@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	kgo "github.com/segmentio/kafka-go"
+
 	"github.com/nodeshare/nodeshare/connectors/clickhouse"
 	"github.com/nodeshare/nodeshare/connectors/kafka"
 	"github.com/nodeshare/nodeshare/pipeline/entitle"
@@ -126,6 +128,17 @@ func (d *daemon) stop(t *testing.T) {
 
 // outages counts the daemon's log lines that say it met an outage.
 func (d *daemon) outages() int { return strings.Count(d.output(), "stopped by a transient failure") }
+
+// logOutages puts the daemon's outage warnings (with their reasons) in the
+// test's log: what the closing note of a fault run reports.
+func (d *daemon) logOutages(t *testing.T) {
+	t.Helper()
+	for _, line := range strings.Split(d.output(), "\n") {
+		if strings.Contains(line, "transient failure") || strings.Contains(line, "still failing") {
+			t.Logf("%s: %.400s", d.name, line)
+		}
+	}
+}
 
 // faultInputs publishes the inputs of a fault test to topics of its own
 // (prefix): a pool with 20 sponsors, then, in rounds, NNS rewards (one a
@@ -440,6 +453,8 @@ func outage(t *testing.T, svc string) {
 	out := waitComplete(t, ctx, in, store, proc, snk)
 	proc.stop(t)
 	snk.stop(t)
+	proc.logOutages(t)
+	snk.logOutages(t)
 	t.Logf("FAULT %s killed under process and sink: %d records, %d rewards, %d entitlement and pool period keys; lost 0; events_raw %d rows, %d through FINAL (%d merged away); "+
 		"entitlements %d rows, %d through FINAL; duplicate output keys on Kafka %d; audit verify clean; outage warnings: process %d, sink %d",
 		svc, out.records, out.rewards, out.entKeys, out.rawRows, out.rawFinal, out.rawRows-out.rawFinal, out.entRows, out.entFinal, out.dupKeys, proc.outages(), snk.outages())
@@ -469,3 +484,110 @@ func TestKafkaKilledUnderProcessAndSink(t *testing.T) { outage(t, "kafka") }
 // TestClickHouseKilledUnderSink: the same with ClickHouse killed (server
 // and supervisor: it stays down until started again).
 func TestClickHouseKilledUnderSink(t *testing.T) { outage(t, "clickhouse") }
+
+// TestClusterLosesABroker runs on the three-broker cluster (ops/stack up
+// --kafka-brokers 3; NODESHARE_KAFKA_CLUSTER=1): the topics have three
+// copies and min.insync.replicas 2, producers wait for acks=all. Two
+// `nodeshare process` share the consumer groups and one `nodeshare sink`
+// stores; the broker that leads the entitlements topic is killed (kill -9)
+// while inputs keep coming, one of the two processors is stopped midway
+// (the groups rebalance onto the other), and the broker is started again.
+// At the end nothing is lost (every input has its output), nothing is
+// duplicated in ClickHouse, and audit verify is clean.
+func TestClusterLosesABroker(t *testing.T) {
+	cfg := requireFaultTests(t)
+	if os.Getenv("NODESHARE_KAFKA_CLUSTER") != "1" {
+		t.Skip("cluster test: needs the three-broker stack (ops/stack up --kafka-brokers 3) and NODESHARE_KAFKA_CLUSTER=1; ops/test runs it in its cluster step")
+	}
+	brokers := cfg.brokers()
+	if len(brokers) < 3 {
+		t.Fatalf("NODESHARE_KAFKA_CLUSTER=1 but NODESHARE_KAFKA_BROKERS lists %d broker(s): %v", len(brokers), brokers)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	store, db := freshDatabase(t, ctx, cfg)
+	prefix := fmt.Sprintf("it-cluster-%d.", time.Now().UnixNano())
+	// The binary's defaults (0: the brokers' default.replication.factor
+	// and min.insync.replicas) or NODESHARE_KAFKA_* from ops/stack env.
+	in := newFaultInputs(t, ctx, brokers, kafka.TopicOptions{}, prefix)
+	leader := checkReplication(t, ctx, brokers, prefix+schemas.TopicEntitlements)
+	victim := "kafka"
+	if leader > 1 {
+		victim = fmt.Sprintf("kafka-%d", leader)
+	}
+	env := []string{"NODESHARE_TOPIC_PREFIX=" + prefix, "NODESHARE_CLICKHOUSE_DATABASE=" + db}
+	procArgs := []string{"process", "--group", prefix + "entitlements", "--lifecycle-group", prefix + "lifecycle"}
+	procA := startDaemon(t, "process A", env, procArgs...)
+	procB := startDaemon(t, "process B", env, procArgs...)
+	snk := startDaemon(t, "sink", env, "sink", "--group", prefix+"sink", "--batch", "200", "--batch-wait", "50ms")
+	for i := 0; i < 4; i++ {
+		in.next(ctx, 25, 2)
+	}
+	waitFor(t, 2*time.Minute, "the sink to store the first records", func() bool {
+		return count(t, ctx, store, "SELECT count() FROM events_raw") > 0
+	}, procA, procB, snk)
+
+	stack(t, "kill", victim)
+	t.Cleanup(func() { stack(t, "start", victim) })
+	down := time.Now()
+	for i := 0; i < 3; i++ {
+		in.next(ctx, 25, 2)
+	}
+	procA.stop(t) // leaves the groups: they rebalance onto process B
+	for i := 0; i < 3; i++ {
+		in.next(ctx, 25, 2)
+	}
+	stack(t, "start", victim)
+	t.Logf("%s (leader of the entitlements topic) down for %s", victim, time.Since(down).Round(time.Second))
+	for i := 0; i < 2; i++ {
+		in.next(ctx, 25, 2)
+	}
+	out := waitComplete(t, ctx, in, store, procB, snk)
+	procB.stop(t)
+	snk.stop(t)
+	for _, d := range []*daemon{procA, procB, snk} {
+		d.logOutages(t)
+	}
+	t.Logf("FAULT broker %s killed on the 3-broker cluster, process A stopped midway (rebalance): %d records, %d rewards, %d entitlement and pool period keys; lost 0; "+
+		"events_raw %d rows, %d through FINAL (%d merged away); entitlements %d rows, %d through FINAL; duplicate output keys on Kafka %d; audit verify clean; outage warnings: process A %d, process B %d, sink %d",
+		victim, out.records, out.rewards, out.entKeys, out.rawRows, out.rawFinal, out.rawRows-out.rawFinal, out.entRows, out.entFinal, out.dupKeys, procA.outages(), procB.outages(), snk.outages())
+}
+
+// checkReplication fails unless topic has three copies of each partition,
+// all in sync, and min.insync.replicas 2; it returns the node id of the
+// leader of partition 0.
+func checkReplication(t *testing.T, ctx context.Context, brokers []string, topic string) int {
+	t.Helper()
+	client := &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 30 * time.Second}
+	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := -1
+	for _, tp := range md.Topics {
+		for _, p := range tp.Partitions {
+			if len(p.Replicas) != 3 || len(p.Isr) != 3 {
+				t.Fatalf("%s/%d: %d replicas, %d in sync, want 3 and 3", topic, p.ID, len(p.Replicas), len(p.Isr))
+			}
+			if p.ID == 0 {
+				leader = p.Leader.ID
+			}
+		}
+	}
+	res, err := client.DescribeConfigs(ctx, &kgo.DescribeConfigsRequest{Resources: []kgo.DescribeConfigRequestResource{
+		{ResourceType: kgo.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"min.insync.replicas"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Resources {
+		for _, c := range r.ConfigEntries {
+			if c.ConfigName == "min.insync.replicas" && c.ConfigValue != "2" {
+				t.Fatalf("%s: min.insync.replicas %s, want 2", topic, c.ConfigValue)
+			}
+		}
+	}
+	if leader < 1 {
+		t.Fatalf("%s: no leader of partition 0", topic)
+	}
+	return leader
+}
