@@ -5,8 +5,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"testing"
 
