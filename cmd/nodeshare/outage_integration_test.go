@@ -126,15 +126,20 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
-// outages counts the daemon's log lines that say it met an outage.
-func (d *daemon) outages() int { return strings.Count(d.output(), "stopped by a transient failure") }
+// outages counts the daemon's log lines that say it met an outage: its
+// loop stopped and started again (retry.Supervise), or a store step
+// retried inside the sink's batch (the loop went on).
+func (d *daemon) outages() int {
+	out := d.output()
+	return strings.Count(out, "stopped by a transient failure") + strings.Count(out, "store step retried")
+}
 
 // logOutages puts the daemon's outage warnings (with their reasons) in the
 // test's log: what the closing note of a fault run reports.
 func (d *daemon) logOutages(t *testing.T) {
 	t.Helper()
 	for _, line := range strings.Split(d.output(), "\n") {
-		if strings.Contains(line, "transient failure") || strings.Contains(line, "still failing") {
+		if strings.Contains(line, "transient failure") || strings.Contains(line, "still failing") || strings.Contains(line, "store step retried") {
 			t.Logf("%s: %.400s", d.name, line)
 		}
 	}

@@ -25,8 +25,12 @@ var groupErrors = []error{kgo.RebalanceInProgress, kgo.IllegalGeneration, kgo.Un
 // or cut off mid-answer (io.EOF, io.ErrUnexpectedEOF: kafka-go reports a
 // broker killed under a request so), a broker error code kafka-go calls
 // Temporary (NotEnoughReplicas, LeaderNotAvailable, NotLeaderForPartition,
-// RequestTimedOut, ...), the group rebalancing, or one of this package's
-// own timeouts expiring while the caller's ctx still lives. Everything
+// RequestTimedOut, ...), the group rebalancing, a broker's
+// UNKNOWN_SERVER_ERROR (-1: the broker failed, not the request; seen from
+// ListOffsets while a killed broker's partitions change leader on a
+// three-broker cluster, cmd/nodeshare/outage_integration_test.go), or one
+// of this package's own timeouts expiring while the caller's ctx still
+// lives. Everything
 // else keeps its class (retry.Classify): a refused login or a failed TLS
 // handshake is marked fatal (isSecurityFailure); a permanent broker error such as
 // MessageSizeTooLarge or TopicAuthorizationFailed stops the daemon.
@@ -47,7 +51,7 @@ func markOutage(ctx context.Context, err error) error {
 		}
 	}
 	var kerr kgo.Error
-	if errors.As(err, &kerr) && (kerr.Temporary() || kerr.Timeout()) {
+	if errors.As(err, &kerr) && (kerr.Temporary() || kerr.Timeout() || kerr == kgo.Unknown) {
 		return retry.MarkTransient(err)
 	}
 	return err

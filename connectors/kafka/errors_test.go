@@ -38,6 +38,7 @@ func TestOutageClasses(t *testing.T) {
 		{"group rebalancing", live, fmt.Errorf("commit: %w", kgo.RebalanceInProgress), retry.Transient},
 		{"generation gone", live, kgo.IllegalGeneration, retry.Transient},
 		{"member unknown", live, kgo.UnknownMemberId, retry.Transient},
+		{"broker's unexpected server error", live, fmt.Errorf("kafka: offsets of t/0: %w", kgo.Unknown), retry.Transient},
 		{"own timeout, caller alive", live, fmt.Errorf("commit: %w", context.DeadlineExceeded), retry.Transient},
 		{"caller stopping", cancelled, fmt.Errorf("commit: %w", context.Canceled), retry.Fatal},
 		{"message too large", live, fmt.Errorf("kafka: publish: %w", kgo.MessageSizeTooLarge), retry.Fatal},
