@@ -154,14 +154,14 @@ func (d *daemon) logOutages(t *testing.T) {
 // acknowledgement lost): what is expected is read back from the topics.
 type faultInputs struct {
 	t        *testing.T
-	brokers  []string
+	brokers  kafka.Brokers
 	prefix   string
 	dao, np  string
 	producer *kafka.Producer
 	round    int
 }
 
-func newFaultInputs(t *testing.T, ctx context.Context, brokers []string, topts kafka.TopicOptions, prefix string) *faultInputs {
+func newFaultInputs(t *testing.T, ctx context.Context, brokers kafka.Brokers, topts kafka.TopicOptions, prefix string) *faultInputs {
 	t.Helper()
 	if err := kafka.EnsureTopicsWith(ctx, brokers, prefixed(prefix, schemas.Topics()), topts); err != nil {
 		t.Fatal(err)
@@ -514,8 +514,8 @@ func TestClusterLosesABroker(t *testing.T) {
 		t.Skip("cluster test: needs the three-broker stack (ops/stack up --kafka-brokers 3) and NODESHARE_KAFKA_CLUSTER=1; ops/test runs it in its cluster step")
 	}
 	brokers := cfg.brokers()
-	if len(brokers) < 3 {
-		t.Fatalf("NODESHARE_KAFKA_CLUSTER=1 but NODESHARE_KAFKA_BROKERS lists %d broker(s): %v", len(brokers), brokers)
+	if len(brokers.Addrs) < 3 {
+		t.Fatalf("NODESHARE_KAFKA_CLUSTER=1 but NODESHARE_KAFKA_BROKERS lists %d broker(s): %v", len(brokers.Addrs), brokers)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -570,9 +570,9 @@ func TestClusterLosesABroker(t *testing.T) {
 // checkReplication fails unless topic has three copies of each partition,
 // all in sync, and min.insync.replicas 2; it returns the node id of the
 // leader of partition 0.
-func checkReplication(t *testing.T, ctx context.Context, brokers []string, topic string) int {
+func checkReplication(t *testing.T, ctx context.Context, brokers kafka.Brokers, topic string) int {
 	t.Helper()
-	client := &kgo.Client{Addr: kgo.TCP(brokers...), Timeout: 30 * time.Second}
+	client := &kgo.Client{Addr: kgo.TCP(brokers.Addrs...), Timeout: 30 * time.Second}
 	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -29,6 +30,7 @@ func TestOutageClasses(t *testing.T) {
 		{"own insert timeout, caller alive", fmt.Errorf("clickhouse: insert: %w", context.DeadlineExceeded), retry.Transient},
 		{"unknown table", &ch.Exception{Code: 60, Message: "Table nodeshare.nope does not exist"}, retry.Fatal},
 		{"type mismatch", &ch.Exception{Code: 53, Message: "Type mismatch"}, retry.Fatal},
+		{"certificate of an unknown CA", fmt.Errorf("clickhouse: dial: %w", &net.OpError{Op: "remote error", Err: x509.UnknownAuthorityError{}}), retry.Fatal},
 	}
 	for _, c := range cases {
 		if got := retry.Classify(markOutage(live, c.err)); got != c.want {

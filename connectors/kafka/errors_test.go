@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -45,6 +46,8 @@ func TestOutageClasses(t *testing.T) {
 		{"not authorized", live, kgo.TopicAuthorizationFailed, retry.Fatal},
 		{"invalid replication factor", live, kgo.InvalidReplicationFactor, retry.Fatal},
 		{"policy violation", live, kgo.PolicyViolation, retry.Fatal},
+		{"login refused (with the dial's error beside it)", live, fmt.Errorf("%w: %w", kgo.SASLAuthenticationFailed, refused), retry.Fatal},
+		{"certificate of an unknown CA", live, fmt.Errorf("kafka: publish: %w", &net.OpError{Op: "remote error", Err: x509.UnknownAuthorityError{}}), retry.Fatal},
 	}
 	for _, c := range cases {
 		if got := retry.Classify(markOutage(c.ctx, c.err)); got != c.want {
