@@ -89,7 +89,7 @@ func ConsumeStage(ctx context.Context, cfg ConsumerConfig, st Stage, drain bool)
 	var targets map[tp]int64
 	if drain {
 		var err error
-		targets, err = pendingTargets(ctx, cfg)
+		targets, err = pendingTargetsSettled(ctx, cfg)
 		if err != nil {
 			return markOutage(ctx, err)
 		}
@@ -239,6 +239,26 @@ func fetchBatch(ctx context.Context, r *kgo.Reader, cfg ConsumerConfig, prepare 
 type tp struct {
 	topic     string
 	partition int
+}
+
+// pendingTargetsSettled is pendingTargets, asked again for up to 10 s while
+// a partition answers with a temporary error: a topic created a moment ago
+// has no leader yet ("Not Leader For Partition", "Leader Not Available"),
+// and a drain that starts then would otherwise fail at once.
+func pendingTargetsSettled(ctx context.Context, cfg ConsumerConfig) (map[tp]int64, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		targets, err := pendingTargets(ctx, cfg)
+		var ke kgo.Error
+		if err == nil || !errors.As(err, &ke) || !ke.Temporary() || time.Now().After(deadline) {
+			return targets, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // pendingTargets returns, for every partition whose committed offset is
