@@ -46,6 +46,7 @@ type auditVerifyCmd struct {
 	EntitlementsTopic string `name:"entitlements-topic" default:"${entitlements_topic}" help:"Topic whose decisions are recomputed."`
 	Tips              string `name:"tips" placeholder:"FILE" help:"Signed chain tips (from audit sign-tips): a chain cut short or rewritten since is a finding."`
 	TipsPublicKey     string `name:"tips-public-key" env:"NODESHARE_AUDIT_PUBLIC_KEY" help:"The audit key's Ed25519 public key (64 hex) the tips must be signed with; none: read it from Vault."`
+	JSON              bool   `name:"json" help:"Print the report as JSON (the exit code is the same: 1 on any finding)."`
 }
 
 func (c *auditVerifyCmd) Validate() error {
@@ -72,6 +73,21 @@ func (c *auditVerifyCmd) Run(e env) error {
 	rep, err := auditstage.VerifyWithTips(e.ctx, store, c.EntitlementsTopic, tips)
 	if err != nil {
 		return err
+	}
+	if c.JSON {
+		findings := make([]map[string]string, len(rep.Findings))
+		for i, f := range rep.Findings {
+			findings[i] = map[string]string{"check": f.Check, "where": f.Where, "expected": f.Expected, "found": f.Found, "detail": f.Detail}
+		}
+		if err := printJSON(e, map[string]any{"ok": len(rep.Findings) == 0, "chained_rows": rep.Chained, "periods_recomputed": rep.Periods,
+			"entitlement_rows_checked": rep.Decisions, "payout_rows_checked": rep.PayoutRows, "chains_checked_against_tips": rep.Tips,
+			"findings": findings}); err != nil {
+			return err
+		}
+		if len(rep.Findings) > 0 {
+			return exitCode(1)
+		}
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "audit verify: %d raw rows chained, %d pool periods recomputed, %d entitlement rows and %d payout rows checked against raw records, totals recomputed in SQL, %d chains checked against signed tips\n",
 		rep.Chained, rep.Periods, rep.Decisions, rep.PayoutRows, rep.Tips)

@@ -274,6 +274,7 @@ type payoutRunCmd struct {
 	icFlags
 	signerKeyFlags
 	Manifest string `name:"manifest" help:"Refuse unless the stored manifest has this hash."`
+	JSON     bool   `name:"json" help:"Print the outcome as JSON (the exit codes are the same: 3 refused, 4 partly paid)."`
 }
 
 func (c *payoutRunCmd) Validate() error {
@@ -335,7 +336,37 @@ func (c *payoutRunCmd) pay(e env, resume bool) error {
 	if len(sum.Manifest.Intents) > 0 {
 		writeRunReport(ctx, cfg, c.DAO, c.Period, ledger, eng.Log, nil)
 	}
+	if c.JSON {
+		return payoutOutcomeJSON(e, c.DAO, c.Period, sum, runErr)
+	}
 	return payoutOutcome(e.stdout, c.DAO, c.Period, sum, runErr)
+}
+
+// payoutOutcomeJSON is payoutOutcome as one JSON object.
+func payoutOutcomeJSON(e env, dao, period string, sum payout.Summary, runErr error) error {
+	moved := sum.Sent > 0 || sum.Reconciled > 0 || sum.NewAttempts > 0
+	out := map[string]any{"dao": dao, "period": period, "manifest_sha256": sum.Manifest.SHA256, "intents": len(sum.Manifest.Intents),
+		"paid": sum.Paid, "paid_before": sum.Skipped, "pending": sum.Pending, "failed": sum.Failed, "sent": sum.Sent,
+		"settled_from_blocks": sum.Reconciled, "new_attempts": sum.NewAttempts, "approved_by_votes": sum.ApprovedByVotes}
+	var code int
+	switch {
+	case runErr != nil && !moved:
+		out["outcome"], out["pending"], code = "refused", len(sum.Manifest.Intents)-sum.Skipped, exitRefused
+	case runErr != nil:
+		out["outcome"], code = "partly_paid", exitPartlyPaid
+	default:
+		out["outcome"] = "paid"
+	}
+	if runErr != nil {
+		out["error"] = runErr.Error()
+	}
+	if err := printJSON(e, out); err != nil {
+		return err
+	}
+	if code != 0 {
+		return &codedError{code: code, err: runErr}
+	}
+	return nil
 }
 
 // Exit codes of payout run and resume (docs/payouts.md): 0 every intent

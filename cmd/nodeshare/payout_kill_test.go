@@ -170,6 +170,21 @@ func TestPayoutKillNineAndResume(t *testing.T) {
 		!strings.Contains(r.stdout, "refused, nothing signed") || noDouble("unapproved") != 0 {
 		t.Fatalf("unapproved run: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	// The same as JSON: the outcome, every intent pending, the same exit.
+	if r := run("", "payout", "run", "--json"); r.code != exitRefused {
+		t.Fatalf("unapproved run --json: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	} else {
+		var out struct {
+			Outcome string `json:"outcome"`
+			Pending int    `json:"pending"`
+			Intents int    `json:"intents"`
+			Error   string `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Outcome != "refused" || out.Pending != out.Intents || out.Intents == 0 ||
+			!strings.Contains(out.Error, "is not approved") {
+			t.Fatalf("unapproved run --json: %v %+v\n%s", err, out, r.stdout)
+		}
+	}
 	// A name alone approves nothing; a key that is not the approver's
 	// configured one signs nothing; an outsider is refused.
 	if r := run("", "payout", "approve", "--manifest", planned.ManifestSHA256, "--approver", "alice"); r.code == 0 || !strings.Contains(r.stderr, "a name alone approves nothing") {

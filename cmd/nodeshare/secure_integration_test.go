@@ -47,6 +47,9 @@ func TestReadOnlyUserAuditsAndCannotMigrate(t *testing.T) {
 	if code, out, errb := run("audit", "verify"); code != 0 || !strings.Contains(out, "audit verify: OK") {
 		t.Fatalf("audit verify as the reader: exit %d\n%s%s", code, out, errb)
 	}
+	if code, out, errb := run("audit", "verify", "--json"); code != 0 || !strings.Contains(out, `"ok": true`) || !strings.Contains(out, `"findings": []`) {
+		t.Fatalf("audit verify --json as the reader: exit %d\n%s%s", code, out, errb)
+	}
 	if code, out, errb := run("payout", "status", "--dao", "it-ro", "--period", "2026-11-01", "--approvers", "alice=302a300506032b6570032100"+strings.Repeat("ab", 32), "--threshold", "1"); code != 0 || !strings.Contains(out, "not planned") {
 		t.Fatalf("payout status as the reader: exit %d\n%s%s", code, out, errb)
 	}
