@@ -3,14 +3,12 @@ package clickhouse
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -163,7 +161,7 @@ func markOutage(ctx context.Context, err error) error {
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	if isTLSFailure(err) { // a setting to fix, though it travels as a connection error
+	if retry.IsTLSFailure(err) { // a setting to fix, though it travels as a connection error
 		return retry.MarkFatal(err)
 	}
 	if isConnError(err) || isShuttingDown(err) || errors.Is(err, context.DeadlineExceeded) {
@@ -172,26 +170,11 @@ func markOutage(ctx context.Context, err error) error {
 	return err
 }
 
-// isTLSFailure reports a TLS handshake that failed: a certificate that
-// does not verify, an alert from the server, a plaintext port.
-func isTLSFailure(err error) bool {
-	var (
-		unknownCA x509.UnknownAuthorityError
-		invalid   x509.CertificateInvalidError
-		hostname  x509.HostnameError
-		verify    *tls.CertificateVerificationError
-		alert     tls.AlertError
-		header    tls.RecordHeaderError
-	)
-	return errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) ||
-		errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &header)
-}
-
 // isConnError reports a failure to reach the server (refused, reset,
 // closed), as opposed to a query or configuration error.
 func isConnError(err error) bool {
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || retry.IsConnectionError(err) {
 		return true
 	}
 	msg := err.Error()

@@ -264,6 +264,31 @@ func pendingTargetsSettled(ctx context.Context, cfg ConsumerConfig) (map[tp]int6
 // pendingTargets returns, for every partition whose committed offset is
 // below the current high-water mark, that high-water mark.
 func pendingTargets(ctx context.Context, cfg ConsumerConfig) (map[tp]int64, error) {
+	parts, err := groupOffsets(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	targets := map[tp]int64{}
+	for k, p := range parts {
+		if p.next() < p.last {
+			targets[k] = p.last
+		}
+	}
+	return targets, nil
+}
+
+// partOffsets are one partition's first and last (high-water) offsets and
+// the group's committed offset there (-1: none).
+type partOffsets struct{ first, last, committed int64 }
+
+// next is the offset the group reads next: its committed offset, or the
+// first offset kept when it committed nothing (or less) there.
+func (p partOffsets) next() int64 { return max(p.first, p.committed) }
+
+// groupOffsets asks the brokers, for every partition of cfg's topics, its
+// offsets and the group's committed one: what a drain waits for and what
+// the lag counts (lag.go).
+func groupOffsets(ctx context.Context, cfg ConsumerConfig) (map[tp]partOffsets, error) {
 	client := cfg.Brokers.newClient()
 	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: cfg.Topics})
 	if err != nil {
@@ -288,31 +313,25 @@ func pendingTargets(ctx context.Context, cfg ConsumerConfig) (map[tp]int64, erro
 	if err != nil {
 		return nil, fmt.Errorf("kafka consumer %s: committed offsets: %w", cfg.GroupID, err)
 	}
-	done := map[tp]int64{}
-	for topic, ps := range committed.Topics {
-		for _, p := range ps {
-			if p.Error == nil {
-				done[tp{topic, p.Partition}] = p.CommittedOffset
-			}
-		}
-	}
-	targets := map[tp]int64{}
+	out := map[tp]partOffsets{}
 	for topic, ps := range offs.Topics {
 		for _, p := range ps {
 			if p.Error != nil {
 				return nil, fmt.Errorf("kafka consumer %s: offsets %s/%d: %w", cfg.GroupID, topic, p.Partition, p.Error)
 			}
+			out[tp{topic, p.Partition}] = partOffsets{first: p.FirstOffset, last: p.LastOffset, committed: -1}
+		}
+	}
+	for topic, ps := range committed.Topics {
+		for _, p := range ps {
 			k := tp{topic, p.Partition}
-			from := p.FirstOffset
-			if c, ok := done[k]; ok && c > from {
-				from = c
-			}
-			if from < p.LastOffset {
-				targets[k] = p.LastOffset
+			if o, ok := out[k]; ok && p.Error == nil {
+				o.committed = p.CommittedOffset
+				out[k] = o
 			}
 		}
 	}
-	return targets, nil
+	return out, nil
 }
 
 // closeWithDeadline closes r but never hangs the caller (docs/pitfalls.md K12).

@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"strings"
@@ -61,15 +59,6 @@ func markOutage(ctx context.Context, err error) error {
 // (a certificate that does not verify, a plaintext listener): a setting to
 // fix, not an outage, though it may travel as a connection error.
 func isSecurityFailure(err error) bool {
-	var (
-		unknownCA x509.UnknownAuthorityError
-		invalid   x509.CertificateInvalidError
-		hostname  x509.HostnameError
-		verify    *tls.CertificateVerificationError
-		alert     tls.AlertError
-		header    tls.RecordHeaderError
-	)
-	return errors.Is(err, kgo.SASLAuthenticationFailed) || errors.As(err, &unknownCA) || errors.As(err, &invalid) ||
-		errors.As(err, &hostname) || errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &header) ||
+	return errors.Is(err, kgo.SASLAuthenticationFailed) || retry.IsTLSFailure(err) ||
 		strings.Contains(err.Error(), "first record does not look like a TLS handshake")
 }

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-
-	kgo "github.com/segmentio/kafka-go"
 )
 
 // GroupLag is how many records of each topic the consumer group has not
@@ -21,53 +19,17 @@ func GroupLag(ctx context.Context, cfg ConsumerConfig) (map[string]int64, error)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	client := cfg.Brokers.newClient()
-	md, err := client.Metadata(ctx, &kgo.MetadataRequest{Topics: cfg.Topics})
+	parts, err := groupOffsets(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kafka lag %s: metadata: %w", cfg.GroupID, err)
-	}
-	reqs := map[string][]kgo.OffsetRequest{}
-	parts := map[string][]int{}
-	for _, t := range md.Topics {
-		if t.Error != nil {
-			return nil, fmt.Errorf("kafka lag %s: topic %s: %w", cfg.GroupID, t.Name, t.Error)
-		}
-		for _, p := range t.Partitions {
-			reqs[t.Name] = append(reqs[t.Name], kgo.FirstOffsetOf(p.ID), kgo.LastOffsetOf(p.ID))
-			parts[t.Name] = append(parts[t.Name], p.ID)
-		}
-	}
-	offs, err := client.ListOffsets(ctx, &kgo.ListOffsetsRequest{Topics: reqs})
-	if err != nil {
-		return nil, fmt.Errorf("kafka lag %s: list offsets: %w", cfg.GroupID, err)
-	}
-	committed, err := client.OffsetFetch(ctx, &kgo.OffsetFetchRequest{GroupID: cfg.GroupID, Topics: parts})
-	if err != nil {
-		return nil, fmt.Errorf("kafka lag %s: committed offsets: %w", cfg.GroupID, err)
-	}
-	done := map[tp]int64{}
-	for topic, ps := range committed.Topics {
-		for _, p := range ps {
-			if p.Error == nil {
-				done[tp{topic, p.Partition}] = p.CommittedOffset
-			}
-		}
+		return nil, fmt.Errorf("kafka lag %s: %w", cfg.GroupID, err)
 	}
 	lag := map[string]int64{}
-	for topic, ps := range offs.Topics {
-		name := strings.TrimPrefix(topic, cfg.TopicPrefix)
-		lag[name] += 0 // a topic with nothing to consume reads 0, not absent
-		for _, p := range ps {
-			if p.Error != nil {
-				return nil, fmt.Errorf("kafka lag %s: offsets %s/%d: %w", cfg.GroupID, topic, p.Partition, p.Error)
-			}
-			from := p.FirstOffset
-			if c, ok := done[tp{topic, p.Partition}]; ok && c > from {
-				from = c
-			}
-			if p.LastOffset > from {
-				lag[name] += p.LastOffset - from
-			}
+	for _, t := range cfg.Topics {
+		lag[strings.TrimPrefix(t, cfg.TopicPrefix)] += 0 // a topic with nothing to consume reads 0, not absent
+	}
+	for k, p := range parts {
+		if n := p.last - p.next(); n > 0 {
+			lag[strings.TrimPrefix(k.topic, cfg.TopicPrefix)] += n
 		}
 	}
 	return lag, nil

@@ -17,6 +17,8 @@ package retry
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"syscall"
@@ -122,6 +124,23 @@ func IsConnectionError(err error) bool {
 	}
 	var dns *net.DNSError
 	return errors.As(err, &dns)
+}
+
+// IsTLSFailure reports a TLS handshake that failed: a certificate that
+// does not verify, an alert from the server, a plaintext port. It travels
+// as a connection error but is a setting to fix, not an outage: the
+// connectors mark it fatal.
+func IsTLSFailure(err error) bool {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		hostname  x509.HostnameError
+		verify    *tls.CertificateVerificationError
+		alert     tls.AlertError
+		header    tls.RecordHeaderError
+	)
+	return errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) ||
+		errors.As(err, &verify) || errors.As(err, &alert) || errors.As(err, &header)
 }
 
 // IsTransient reports whether Classify(err) is Transient.
