@@ -158,6 +158,20 @@ func (s *Store) lifecycleIntentFindings(ctx context.Context, findings []audit.Fi
 	return findings, rows.Err()
 }
 
+// compareWithRaw adds a payout-table finding when row has no raw record
+// under key (missing) or differs from it (differs).
+func compareWithRaw[T comparable](findings []audit.Finding, where string, row T, raw map[string]T, key, missing, differs string) []audit.Finding {
+	r, ok := raw[key]
+	switch {
+	case !ok:
+		return append(findings, audit.Finding{Check: "payout-table", Where: where, Detail: missing})
+	case r != row:
+		return append(findings, audit.Finding{Check: "payout-table", Where: where, Detail: differs,
+			Expected: fmt.Sprintf("%+v", r), Found: fmt.Sprintf("%+v", row)})
+	}
+	return findings
+}
+
 // CheckPayoutTables compares the payout tables with their raw records (an
 // edited table row is otherwise invisible: the raw rows still chain): each
 // intent row with its intent record on dao.payout-intents.v1, each result
@@ -176,15 +190,8 @@ func (s *Store) CheckPayoutTables(ctx context.Context) (int, []audit.Finding, er
 	}
 	for _, in := range intents {
 		n++
-		where := fmt.Sprintf("payout_intents %s %s %s", in.DAO, in.Period, in.IntentID)
-		r, ok := raw[in.IntentID]
-		switch {
-		case !ok:
-			findings = append(findings, audit.Finding{Check: "payout-table", Where: where, Detail: "no raw intent record with this id"})
-		case r != in:
-			findings = append(findings, audit.Finding{Check: "payout-table", Where: where, Detail: "row differs from its raw record",
-				Expected: fmt.Sprintf("%+v", r), Found: fmt.Sprintf("%+v", in)})
-		}
+		findings = compareWithRaw(findings, fmt.Sprintf("payout_intents %s %s %s", in.DAO, in.Period, in.IntentID), in, raw, in.IntentID,
+			"no raw intent record with this id", "row differs from its raw record")
 	}
 	results, err := s.conn.Query(ctx, `SELECT intent_id, status, block_index, duplicate, verified_by, error, amount_e8s, recipient FROM payout_results FINAL`)
 	if err != nil {
@@ -201,15 +208,8 @@ func (s *Store) CheckPayoutTables(ctx context.Context) (int, []audit.Finding, er
 			return n, nil, err
 		}
 		n++
-		where := "payout_results " + r.IntentID
-		x, ok := rawResults[r.IntentID]
-		switch {
-		case !ok:
-			findings = append(findings, audit.Finding{Check: "payout-table", Where: where, Detail: "no raw result record for this intent"})
-		case x != r:
-			findings = append(findings, audit.Finding{Check: "payout-table", Where: where, Detail: "row differs from its latest raw record",
-				Expected: fmt.Sprintf("%+v", x), Found: fmt.Sprintf("%+v", r)})
-		}
+		findings = compareWithRaw(findings, "payout_results "+r.IntentID, r, rawResults, r.IntentID,
+			"no raw result record for this intent", "row differs from its latest raw record")
 	}
 	return n, findings, results.Err()
 }

@@ -131,21 +131,37 @@ type wireProposal struct {
 // Go caller gets the same errors; DecodePoolPeriodJSON runs the cheap ones
 // early as well.
 func DecodePoolPeriodJSON(r io.Reader) (PoolPeriod, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxInputBytes+1))
+	data, err := readInput(r)
 	if err != nil {
-		return PoolPeriod{}, fmt.Errorf("reading allocation input: %w", err)
-	}
-	if len(data) > MaxInputBytes {
-		return PoolPeriod{}, inputErr("", "input", "is larger than %d bytes", MaxInputBytes)
+		return PoolPeriod{}, err
 	}
 	return decodePoolPeriod(data)
 }
 
-func decodePoolPeriod(data []byte) (PoolPeriod, error) {
-	if !utf8.Valid(data) {
-		return PoolPeriod{}, inputErr("", "input", "is not valid UTF-8")
+// readInput reads one allocate input document, at most MaxInputBytes (v1
+// and v2 alike).
+func readInput(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxInputBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading allocation input: %w", err)
 	}
-	if err := checkDuplicateKeys(data); err != nil {
+	if len(data) > MaxInputBytes {
+		return nil, inputErr("", "input", "is larger than %d bytes", MaxInputBytes)
+	}
+	return data, nil
+}
+
+// checkDocument checks a whole document as v1 and v2 both do: valid
+// UTF-8, no repeated key.
+func checkDocument(data []byte) error {
+	if !utf8.Valid(data) {
+		return inputErr("", "input", "is not valid UTF-8")
+	}
+	return checkDuplicateKeys(data)
+}
+
+func decodePoolPeriod(data []byte) (PoolPeriod, error) {
+	if err := checkDocument(data); err != nil {
 		return PoolPeriod{}, err
 	}
 	var w wirePeriod

@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/nodeshare/nodeshare/pipeline/money"
 )
@@ -46,21 +44,15 @@ type wireEngagement struct {
 // computing (bounds, disjoint engagements), so a decoded input allocates
 // unless its contributions or carries are wrong.
 func DecodePoolPeriodJSONV2(r io.Reader) (PoolPeriod, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxInputBytes+1))
+	data, err := readInput(r)
 	if err != nil {
-		return PoolPeriod{}, fmt.Errorf("reading allocation input: %w", err)
-	}
-	if len(data) > MaxInputBytes {
-		return PoolPeriod{}, inputErr("", "input", "is larger than %d bytes", MaxInputBytes)
+		return PoolPeriod{}, err
 	}
 	return decodePoolPeriodV2(data)
 }
 
 func decodePoolPeriodV2(data []byte) (PoolPeriod, error) {
-	if !utf8.Valid(data) {
-		return PoolPeriod{}, inputErr("", "input", "is not valid UTF-8")
-	}
-	if err := checkDuplicateKeys(data); err != nil {
+	if err := checkDocument(data); err != nil {
 		return PoolPeriod{}, err
 	}
 	var w wirePeriodV2

@@ -99,6 +99,29 @@ func parseFactTime(s string) (time.Time, error) {
 // submissions are the proposal_submitted facts of the pool on
 // dao.pool-facts.v1.
 func submissions(ctx context.Context, log Log, dao, poolID string) ([]schemas.PoolFact, error) {
+	facts, err := Facts(ctx, log, dao, poolID)
+	if err != nil {
+		return nil, err
+	}
+	var out []schemas.PoolFact
+	for _, f := range facts {
+		if f.Type == string(lifecycle.FactProposalSubmitted) && f.ProposalID != nil {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// FactReader reads a topic of the event log whole (Log, and the votes
+// stage's log).
+type FactReader interface {
+	ReadAll(ctx context.Context, topic string) ([]schemas.Message, error)
+}
+
+// Facts are the facts of dao's pool poolID on dao.pool-facts.v1, in log
+// order (a record that does not decode is the processor's to
+// dead-letter, and is left out here).
+func Facts(ctx context.Context, log FactReader, dao, poolID string) ([]schemas.PoolFact, error) {
 	msgs, err := log.ReadAll(ctx, schemas.TopicPoolFacts)
 	if err != nil {
 		return nil, err
@@ -110,8 +133,7 @@ func submissions(ctx context.Context, log Log, dao, poolID string) ([]schemas.Po
 			continue
 		}
 		var f schemas.PoolFact
-		if env.DecodePayload(schemas.TypePoolFact, &f) != nil || f.DAO != dao || f.PoolID != poolID ||
-			f.Type != string(lifecycle.FactProposalSubmitted) || f.ProposalID == nil {
+		if env.DecodePayload(schemas.TypePoolFact, &f) != nil || f.DAO != dao || f.PoolID != poolID {
 			continue
 		}
 		out = append(out, f)

@@ -13,6 +13,7 @@ import (
 	rules "github.com/nodeshare/nodeshare/pipeline/lifecycle"
 	"github.com/nodeshare/nodeshare/pipeline/money"
 	"github.com/nodeshare/nodeshare/pipeline/stage"
+	"github.com/nodeshare/nodeshare/pipeline/stage/pools"
 	"github.com/nodeshare/nodeshare/schemas"
 )
 
@@ -199,23 +200,7 @@ func (b *Box) publish(ctx context.Context, f schemas.PoolFact) error {
 
 // poolFacts are the facts of dao's pool on dao.pool-facts.v1, in order.
 func (b *Box) poolFacts(ctx context.Context, dao, pool string) ([]schemas.PoolFact, error) {
-	msgs, err := b.Log.ReadAll(ctx, schemas.TopicPoolFacts)
-	if err != nil {
-		return nil, err
-	}
-	var out []schemas.PoolFact
-	for _, m := range msgs {
-		env, err := schemas.DecodeEnvelope(m.Value)
-		if err != nil || env.Type != schemas.TypePoolFact {
-			continue
-		}
-		var f schemas.PoolFact
-		if env.DecodePayload(schemas.TypePoolFact, &f) != nil || f.DAO != dao || f.PoolID != pool {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out, nil
+	return pools.Facts(ctx, b.Log, dao, pool)
 }
 
 // Vote is one vote of a pool with its tally as the lifecycle processor
